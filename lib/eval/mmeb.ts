@@ -1,0 +1,161 @@
+/**
+ * The MMEB harness (reference/benchmarks.md §1.2–1.4): encode each distinct query and candidate of a data
+ * set once, score every row against its own candidates (`eval_type: local`), hit@1 with the v1 tie rule
+ * (first maximum wins, so a tie with the positive at index 0 is correct), the other ranking metrics of
+ * VLM2Vec-V2's score files, then aggregate as MMEB does. Also reads score files written by external
+ * evaluators (VLM2Vec / MuCo `{dataset}_score.json`, or a leaderboard JSON) so their numbers sit in our tables.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { EmbeddingCache, type Encoder } from '../evaluate';
+import { log } from '../log';
+import { meanRankingMetrics, mmebHitAt1, type RankedCase, tiedAtTop } from '../metrics';
+import { dotRows, rankScores } from '../rank';
+import { checkMmebImages, type MmebDatasetEntry, mmebRowItems, type MmebRow, readMmebFile } from '../data/mmeb';
+import { aggregateMmeb, type MmebAggregate, type MmebDatasetInfo } from './mmeb-aggregate';
+import { asRecord } from './records';
+
+/** A `{dataset}_score.json`: v1's fields (`acc`, `num_correct`, `num_pred`), V2's (`hit@1`, ...,
+ * `num_data`), and `num_ties` (rows decided by the tie rule). Metric values are fractions. */
+export type MmebScoreFile = Record<string, number>;
+
+export interface MmebScoreOptions {
+  imageRoot: string;
+  /** Replacement for the `<|image_1|>` placeholder ('' strips it). */
+  imageToken?: string;
+  /** Items per encoder call. Default 64. */
+  batchSize?: number;
+  /** Cut-offs for the V2 metrics. Default [1, 5, 10]. */
+  ks?: readonly number[];
+  dataset?: string;
+}
+
+/**
+ * Scores one data set's rows.
+ * @returns the score file; `hit@1` (= `acc`) is MMEB's number.
+ */
+export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, options: MmebScoreOptions): Promise<MmebScoreFile> {
+  const name = options.dataset ?? 'MMEB';
+  if (rows.length === 0) throw new Error(`MMEB ${name}: no rows to score.`);
+  const ks = options.ks ?? [1, 5, 10];
+  const items = rows.map((r) => mmebRowItems(r, options));
+  const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize ?? 64 });
+  const qry = await cache.embedUnique(items.map((i) => i.query));
+  const candItems = items.flatMap((i) => i.candidates);
+  const cand = await cache.embedUnique(candItems);
+  log.debug(`MMEB ${name}: ${qry.numUnique} distinct queries, ${cand.numUnique} distinct candidates of ${candItems.length}`);
+
+  const dim = encoder.dim;
+  const maxK = Math.max(...ks);
+  const cases: RankedCase<number>[] = [];
+  const positive = new Set([0]);
+  let correct = 0;
+  let ties = 0;
+  let offset = 0;
+  rows.forEach((row, r) => {
+    const n = row.tgtText.length;
+    const scores = new Float64Array(n);
+    for (let j = 0; j < n; j++) scores[j] = dotRows(qry.vectors, qry.rows[r] as number, cand.vectors, cand.rows[offset + j] as number, dim);
+    offset += n;
+    correct += mmebHitAt1(scores);
+    if (tiedAtTop(scores)) ties++;
+    cases.push({ ranking: rankScores(scores, maxK), relevance: positive });
+  });
+  if (ties > 0) {
+    log.warn(`MMEB ${name}: ${ties}/${rows.length} rows tie the positive with the best negative (counted correct, as v1).`);
+  }
+  const acc = correct / rows.length;
+  return {
+    acc,
+    num_correct: correct,
+    num_pred: rows.length,
+    num_data: rows.length,
+    num_ties: ties,
+    ...meanRankingMetrics(cases, { ks }),
+  };
+}
+
+/** Evaluates every data set of a benchmark; returns the score files by data set name. */
+export async function evaluateMmeb(
+  entries: readonly MmebDatasetEntry[],
+  encoder: Encoder,
+  options: { imageToken?: string; batchSize?: number; limit?: number; checkImages?: boolean } = {},
+): Promise<Record<string, MmebScoreFile>> {
+  const out: Record<string, MmebScoreFile> = {};
+  for (const entry of entries) {
+    const rows = await readMmebFile(entry.file, options.limit === undefined ? {} : { limit: options.limit });
+    if (options.checkImages ?? true) checkMmebImages(rows, entry.imageRoot, entry.name);
+    const t0 = Date.now();
+    const score = await scoreMmebRows(rows, encoder, { ...options, imageRoot: entry.imageRoot, dataset: entry.name });
+    out[entry.name] = score;
+    log.info(`MMEB ${entry.name}: hit@1 ${(100 * (score['hit@1'] as number)).toFixed(1)} on ${rows.length} rows (${Date.now() - t0} ms)`);
+  }
+  return out;
+}
+
+/** hit@1 per data set from score files (V2's `hit@1`, else v1's `acc`). */
+export function hitAt1ByDataset(files: Readonly<Record<string, MmebScoreFile>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, f] of Object.entries(files)) {
+    const v = f['hit@1'] ?? f['acc'];
+    if (typeof v !== 'number') throw new Error(`MMEB score of "${name}" has neither "hit@1" nor "acc".`);
+    out[name] = v;
+  }
+  return out;
+}
+
+/** Summary tables are ×100, as published. */
+export function mmebSummary(files: Readonly<Record<string, MmebScoreFile>>, catalogue?: readonly MmebDatasetInfo[]): MmebAggregate {
+  const pct = Object.fromEntries(Object.entries(hitAt1ByDataset(files)).map(([k, v]) => [k, 100 * v]));
+  return aggregateMmeb(pct, catalogue);
+}
+
+/**
+ * The leaderboard submission shape of `report_score_v2.py`: `{metadata, metrics: {image: {dataset: score}}}`,
+ * plus our aggregate (×100) under `summary`.
+ */
+export function mmebLeaderboardJson(
+  files: Readonly<Record<string, MmebScoreFile>>,
+  metadata: Record<string, string | number | null>,
+  catalogue?: readonly MmebDatasetInfo[],
+): Record<string, unknown> {
+  return { metadata, metrics: { image: files }, summary: mmebSummary(files, catalogue) };
+}
+
+function readScoreJson(file: string): MmebScoreFile {
+  const rec = asRecord(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+  const out: MmebScoreFile = {};
+  for (const [k, v] of Object.entries(rec)) if (typeof v === 'number') out[k] = v;
+  if (out['hit@1'] === undefined && out['acc'] === undefined) {
+    throw new Error(`${file}: an MMEB score file needs "hit@1" (V2) or "acc" (v1); found ${Object.keys(rec).join(', ')}.`);
+  }
+  return out;
+}
+
+/**
+ * Reads external score files: every `{dataset}_score.json` in a directory (VLM2Vec / MuCo output), or a
+ * leaderboard JSON (`metrics.image.{dataset}`). Data sets outside the catalogue are skipped with a note.
+ */
+export function readMmebScores(target: string, catalogue?: readonly MmebDatasetInfo[]): Record<string, MmebScoreFile> {
+  const known = catalogue === undefined ? undefined : new Set(catalogue.map((d) => d.name));
+  const out: Record<string, MmebScoreFile> = {};
+  if (fs.statSync(target).isDirectory()) {
+    for (const f of fs.readdirSync(target).filter((x) => x.endsWith('_score.json')).sort()) {
+      out[f.slice(0, -'_score.json'.length)] = readScoreJson(path.join(target, f));
+    }
+  } else {
+    const rec = asRecord(JSON.parse(fs.readFileSync(target, 'utf8')), target);
+    const image = asRecord(asRecord(rec['metrics'], `${target} metrics`)['image'], `${target} metrics.image`);
+    for (const [name, v] of Object.entries(image)) {
+      const r = asRecord(v, `${target} metrics.image.${name}`);
+      out[name] = Object.fromEntries(Object.entries(r).filter(([, x]) => typeof x === 'number')) as MmebScoreFile;
+    }
+  }
+  if (known !== undefined) {
+    const skipped = Object.keys(out).filter((n) => !known.has(n));
+    for (const n of skipped) delete out[n];
+    if (skipped.length > 0) log.info(`MMEB scores: skipping data sets outside the catalogue: ${skipped.join(', ')}`);
+  }
+  if (Object.keys(out).length === 0) throw new Error(`No MMEB score found in ${target} (expected *_score.json files or metrics.image).`);
+  return out;
+}
