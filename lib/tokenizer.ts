@@ -101,6 +101,7 @@ const NO_SPECIALS = { allowedSpecial: new Set<string>(), disallowedSpecial: new 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
+const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The bytes of one o200k_base token. */
 function bpeBytes(bpeId: number): Uint8Array {
@@ -343,8 +344,14 @@ export class Tokenizer {
       throw new Error(`Tokenizer.tokenString: id ${id} is outside the vocabulary [0, ${this.vocabSize}).`);
     }
     if (id < BYTE_OFFSET) return SPECIAL_TOKENS[id] as string;
-    if (id < BPE_OFFSET) return `<0x${(id - BYTE_OFFSET).toString(16).toUpperCase().padStart(2, '0')}>`;
-    return this.decode([id]);
+    const bytes = this.idBytes[id] as Uint8Array;
+    const hex = (): string => [...bytes].map((b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`).join('');
+    if (id < BPE_OFFSET) return hex();
+    try {
+      return strictUtf8Decoder.decode(bytes);
+    } catch {
+      return hex(); // a BPE token holding part of a multi-byte character
+    }
   }
 
   /** The id of a special token string. */
