@@ -1,0 +1,163 @@
+/**
+ * Checkpoints in TensorFlow.js's standard artifact format, written by a `tf.io.IOHandler` for Node files:
+ *
+ *   <dir>/model.json      tfjs model artifacts JSON (weightsManifest) + our `userDefinedMetadata`:
+ *                         {format, modelConfig, tokenizerFingerprint, extra}
+ *   <dir>/weights.bin     all weights, float32, in manifest order
+ *   <dir>/tokenizer.json  the vocabulary (lib/tokenizer)
+ *
+ * Writes are atomic: everything goes into a sibling temporary folder that is renamed into place, so a crash
+ * never leaves a half-written checkpoint. Loading checks the config and the vocabulary and says what differs.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { Tokenizer } from '../tokenizer';
+import { ModelConfig, validateModelConfig } from './config';
+import { Embedder } from './embedder';
+import { Params, parameterSpecs } from './params';
+
+export const CHECKPOINT_FORMAT = 'muco-ts/embedder@1';
+
+export interface CheckpointMetadata {
+  format: string;
+  modelConfig: ModelConfig;
+  tokenizerFingerprint: string;
+  /** Anything the caller wants to keep with the weights (e.g. the training step). */
+  extra: Record<string, unknown>;
+}
+
+/** A tf.io handler that saves artifacts to, and loads them from, a folder on disk. */
+export function fileHandler(dir: string): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (!(artifacts.weightData instanceof ArrayBuffer) || artifacts.weightSpecs === undefined) {
+        throw new Error('fileHandler.save needs weightSpecs and a single ArrayBuffer of weightData.');
+      }
+      const modelJson = {
+        format: 'muco-ts',
+        generatedBy: `tfjs ${tf.version.tfjs}`,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        userDefinedMetadata: artifacts.userDefinedMetadata ?? {},
+      };
+      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(artifacts.weightData));
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const file = path.join(dir, 'model.json');
+      if (!fs.existsSync(file)) throw new Error(`No checkpoint at ${dir}: ${file} is missing.`);
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+        weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+        userDefinedMetadata: Record<string, unknown>;
+      };
+      const group = json.weightsManifest[0];
+      if (group === undefined) throw new Error(`${file} has an empty weightsManifest.`);
+      const buffers = group.paths.map((p) => fs.readFileSync(path.join(dir, p)));
+      const data = Buffer.concat(buffers);
+      return {
+        weightSpecs: group.weights,
+        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+        userDefinedMetadata: json.userDefinedMetadata as Record<string, object>,
+      };
+    },
+  };
+}
+
+/** Write `params` (+ config, vocabulary, extra metadata) to `dir` atomically, replacing an older checkpoint there. */
+export async function saveCheckpoint(
+  dir: string,
+  config: ModelConfig,
+  tokenizer: Tokenizer,
+  params: Params,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const target = path.resolve(dir);
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  fs.mkdirSync(tmp, { recursive: true });
+  const named: tf.NamedTensorMap = {};
+  for (const [name, v] of params) named[name] = v;
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const metadata: CheckpointMetadata = { format: CHECKPOINT_FORMAT, modelConfig: config, tokenizerFingerprint: tokenizer.fingerprint(), extra };
+  await fileHandler(tmp).save({ weightSpecs: specs, weightData: data, userDefinedMetadata: metadata as unknown as Record<string, object> });
+  tokenizer.save(path.join(tmp, 'tokenizer.json'));
+  if (fs.existsSync(target)) {
+    const old = `${target}.old-${process.pid}-${Date.now()}`;
+    fs.renameSync(target, old);
+    fs.renameSync(tmp, target);
+    fs.rmSync(old, { recursive: true, force: true });
+  } else {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(tmp, target);
+  }
+}
+
+export interface LoadOptions {
+  /** When given, the checkpoint's config must equal it (else an error lists the differing keys). */
+  expectConfig?: ModelConfig;
+  /** When given, the checkpoint's vocabulary must match this tokenizer. */
+  expectTokenizer?: Tokenizer;
+}
+
+/** Read a checkpoint's metadata without loading weights. */
+export function readCheckpointMetadata(dir: string): CheckpointMetadata {
+  const file = path.join(dir, 'model.json');
+  if (!fs.existsSync(file)) throw new Error(`No checkpoint at ${dir}: ${file} is missing.`);
+  const meta = (JSON.parse(fs.readFileSync(file, 'utf8')) as { userDefinedMetadata?: CheckpointMetadata }).userDefinedMetadata;
+  if (meta === undefined || meta.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${file} is not a ${CHECKPOINT_FORMAT} checkpoint (format ${String(meta?.format)}).`);
+  }
+  return meta;
+}
+
+function configDiff(a: ModelConfig, b: ModelConfig): string[] {
+  return (Object.keys(a) as (keyof ModelConfig)[]).filter((k) => a[k] !== b[k]).map((k) => `${k}: checkpoint ${a[k]} vs expected ${b[k]}`);
+}
+
+/** Load an embedder (weights, config, vocabulary) from `dir`, checking it against what the caller expects. */
+export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Promise<{ embedder: Embedder; metadata: CheckpointMetadata }> {
+  const metadata = readCheckpointMetadata(dir);
+  validateModelConfig(metadata.modelConfig);
+  if (options.expectConfig !== undefined) {
+    const diff = configDiff(metadata.modelConfig, options.expectConfig);
+    if (diff.length > 0) throw new Error(`Checkpoint ${dir} was saved with another model config (${diff.join('; ')}).`);
+  }
+  const tokenizer = Tokenizer.load(path.join(dir, 'tokenizer.json'));
+  if (tokenizer.fingerprint() !== metadata.tokenizerFingerprint) {
+    throw new Error(`Checkpoint ${dir}: tokenizer.json does not match the vocabulary the weights were trained with.`);
+  }
+  if (options.expectTokenizer !== undefined && options.expectTokenizer.fingerprint() !== tokenizer.fingerprint()) {
+    throw new Error(`Checkpoint ${dir} was trained with another vocabulary (fingerprint ${tokenizer.fingerprint()} vs ${options.expectTokenizer.fingerprint()}).`);
+  }
+  const artifacts = await fileHandler(dir).load();
+  const tensors = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);
+  const params: Params = new Map();
+  for (const [name, t] of Object.entries(tensors)) {
+    params.set(name, tf.variable(t, true, `ckpt/${name}/${loadCounter++}`));
+    t.dispose();
+  }
+  checkParams(dir, metadata.modelConfig, params);
+  return { embedder: new Embedder(metadata.modelConfig, tokenizer, params), metadata };
+}
+
+let loadCounter = 0;
+
+function checkParams(dir: string, config: ModelConfig, params: Params): void {
+  const problems: string[] = [];
+  for (const spec of parameterSpecs(config)) {
+    const p = params.get(spec.name);
+    if (p === undefined) problems.push(`missing ${spec.name}`);
+    else if (p.shape.join('x') !== spec.shape.join('x')) problems.push(`${spec.name} is [${p.shape}], expected [${spec.shape}]`);
+  }
+  const known = new Set(parameterSpecs(config).map((s) => s.name));
+  for (const name of params.keys()) if (!known.has(name)) problems.push(`unexpected ${name}`);
+  if (problems.length > 0) {
+    for (const v of params.values()) v.dispose();
+    throw new Error(`Checkpoint ${dir} does not fit its model config: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}.`);
+  }
+}
+
+/** The `Encoder` of a checkpoint folder (what `npm run eval -- --checkpoint <dir>` uses). */
+export async function loadEncoder(dir: string): Promise<Embedder> {
+  return (await loadCheckpoint(dir)).embedder;
+}

@@ -1,0 +1,155 @@
+/**
+ * The embedder's sizes, its presets, and analytic parameter and memory counts.
+ *
+ * Shape of the model (design.md §3; Qwen2-VL as MuCo uses it, in miniature):
+ *   image [H, W, 3] → p×p patches (H/p · W/p of them) → vision transformer (width `visionDim`)
+ *   → 2×2 patch merge (4·visionDim) → MLP projector → `imageTokens` tokens of width `dim`
+ *   → spliced into the token sequence → decoder-only transformer (RMSNorm, rotary positions, SwiGLU)
+ *   → final RMSNorm → hidden state at every `<|emb|>` → L2-normalised embedding of width `dim`.
+ */
+import { Overrides, resolveConfig } from '../config';
+
+export interface ModelConfig {
+  /** Token vocabulary size (from the tokenizer). */
+  vocabSize: number;
+  /** Square input image side in pixels. */
+  imageSize: number;
+  /** Square patch side in pixels; imageSize / patchSize must be even (for the 2×2 merge). */
+  patchSize: number;
+  visionDim: number;
+  visionLayers: number;
+  visionHeads: number;
+  /** Hidden width of the vision MLP. */
+  visionMlpDim: number;
+  /** Language (decoder) width = embedding width. */
+  dim: number;
+  layers: number;
+  heads: number;
+  /** Hidden width of the SwiGLU MLP. */
+  mlpDim: number;
+  /** Rotary embedding base. */
+  ropeBase: number;
+  normEps: number;
+  /** Residual dropout during training (0 = off, the paper's setting for a LoRA fine-tune). */
+  dropout: number;
+  /** Longest sequence the model accepts (rotary tables are built for it). */
+  maxLen: number;
+}
+
+export type ModelPreset = 'tiny' | 'small' | 'base';
+
+const TINY: ModelConfig = {
+  vocabSize: 2048,
+  imageSize: 16,
+  patchSize: 4,
+  visionDim: 32,
+  visionLayers: 1,
+  visionHeads: 2,
+  visionMlpDim: 64,
+  dim: 64,
+  layers: 2,
+  heads: 4,
+  mlpDim: 128,
+  ropeBase: 10000,
+  normEps: 1e-6,
+  dropout: 0,
+  maxLen: 512,
+};
+
+/** Presets: `tiny` for tests (< 1 M parameters), `small` for experiments on a laptop CPU, `base` for a GPU. */
+export const MODEL_PRESETS: Readonly<Record<ModelPreset, Readonly<ModelConfig>>> = Object.freeze({
+  tiny: TINY,
+  small: {
+    ...TINY,
+    vocabSize: 8192,
+    imageSize: 32,
+    visionDim: 64,
+    visionLayers: 2,
+    visionHeads: 4,
+    visionMlpDim: 128,
+    dim: 128,
+    layers: 4,
+    heads: 4,
+    mlpDim: 344,
+  },
+  base: {
+    ...TINY,
+    vocabSize: 16384,
+    imageSize: 64,
+    visionDim: 192,
+    visionLayers: 6,
+    visionHeads: 6,
+    visionMlpDim: 768,
+    dim: 384,
+    layers: 8,
+    heads: 6,
+    mlpDim: 1024,
+    maxLen: 1024,
+  },
+});
+
+/** Resolve a preset plus overrides, then check the sizes fit together. */
+export function modelConfig(preset: ModelPreset = 'small', overrides?: Overrides<ModelConfig>): ModelConfig {
+  const base = MODEL_PRESETS[preset];
+  if (base === undefined) throw new Error(`Unknown model preset '${preset}'; use tiny, small or base.`);
+  const cfg = resolveConfig(base, overrides, 'model');
+  validateModelConfig(cfg);
+  return cfg;
+}
+
+export function validateModelConfig(c: ModelConfig): void {
+  const grid = c.imageSize / c.patchSize;
+  if (!Number.isInteger(grid) || grid % 2 !== 0) {
+    throw new Error(`model.imageSize (${c.imageSize}) / model.patchSize (${c.patchSize}) must be an even integer for the 2×2 merge.`);
+  }
+  if (c.dim % c.heads !== 0 || (c.dim / c.heads) % 2 !== 0) {
+    throw new Error(`model.dim (${c.dim}) must split into model.heads (${c.heads}) heads of even width (rotary pairs).`);
+  }
+  if (c.visionDim % c.visionHeads !== 0) {
+    throw new Error(`model.visionDim (${c.visionDim}) must be divisible by model.visionHeads (${c.visionHeads}).`);
+  }
+  if (c.dropout < 0 || c.dropout >= 1) throw new Error(`model.dropout must be in [0, 1), got ${c.dropout}.`);
+}
+
+/** Patches per image (H/p · W/p). */
+export function patchCount(c: ModelConfig): number {
+  return (c.imageSize / c.patchSize) ** 2;
+}
+
+/** Image tokens per image in the language sequence (after the 2×2 merge). */
+export function imageTokens(c: ModelConfig): number {
+  return patchCount(c) / 4;
+}
+
+/** Values per patch (p·p·3). */
+export function patchValues(c: ModelConfig): number {
+  return c.patchSize * c.patchSize * 3;
+}
+
+/** Parameter count by part, computed from the sizes (tests check it against the real variables). */
+export function parameterCount(c: ModelConfig): { vision: number; projector: number; language: number; total: number } {
+  const v = c.visionDim;
+  // Two LayerNorms (γ, β), q/k/v/o projections with biases, a two-layer MLP with biases.
+  const visionBlock = 4 * v + 4 * v * v + 4 * v + 2 * v * c.visionMlpDim + c.visionMlpDim + v;
+  const vision = patchValues(c) * v + v + patchCount(c) * v + c.visionLayers * visionBlock;
+  // Qwen2-VL's PatchMerger: LayerNorm per patch, then Linear(4v, 4v) → GELU → Linear(4v, dim).
+  const projector = 2 * v + 4 * v * 4 * v + 4 * v + 4 * v * c.dim + c.dim;
+  const d = c.dim;
+  const block = 2 * d + 4 * d * d + 3 * d * c.mlpDim;
+  const language = c.vocabSize * d + c.layers * block + d;
+  return { vision, projector, language, total: vision + projector + language };
+}
+
+/**
+ * A rough training-memory estimate in bytes for a batch of `tokens` language tokens and `images` images:
+ * float32 weights + gradients + two AdamW moments (16 B/parameter) plus the activations autodiff keeps
+ * (≈ 16 tensors of width dim per token and layer, plus the attention probabilities heads·T² per sequence).
+ */
+export function memoryEstimate(c: ModelConfig, batch: { sequences: number; seqLen: number; images: number }): number {
+  const params = parameterCount(c).total * 16;
+  const T = batch.seqLen;
+  const language = batch.sequences * c.layers * (16 * T * c.dim + 2 * c.heads * T * T) * 4;
+  const P = patchCount(c);
+  const vision = batch.images * c.visionLayers * (16 * P * c.visionDim + 2 * c.visionHeads * P * P) * 4;
+  return params + language + vision;
+}
