@@ -88,7 +88,10 @@ describe('packing: turn sampling', () => {
     const n = 7;
     const draws = 7000;
     const first = Array<number>(n).fill(0);
-    for (let i = 0; i < draws; i++) first[(choosePairs(record('r', n), null, rng)[0] as { pairIndex: number }).pairIndex] += 1;
+    for (let i = 0; i < draws; i++) {
+      const lead = (choosePairs(record('r', n), null, rng)[0] as { pairIndex: number }).pairIndex;
+      first[lead] = (first[lead] ?? 0) + 1;
+    }
     for (const c of first) assert.ok(Math.abs(c / draws - 1 / n) < 0.02, `first-position frequency ${c / draws}`);
   });
 
