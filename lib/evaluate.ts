@@ -80,6 +80,11 @@ export interface UniqueEmbeddings {
 export interface EmbeddingCacheOptions {
   /** Items per `encode` call. Default 64. */
   batchSize: number;
+  /**
+   * Most vectors kept between calls (memory bound for streamed pools); when a call would exceed it, the
+   * cache is emptied first. Default Infinity.
+   */
+  maxEntries: number;
 }
 
 /**
@@ -97,7 +102,7 @@ export class EmbeddingCache {
     readonly encoder: Encoder,
     options: Partial<EmbeddingCacheOptions> = {},
   ) {
-    this.options = { batchSize: 64, ...options };
+    this.options = { batchSize: 64, maxEntries: Infinity, ...options };
     if (!Number.isInteger(this.options.batchSize) || this.options.batchSize < 1) {
       throw new Error(`EmbeddingCache: batchSize must be a positive integer, got ${this.options.batchSize}.`);
     }
@@ -109,6 +114,10 @@ export class EmbeddingCache {
 
   /** Encodes the items not yet cached, in batches. */
   private async fill(items: readonly EncodeItem[]): Promise<void> {
+    if (this.byKey.size > 0 && this.byKey.size + items.length > this.options.maxEntries) {
+      log.debug(`embedding cache: ${this.byKey.size} entries + ${items.length} items exceed ${this.options.maxEntries}; emptied`);
+      this.byKey.clear();
+    }
     const missing: EncodeItem[] = [];
     const queued = new Set<string>();
     for (const item of items) {

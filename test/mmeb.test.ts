@@ -19,6 +19,8 @@ import { Rng } from '../lib/random';
 import published from './fixtures/eval/mmeb-published.json';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-mmeb-'));
+/** A fixed image root for scoring tests, so seeded encoders see the same paths on every run. */
+const IMAGE_ROOT = '/mmeb-fixture';
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 before(() => setLogLevel('error'));
 
@@ -73,7 +75,7 @@ function classificationRows(numRows: number, numLabels: number, rng: Rng): MmebR
 /** Oracle: a query image maps to its true label's vector, so the positive scores 1 and wins. */
 function oracleEncoder(rows: MmebRow[], dim: number): Encoder {
   const labelOfImage = new Map<string, string>();
-  rows.forEach((r) => labelOfImage.set(path.resolve(tmpRoot, r.qryImage), r.tgtText[0] as string));
+  rows.forEach((r) => labelOfImage.set(path.basename(r.qryImage), r.tgtText[0] as string));
   const vec = (key: string): Float32Array => {
     const v = new Float32Array(dim);
     randomUnitVector(new Rng([...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7)), v, 0, dim);
@@ -83,7 +85,7 @@ function oracleEncoder(rows: MmebRow[], dim: number): Encoder {
     dim,
     encode: (items: EncodeItem[]) => {
       const out = new Float32Array(items.length * dim);
-      items.forEach((it, i) => out.set(vec(it.image !== undefined ? (labelOfImage.get(it.image) as string) : it.text), i * dim));
+      items.forEach((it, i) => out.set(vec(it.image !== undefined ? (labelOfImage.get(path.basename(it.image)) as string) : it.text), i * dim));
       return Promise.resolve(out);
     },
   };
@@ -214,7 +216,7 @@ describe('MMEB scoring', () => {
   const rows = classificationRows(400, 10, new Rng(1));
 
   it('embeddings that make the positive nearest score 100', async () => {
-    const s = await scoreMmebRows(rows, oracleEncoder(rows, 32), { imageRoot: tmpRoot });
+    const s = await scoreMmebRows(rows, oracleEncoder(rows, 32), { imageRoot: IMAGE_ROOT });
     assert.equal(s['hit@1'], 1);
     assert.equal(s['acc'], 1);
     assert.equal(s['mrr@10'], 1);
@@ -224,7 +226,7 @@ describe('MMEB scoring', () => {
   });
 
   it('random embeddings score near chance (1/#candidates = 0.1)', async () => {
-    const s = await scoreMmebRows(rows, randomEncoder({ dim: 32, seed: 3 }), { imageRoot: tmpRoot });
+    const s = await scoreMmebRows(rows, randomEncoder({ dim: 32, seed: 3 }), { imageRoot: IMAGE_ROOT });
     const hit = s['hit@1'] as number;
     assert.ok(Math.abs(hit - 0.1) < 0.05, `hit@1 ${hit}`);
     assert.ok((s['hit@5'] as number) > 0.35 && (s['hit@5'] as number) < 0.65, `hit@5 ${s['hit@5']}`);
@@ -232,10 +234,10 @@ describe('MMEB scoring', () => {
 
   it('agrees with a naive twin (full scores, first-argmax) on random embeddings', async () => {
     const enc = randomEncoder({ dim: 8, seed: 5 });
-    const s = await scoreMmebRows(rows, enc, { imageRoot: tmpRoot });
+    const s = await scoreMmebRows(rows, enc, { imageRoot: IMAGE_ROOT });
     let correct = 0;
     for (const r of rows) {
-      const it = mmebRowItems(r, { imageRoot: tmpRoot });
+      const it = mmebRowItems(r, { imageRoot: IMAGE_ROOT });
       const q = await enc.encode([it.query]);
       const c = await enc.encode(it.candidates);
       const scores = it.candidates.map((_, j) => q.reduce((acc, v, d) => acc + v * (c[j * 8 + d] as number), 0));
@@ -248,14 +250,14 @@ describe('MMEB scoring', () => {
 
   it('constant embeddings score 100 through the tie rule, and the ties are counted', async () => {
     const constant: Encoder = { dim: 4, encode: (items) => Promise.resolve(new Float32Array(items.length * 4).fill(0.5)) };
-    const s = await scoreMmebRows(rows.slice(0, 50), constant, { imageRoot: tmpRoot });
+    const s = await scoreMmebRows(rows.slice(0, 50), constant, { imageRoot: IMAGE_ROOT });
     assert.equal(s['hit@1'], 1);
     assert.equal(s['num_ties'], 50);
   });
 
   it('encodes each distinct query and candidate once, in batches', async () => {
     const enc = counting(randomEncoder({ dim: 8 }));
-    await scoreMmebRows(rows, enc, { imageRoot: tmpRoot, batchSize: 7 });
+    await scoreMmebRows(rows, enc, { imageRoot: IMAGE_ROOT, batchSize: 7 });
     assert.equal(enc.seen.length, new Set(enc.seen).size);
     assert.equal(enc.seen.length, 400 + 10); // 400 distinct query images, 10 shared labels
   });

@@ -112,3 +112,13 @@ export async function* streamJsonl<T>(
   }
   if (chunk.length > 0) yield chunk;
 }
+
+/** Throws on the first path that is not on disk: `what` names the kind, `fix` says how to repair it. */
+export function checkFilesExist(paths: Iterable<string>, what: string, fix: string): void {
+  const seen = new Set<string>();
+  for (const p of paths) {
+    if (seen.has(p)) continue;
+    seen.add(p);
+    if (!fs.existsSync(p)) throw new Error(`${what}: ${p} not found. ${fix}`);
+  }
+}
