@@ -175,7 +175,8 @@ export function readMetrics(dir: string): MetricsFile {
 /** Validates, then writes `<dir>/metrics.json` atomically. */
 export function writeMetrics(dir: string, value: MetricsFile, options: WriteOptions = {}): void {
   const file = path.join(dir, 'metrics.json');
-  validateMetricsFile(JSON.parse(JSON.stringify(value)), file);
+  // Validate the value itself: JSON.stringify would quietly turn NaN into null.
+  validateMetricsFile(value, file);
   writeJson(file, value, options);
 }
 
