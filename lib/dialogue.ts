@@ -207,6 +207,8 @@ export interface RenderOptions {
   format?: ChatFormat;
   /** A name for error messages. */
   id?: string;
+  /** `renderDialogue` only: clip every dialogue-turn user text to this many tokens (see `clipText`). */
+  maxTextTokens?: number;
 }
 
 type Piece = { turn: number } & ({ kind: 'text'; text: string } | { kind: 'special'; id: number } | { kind: 'image' });
@@ -307,9 +309,29 @@ export function renderMessages(messages: readonly Message[], tokenizer: Tokenize
   return seq;
 }
 
-/** Fill a template and render it: `renderMessages(buildMessages(template, input), ...)`. */
+/**
+ * Fill a template and render it: `renderMessages(buildMessages(template, input), ...)`, after clipping the
+ * user texts to `options.maxTextTokens` when set.
+ */
 export function renderDialogue(template: ChatTemplate, input: DialogueInput, tokenizer: Tokenizer, options: RenderOptions = {}): RenderedSequence {
-  return renderMessages(buildMessages(template, input), tokenizer, options);
+  const max = options.maxTextTokens;
+  const clipped = max === undefined ? input : { ...input, turns: input.turns.map((t) => clipText(t, tokenizer, max)) };
+  return renderMessages(buildMessages(template, clipped), tokenizer, options);
+}
+
+/**
+ * The longest prefix of `text` (whole code units, never half a character) that encodes to at most
+ * `maxTokens` tokens: the official `check_token` (encode, cut, decode) made exact for a long text.
+ */
+export function clipText(text: string, tokenizer: Tokenizer, maxTokens: number): string {
+  if (!(Number.isInteger(maxTokens) && maxTokens >= 0)) throw new Error(`maxTextTokens must be a non-negative integer, got ${maxTokens}.`);
+  const ids = tokenizer.encode(text);
+  if (ids.length <= maxTokens) return text;
+  // Decoding the first maxTokens tokens gives a prefix, except where the cut splits a character (U+FFFD).
+  let out = tokenizer.decode(ids.slice(0, maxTokens));
+  while (out.length > 0 && !text.startsWith(out)) out = out.slice(0, -1);
+  while (out.length > 0 && tokenizer.encode(out).length > maxTokens) out = out.slice(0, -1);
+  return out;
 }
 
 /** One row per token, for notebooks and debugging. */

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { collate, truncateSequence } from '../lib/batch';
 import {
   buildMessages,
+  clipText,
   DESCRIBE_PROMPT,
   RECONSTRUCT_PROMPT,
   renderDialogue,
@@ -204,6 +205,20 @@ describe('dialogue: rendering', () => {
     assert.equal(seq.text.split('<|image|>').length, 2);
     const literal = renderMessages([{ role: 'user', content: '<|emb|>' }], tok);
     assert.deepEqual(literal.embPositions, []);
+  });
+
+  it('clips long user texts to a prefix of at most maxTextTokens tokens', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.nat({ max: 20 }), (text, max) => {
+        const out = clipText(text, tok, max);
+        assert.ok(text.startsWith(out));
+        assert.ok(tok.encode(out).length <= max);
+        if (tok.encode(text).length <= max) assert.equal(out, text);
+      }),
+      { seed: 24, numRuns: 150 },
+    );
+    const seq = renderDialogue(TEMPLATE_BASE, { turns: ['What color is the apple?'] }, tok, { maxTextTokens: 2 });
+    assert.ok(seq.text.includes('user\nWhat color<|im_end|>'));
   });
 
   it('rejects malformed dialogues with specific messages', () => {
