@@ -167,7 +167,8 @@ describe('backend: wasm matches cpu', function () {
     const w = tf.variable(input([8, 4], 41));
     const opt = tf.train.adam(1e-2);
     const step = (): void => {
-      tf.dispose(opt.minimize(() => tf.sum(tf.square(tf.matMul(input([3, 8], 42), w))), false, [w]));
+      const loss = opt.minimize(() => tf.sum(tf.square(tf.matMul(input([3, 8], 42), w))), false, [w]);
+      if (loss !== null) loss.dispose();
     };
     step(); // Adam creates its slots on the first step
     await assertNoLeak('adam step', step);

@@ -71,8 +71,10 @@ function finiteDiff(f: (x: M) => number, x: M, h = 1e-5): M {
     row.map((_, j) => {
       const plus = x.map((r) => r.slice());
       const minus = x.map((r) => r.slice());
-      (plus[i] as number[])[j] += h;
-      (minus[i] as number[])[j] -= h;
+      const up = plus[i] as number[];
+      const down = minus[i] as number[];
+      up[j] = (up[j] as number) + h;
+      down[j] = (down[j] as number) - h;
       return (f(plus) - f(minus)) / (2 * h);
     }),
   );
