@@ -17,13 +17,20 @@ import {
 import { type EncodeItem, type Encoder, randomEncoder, randomUnitVector } from '../lib/evaluate';
 import { aggregateMbeir, MBEIR_TASKS, reportedK } from '../lib/eval/mbeir-aggregate';
 import { evaluateMbeir, mbeirSummary } from '../lib/eval/mbeir';
-import { setLogLevel } from '../lib/log';
+import { logLevel, setLogLevel } from '../lib/log';
+import { main } from '../scripts/eval';
+import { readMetrics } from '../lib/results';
 import { deriveSeed, Rng } from '../lib/random';
 import published from './fixtures/eval/mbeir-published.json';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-mbeir-'));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-before(() => setLogLevel('error'));
+let previousLevel = logLevel();
+before(() => {
+  previousLevel = logLevel();
+  setLogLevel('error');
+});
+after(() => setLogLevel(previousLevel));
 
 const jsonl = (recs: object[]): string => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
@@ -280,5 +287,26 @@ describe('M-BEIR aggregation reproduces published averages', () => {
     assert.deepEqual(MBEIR_TASKS.filter((t) => t.k === 10).map((t) => t.name), ['fashion200k_task0', 'fashion200k_task3', 'fashioniq_task7']);
     assert.equal(reportedK('cirr_task7'), 5);
     assert.throws(() => aggregateMbeir({ foo_task0: 1 }), /"foo_task0" is not in the catalogue/);
+  });
+});
+
+describe('eval CLI on an M-BEIR-format benchmark', () => {
+  it('scores local and global pools into a run folder', async () => {
+    const orig = console.log;
+    console.log = () => undefined;
+    let dir: string;
+    try {
+      dir = await main(['--encoder', 'random', '--benchmark', `mbeir:${root}`, '--pool', 'local,global', '--results', path.join(tmpRoot, 'res'), '--run', 'r']);
+    } finally {
+      console.log = orig;
+    }
+    const m = readMetrics(dir);
+    const local = m.metrics['local'] as { average: number; numTasks: number; complete: boolean };
+    assert.equal(local.numTasks, 3);
+    assert.equal(local.complete, false);
+    assert.ok(typeof (m.metrics['global'] as { average: number }).average === 'number');
+    const csv = fs.readFileSync(path.join(dir, 'mbeir.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 1 + 6);
+    assert.match(csv[0] ?? '', /^task,taskType,pool,metric,score/);
   });
 });

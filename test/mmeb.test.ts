@@ -14,7 +14,9 @@ import {
 import { type EncodeItem, type Encoder, itemKey, randomEncoder, randomUnitVector } from '../lib/evaluate';
 import { aggregateMmeb, MMEB_V1_DATASETS, type MmebMetaTask, overallFromMetaTasks } from '../lib/eval/mmeb-aggregate';
 import { evaluateMmeb, mmebLeaderboardJson, mmebSummary, readMmebScores, scoreMmebRows } from '../lib/eval/mmeb';
-import { setLogLevel } from '../lib/log';
+import { logLevel, setLogLevel } from '../lib/log';
+import { main, parseEvalArgs } from '../scripts/eval';
+import { readMetrics } from '../lib/results';
 import { Rng } from '../lib/random';
 import published from './fixtures/eval/mmeb-published.json';
 
@@ -22,7 +24,12 @@ const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-mmeb-'));
 /** A fixed image root for scoring tests, so seeded encoders see the same paths on every run. */
 const IMAGE_ROOT = '/mmeb-fixture';
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-before(() => setLogLevel('error'));
+let previousLevel = logLevel();
+before(() => {
+  previousLevel = logLevel();
+  setLogLevel('error');
+});
+after(() => setLogLevel(previousLevel));
 
 /** Writes rows in MMEB-eval's parquet schema: two strings and two LIST<string> columns. */
 function writeMmebParquet(file: string, rows: MmebRow[]): void {
@@ -340,5 +347,44 @@ describe('MMEB aggregation reproduces published numbers', () => {
     assert.ok(Math.abs(mmebSummary(readMmebScores(lb)).overall - pub.overall) <= tol);
     fs.writeFileSync(path.join(dir, 'Broken_score.json'), JSON.stringify({ accuracy: 0.5 }));
     assert.throws(() => readMmebScores(dir), /Broken_score\.json: an MMEB score file needs "hit@1" \(V2\) or "acc" \(v1\)/);
+  });
+});
+
+describe('eval CLI on an MMEB-format benchmark', () => {
+  const quiet = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const orig = console.log;
+    console.log = () => undefined;
+    try {
+      return await fn();
+    } finally {
+      console.log = orig;
+    }
+  };
+
+  it('writes a run folder in the results schema and refuses to overwrite it silently', async () => {
+    const root = path.join(tmpRoot, 'cli');
+    fs.mkdirSync(root, { recursive: true });
+    fs.writeFileSync(path.join(root, 'toy.jsonl'), toJsonl(classificationRows(40, 5, new Rng(2))));
+    fs.writeFileSync(path.join(root, 'manifest.json'), JSON.stringify({ datasets: [{ name: 'Toy', metaTask: 'CLS', distribution: 'IND', file: 'toy.jsonl' }] }));
+    const results = path.join(tmpRoot, 'cli-results');
+    const argv = ['--encoder', 'random', '--dim', '16', '--benchmark', `mmeb:${root}`, '--results', results, '--no-check-images'];
+    const dir = await quiet(() => main(argv));
+    assert.equal(dir, path.join(results, 'eval', 'random16-mmeb-cli'));
+    for (const f of ['config.json', 'metrics.json', 'log.jsonl', 'mmeb.csv', 'mmeb_leaderboard.json', 'scores/Toy_score.json']) {
+      assert.ok(fs.existsSync(path.join(dir, f)), f);
+    }
+    const m = readMetrics(dir);
+    assert.equal(m.metadata.backend, 'none');
+    assert.equal(m.metrics['benchmark'], 'mmeb');
+    assert.ok(typeof m.metrics['overall'] === 'number');
+    await assert.rejects(quiet(() => main(argv)), /already has results/);
+    await quiet(() => main([...argv, '--overwrite']));
+  });
+
+  it('argument errors say what was expected', async () => {
+    assert.throws(() => parseEvalArgs(['--benchmark', 'mini-mmeb']), /Pass --checkpoint <dir>, or --encoder random/);
+    assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'imagenet']), /--benchmark must be mini-mmeb, mini-mbeir, mmeb:<path> or mbeir:<path>, got "imagenet"/);
+    assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'mini-mbeir', '--pool', 'union']), /--pool must be one of local, global, got "union"/);
+    assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'mini-mbeir', '--bogus']), /Unknown option "--bogus"/);
   });
 });
