@@ -51,23 +51,77 @@ function checkMatrix(data: Float32Array, dim: number, what: string): number {
   return data.length / dim;
 }
 
-/** Dot product of rows a[ai] and b[bi] of width dim, in the fixed summation order described above. */
+/**
+ * Dot product of rows a[ai] and b[bi] of width dim: two float64 partial sums (even and odd coordinates, each in
+ * increasing order) added at the end. `scoreBlockJs` uses exactly this order, so scores agree bit for bit.
+ */
 export function dotRows(a: Float32Array, ai: number, b: Float32Array, bi: number, dim: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
   const ao = ai * dim;
   const bo = bi * dim;
+  let even = 0;
+  let odd = 0;
   let d = 0;
-  for (; d + 3 < dim; d += 4) {
-    s0 += (a[ao + d] as number) * (b[bo + d] as number);
-    s1 += (a[ao + d + 1] as number) * (b[bo + d + 1] as number);
-    s2 += (a[ao + d + 2] as number) * (b[bo + d + 2] as number);
-    s3 += (a[ao + d + 3] as number) * (b[bo + d + 3] as number);
+  for (; d + 1 < dim; d += 2) {
+    even += (a[ao + d] as number) * (b[bo + d] as number);
+    odd += (a[ao + d + 1] as number) * (b[bo + d + 1] as number);
   }
-  for (; d < dim; d++) s0 += (a[ao + d] as number) * (b[bo + d] as number);
-  return s0 + s1 + (s2 + s3);
+  if (d < dim) even += (a[ao + d] as number) * (b[bo + d] as number);
+  return even + odd;
+}
+
+/**
+ * Scores queries q0..q1 against candidates c0..c1 into out[(q − q0) · (c1 − c0) + (c − c0)]. Four queries
+ * share each load of a candidate coordinate (register blocking, ~1.4× over one query at a time); every pair
+ * is summed in `dotRows`' order, so the result does not depend on how queries are grouped.
+ */
+export function scoreBlockJs(
+  queries: Float32Array,
+  q0: number,
+  q1: number,
+  cands: Float32Array,
+  c0: number,
+  c1: number,
+  dim: number,
+  out: Float64Array,
+): void {
+  const width = c1 - c0;
+  for (let c = c0; c < c1; c++) {
+    const co = c * dim;
+    let q = q0;
+    for (; q + 3 < q1; q += 4) {
+      const a0 = q * dim;
+      const a1 = a0 + dim;
+      const a2 = a1 + dim;
+      const a3 = a2 + dim;
+      let e0 = 0, e1 = 0, e2 = 0, e3 = 0, o0 = 0, o1 = 0, o2 = 0, o3 = 0; // even / odd partial sums, 4 queries
+      let d = 0;
+      for (; d + 1 < dim; d += 2) {
+        const ce = cands[co + d] as number;
+        const cw = cands[co + d + 1] as number;
+        e0 += (queries[a0 + d] as number) * ce;
+        e1 += (queries[a1 + d] as number) * ce;
+        e2 += (queries[a2 + d] as number) * ce;
+        e3 += (queries[a3 + d] as number) * ce;
+        o0 += (queries[a0 + d + 1] as number) * cw;
+        o1 += (queries[a1 + d + 1] as number) * cw;
+        o2 += (queries[a2 + d + 1] as number) * cw;
+        o3 += (queries[a3 + d + 1] as number) * cw;
+      }
+      if (d < dim) {
+        const ce = cands[co + d] as number;
+        e0 += (queries[a0 + d] as number) * ce;
+        e1 += (queries[a1 + d] as number) * ce;
+        e2 += (queries[a2 + d] as number) * ce;
+        e3 += (queries[a3 + d] as number) * ce;
+      }
+      const col = c - c0;
+      out[(q - q0) * width + col] = e0 + o0;
+      out[(q + 1 - q0) * width + col] = e1 + o1;
+      out[(q + 2 - q0) * width + col] = e2 + o2;
+      out[(q + 3 - q0) * width + col] = e3 + o3;
+    }
+    for (; q < q1; q++) out[(q - q0) * width + (c - c0)] = dotRows(queries, q, cands, c, dim);
+  }
 }
 
 /**
@@ -81,6 +135,8 @@ export class TopKAccumulator {
   private readonly bestIdx: Int32Array;
   private seen = 0;
   private readonly options: TopKOptions;
+  /** Reused [queryBlock, candidateChunk] score buffer of the js scorer. */
+  private buffer = new Float64Array(0);
 
   /**
    * @param queries [numQueries, dim] row-major query embeddings.
@@ -95,6 +151,10 @@ export class TopKAccumulator {
     if (!Number.isInteger(k) || k < 1) throw new Error(`TopKAccumulator: k must be a positive integer, got ${k}.`);
     this.numQueries = checkMatrix(queries, dim, 'TopKAccumulator queries');
     this.options = { ...DEFAULT_TOPK_OPTIONS, ...options };
+    for (const key of ['candidateChunk', 'queryBlock'] as const) {
+      const v = this.options[key];
+      if (!Number.isInteger(v) || v < 1) throw new Error(`TopKAccumulator: ${key} must be a positive integer, got ${v}.`);
+    }
     this.best = new Float64Array(this.numQueries * k).fill(-Infinity);
     this.bestIdx = new Int32Array(this.numQueries * k).fill(-1);
   }
@@ -128,17 +188,25 @@ export class TopKAccumulator {
   }
 
   private scoreBlock(cands: Float32Array, c0: number, c1: number, q0: number, q1: number, offset: number): void {
+    const width = c1 - c0;
+    let block: Float32Array | Float64Array;
     if (this.options.scorer === 'tf') {
-      const block = tfScoreBlock(this.queries, q0, q1, cands, c0, c1, this.dim);
-      const width = c1 - c0;
-      for (let q = q0; q < q1; q++) {
-        for (let c = c0; c < c1; c++) this.offer(q, block[(q - q0) * width + (c - c0)] as number, offset + c);
-      }
-      return;
+      block = tfScoreBlock(this.queries, q0, q1, cands, c0, c1, this.dim);
+    } else {
+      const need = (q1 - q0) * width;
+      if (this.buffer.length < need) this.buffer = new Float64Array(need);
+      scoreBlockJs(this.queries, q0, q1, cands, c0, c1, this.dim, this.buffer);
+      block = this.buffer;
     }
-    // Candidate-major: one candidate row stays in cache while the query block runs over it.
-    for (let c = c0; c < c1; c++) {
-      for (let q = q0; q < q1; q++) this.offer(q, dotRows(this.queries, q, cands, c, this.dim), offset + c);
+    const k = this.k;
+    for (let q = q0; q < q1; q++) {
+      const last = q * k + k - 1;
+      const row = (q - q0) * width;
+      for (let c = 0; c < width; c++) {
+        const score = block[row + c] as number;
+        // Quick reject; strictly greater, since an equal score arriving later has a higher index and loses.
+        if (score > (this.best[last] as number) || this.bestIdx[last] === -1 || Number.isNaN(score)) this.offer(q, score, offset + c0 + c);
+      }
     }
   }
 
