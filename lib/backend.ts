@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import { Rng } from './random';
 import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix } from './wasm-fixes';
+import { enableNativeBlas, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
@@ -33,7 +34,7 @@ export interface BackendReport {
   /** Where the native backend came from (`@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`), if used. */
   nativePackage: string | null;
   versions: Record<string, string>;
-  wasm: { simd: boolean; threads: boolean; bridgedKernels: string[]; matMulFix: boolean } | null;
+  wasm: { simd: boolean; threads: boolean; bridgedKernels: string[]; matMulFix: boolean; nativeBlas: NativeBlasStatus } | null;
   /** Why the backends tried before this one did not load (empty when the first choice loaded). */
   skipped: string[];
 }
@@ -107,6 +108,7 @@ async function loadWasm(fixes: boolean): Promise<void> {
     // Before initialisation: the re-registered matMul kernels keep the originals' setup functions.
     if (bridged.length === 0) bridged = registerKernelBridge();
     registerMatMulFix();
+    enableNativeBlas(); // OpenBLAS matMul kernels (lib/native-blas.ts); a one-line notice when not built
   }
   if (!(await tf.setBackend('wasm'))) throw new Error("The 'wasm' backend failed to initialise.");
 }
@@ -170,6 +172,7 @@ function makeReport(
           threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
           bridgedKernels: bridged,
           matMulFix: isMatMulFixActive(),
+          nativeBlas: nativeBlasStatus(),
         }
       : null;
   return { backend, requested, gpu: backend === 'tensorflow' && nativeUsesGpu(), nativePackage, versions, wasm, skipped };
@@ -186,6 +189,7 @@ export function describeBackend(r: BackendReport): string {
   if (r.wasm !== null) {
     parts.push(r.wasm.simd ? 'SIMD' : 'no SIMD', r.wasm.threads ? 'threads' : '1 thread');
     parts.push(`${r.wasm.bridgedKernels.length} bridged kernels`, r.wasm.matMulFix ? 'matMul fix' : 'stock matMul');
+    if (r.wasm.nativeBlas.active) parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads`);
   }
   if (r.backend === 'tensorflow') parts.push(`${r.nativePackage ?? '?'}`, r.gpu ? 'GPU' : 'CPU only');
   const detail = parts.length > 0 ? ` (${parts.join(', ')})` : '';

@@ -1,0 +1,382 @@
+/**
+ * A native matMul for the tfjs `wasm` backend: OpenBLAS `cblas_sgemm` (pthread build, every core) run directly
+ * on the wasm heap by the N-API addon in native/ (built by scripts/build-native.js at `npm install`).
+ *
+ * The wasm backend keeps every tensor in one WebAssembly.Memory at `dataIdMap.get(dataId).memoryOffset`. We hand
+ * that ArrayBuffer (re-read on every call: memory growth detaches it) and byte offsets to the addon, which
+ * computes C = op(A)·op(B) per batch matrix with the transposes as BLAS flags: no copies, no transposes.
+ * `enableNativeBlas` re-registers the wasm `BatchMatMul` and `_FusedMatMul` kernels; the kernels registered
+ * before (lib/wasm-fixes' transposed-matMul fix, or stock XNNPACK) remain the fallback for small products
+ * (XNNPACK is faster below `minMacs`, measured by bench/backend.ts), non-float32 inputs, empty tensors and
+ * fused epilogues we do not cover. Optional by design: when the addon is missing everything runs as before.
+ * MUCO_NATIVE=0 disables it; MUCO_NATIVE_THREADS sets OpenBLAS' threads.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import * as fs from 'fs';
+import * as tf from '@tensorflow/tfjs';
+import { log } from './log';
+import { isMatMulFixActive, registerMatMulFix } from './wasm-fixes';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type KernelArgs = Parameters<KernelFunc>[0];
+type TensorInfo = tf.TensorInfo;
+
+/** The addon's functions (native/src/addon.c documents them). */
+export interface NativeBlasAddon {
+  gemm(heap: ArrayBuffer, aOffset: number, bOffset: number, cOffset: number, batch: number,
+    aIndex: Int32Array | null, bIndex: Int32Array | null, m: number, n: number, k: number,
+    transposeA: boolean, transposeB: boolean): void;
+  epilogue(heap: ArrayBuffer, cOffset: number, batch: number, m: number, n: number, biasOffset: number,
+    biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
+  setThreads(threads: number): void;
+  info(): { threads: number; parallel: number; config: string; corename: string };
+}
+
+export interface NativeBlasConfig {
+  /** OpenBLAS threads. Default: MUCO_NATIVE_THREADS, else the machine's cores. */
+  threads: number;
+  /**
+   * Products with fewer multiply-adds (batch·m·n·k) than this stay on the previous kernel: below it XNNPACK
+   * (no thread hand-off) wins. Measured with bench/backend.ts on 2 AVX-512 cores.
+   */
+  minMacs: number;
+  /**
+   * Hand transposes to BLAS as flags (no copies) instead of keeping lib/wasm-fixes' explicit transposes on top.
+   * Off by default while wasm-fixes' structural check (`isMatMulFixActive`) requires its kernel on top.
+   */
+  blasTransposes: boolean;
+}
+
+/** The defaults, in one place. */
+export function defaultNativeBlasConfig(): NativeBlasConfig {
+  const fromEnv = Number(process.env['MUCO_NATIVE_THREADS']);
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return { threads: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, cores), minMacs: 0, blasTransposes: process.env['MUCO_NATIVE_TRANSPOSES'] === 'blas' };
+}
+
+/** What `enableNativeBlas` achieved; `reason` says why it is inactive. Goes into the BackendReport. */
+export interface NativeBlasStatus {
+  active: boolean;
+  threads: number;
+  reason?: string;
+}
+
+/** Counters for structural tests: native products run, of which fused, and calls handed to the fallback. */
+export const nativeBlasStats = { calls: 0, fused: 0, fallbacks: 0 };
+
+const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+type KernelName = (typeof KERNELS)[number];
+
+/** Fused activations in the addon's encoding (native/src/gemm.h `muco_act`). */
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, prelu: 4, leakyrelu: 5, sigmoid: 6 };
+
+/** The parts of the wasm backend class we use (its package does not export the type). */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+}
+
+let addon: NativeBlasAddon | null = null;
+let loadFailure: string | null = null;
+let noticeGiven = false;
+let config: NativeBlasConfig = defaultNativeBlasConfig();
+let status: NativeBlasStatus = { active: false, threads: 0, reason: 'not enabled' };
+/** The kernels ours fall back to (first seen per name); our native kernels; the fix wrappers placed over them. */
+const below = new Map<KernelName, tf.KernelConfig>();
+const natives = new Set<KernelFunc>();
+const wrappers = new Set<KernelFunc>();
+
+/**
+ * Where the addon lives: MUCO_NATIVE_ADDON if set, else native/build/Release, which is `../native` from lib/
+ * (tsx) and from dist/ (compiled) alike.
+ */
+export function nativeAddonPath(): string {
+  const fromEnv = process.env['MUCO_NATIVE_ADDON'];
+  if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
+  return path.join(__dirname, '..', 'native', 'build', 'Release', 'muco_blas.node');
+}
+
+/** Load the addon once. Returns it, or the reason it cannot load. */
+export function loadNativeBlas(): NativeBlasAddon | string {
+  if (addon !== null) return addon;
+  if (loadFailure !== null) return loadFailure;
+  const file = nativeAddonPath();
+  if (!fs.existsSync(file)) {
+    loadFailure = 'addon not built (needs libopenblas-dev; build it with `node scripts/build-native.js`)';
+    return loadFailure;
+  }
+  try {
+    addon = require(file) as NativeBlasAddon;
+    return addon;
+  } catch (err) {
+    loadFailure = `addon failed to load: ${(err as Error).message.split('\n')[0]}`;
+    return loadFailure;
+  }
+}
+
+/** The loaded addon (for benchmarks of the raw sgemm), or null when it is not available. */
+export function nativeBlasAddon(): NativeBlasAddon | null {
+  const a = loadNativeBlas();
+  return typeof a === 'string' ? null : a;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shapes: batch broadcasting and the strides of a broadcast bias, both pure and tested against naive twins.
+
+/** Which A and B matrix each output batch matrix reads: tfjs/NumPy broadcasting of the batch dimensions. */
+export interface BatchPlan {
+  /** Broadcast batch shape of the output (without the trailing [m, n]). */
+  outBatch: number[];
+  /** Matrix index into A (resp. B) per output matrix; null means the identity. */
+  aIndex: Int32Array | null;
+  bIndex: Int32Array | null;
+}
+
+/** Broadcast two batch shapes; null when they are incompatible (the caller's fallback then reports it). */
+export function planBatches(aBatch: number[], bBatch: number[]): BatchPlan | null {
+  const rank = Math.max(aBatch.length, bBatch.length);
+  const pad = (s: number[]): number[] => [...(new Array(rank - s.length).fill(1) as number[]), ...s];
+  const [ap, bp] = [pad(aBatch), pad(bBatch)];
+  const outBatch: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const [x, y] = [ap[d] as number, bp[d] as number];
+    if (x !== y && x !== 1 && y !== 1) return null;
+    outBatch.push(x === 1 ? y : x);
+  }
+  const size = outBatch.reduce((p, s) => p * s, 1);
+  const index = (shape: number[]): Int32Array | null => {
+    if (shape.every((s, d) => s === outBatch[d])) return null;
+    const out = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      // Unravel i over outBatch (row-major), re-ravel over `shape` with broadcast dimensions pinned to 0.
+      let rest = i;
+      let flat = 0;
+      let stride = 1;
+      for (let d = rank - 1; d >= 0; d--) {
+        const od = outBatch[d] as number;
+        const sd = shape[d] as number;
+        const coord = rest % od;
+        rest = Math.floor(rest / od);
+        flat += (sd === 1 ? 0 : coord) * stride;
+        stride *= sd;
+      }
+      out[i] = flat;
+    }
+    return out;
+  };
+  return { outBatch, aIndex: index(ap), bIndex: index(bp) };
+}
+
+/** Element strides [batch, row, col] of an operand broadcast onto a [batch, m, n] output. */
+export type Strides = [number, number, number];
+
+/**
+ * Strides of a bias (or prelu weights) of `shape` added to the output [batch, m, n]: its last axis runs along
+ * n (or is 1), the one before along m (or is 1), the rest along the batch (all of it, or none). Null otherwise.
+ */
+export function broadcastStrides(shape: number[], batch: number, m: number, n: number): Strides | null {
+  const r = shape.length;
+  const cols = r >= 1 ? (shape[r - 1] as number) : 1;
+  const rows = r >= 2 ? (shape[r - 2] as number) : 1;
+  const lead = shape.slice(0, Math.max(0, r - 2)).reduce((p, s) => p * s, 1);
+  if ((cols !== 1 && cols !== n) || (rows !== 1 && rows !== m) || (lead !== 1 && lead !== batch)) return null;
+  return [lead === 1 ? 0 : rows * cols, rows === 1 ? 0 : cols, cols === 1 ? 0 : 1];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The kernels.
+
+interface Product {
+  plan: BatchPlan;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+}
+
+/** The product's dimensions, or null when it should go to the fallback (small, empty, non-float32, odd). */
+function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): Product | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const [ra, rb] = [a.shape.length, b.shape.length];
+  const m = a.shape[transposeA ? ra - 1 : ra - 2] as number;
+  const k = a.shape[transposeA ? ra - 2 : ra - 1] as number;
+  const kb = b.shape[transposeB ? rb - 1 : rb - 2] as number;
+  const n = b.shape[transposeB ? rb - 2 : rb - 1] as number;
+  const plan = planBatches(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (k !== kb || plan === null) return null;
+  const batch = plan.outBatch.reduce((p, s) => p * s, 1);
+  if (batch * m * n * k < config.minMacs || batch * m * n * k === 0) return null;
+  return { plan, batch, m, n, k };
+}
+
+function offsetOf(backend: WasmBackend, t: TensorInfo): number {
+  const data = backend.dataIdMap.get(t.dataId);
+  if (data === undefined) throw new Error(`native matMul: tensor of shape [${t.shape.join(', ')}] is not on the wasm backend.`);
+  return data.memoryOffset;
+}
+
+/** Run the product into a new output [...outBatch, m, n]. */
+function runProduct(backend: WasmBackend, a: TensorInfo, b: TensorInfo, p: Product, ta: boolean, tb: boolean): TensorInfo {
+  const out = backend.makeOutput([...p.plan.outBatch, p.m, p.n], 'float32');
+  const { aIndex, bIndex } = p.plan;
+  const lib = addon as NativeBlasAddon;
+  // Re-read after makeOutput: the allocation may have grown (and detached) the memory.
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const [ao, bo, co] = [offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, out)];
+  const sharedB = bIndex !== null && bIndex.every((i) => i === 0);
+  if (!ta && aIndex === null && sharedB) {
+    // One B for every batch matrix and A's rows contiguous: a single [batch·m, k]·[k, n] product.
+    lib.gemm(heap, ao, bo, co, 1, null, null, p.batch * p.m, p.n, p.k, false, tb);
+  } else {
+    lib.gemm(heap, ao, bo, co, p.batch, aIndex, bIndex, p.m, p.n, p.k, ta, tb);
+  }
+  nativeBlasStats.calls++;
+  return out;
+}
+
+function nativeBatchMatMul(fallback: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const p = planProduct(a, b, transposeA, transposeB);
+    if (p === null) {
+      nativeBlasStats.fallbacks++;
+      return fallback(args);
+    }
+    return runProduct(args.backend as unknown as WasmBackend, a, b, p, transposeA, transposeB);
+  };
+}
+
+interface FusedAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  activation: string;
+  leakyreluAlpha?: number;
+}
+
+function nativeFusedMatMul(fallback: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { a, b, bias, preluActivationWeights: prelu } = args.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as FusedAttrs;
+    const act = ACTIVATIONS[attrs.activation];
+    const p = a === undefined || b === undefined ? null : planProduct(a, b, attrs.transposeA, attrs.transposeB);
+    const batch = p?.batch ?? 0;
+    const biasStrides = bias == null || p === null ? null : broadcastStrides(bias.shape, batch, p.m, p.n);
+    const preluStrides = prelu == null || p === null ? null : broadcastStrides(prelu.shape, batch, p.m, p.n);
+    const unsupported =
+      p === null || act === undefined || (bias != null && (biasStrides === null || bias.dtype !== 'float32')) ||
+      (attrs.activation === 'prelu' && (prelu == null || preluStrides === null || prelu.dtype !== 'float32'));
+    if (unsupported) {
+      nativeBlasStats.fallbacks++;
+      return fallback(args);
+    }
+    const backend = args.backend as unknown as WasmBackend;
+    const out = runProduct(backend, a as TensorInfo, b as TensorInfo, p, attrs.transposeA, attrs.transposeB);
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    const none: Strides = [0, 0, 0];
+    (addon as NativeBlasAddon).epilogue(
+      heap, offsetOf(backend, out), batch, p.m, p.n,
+      bias == null ? -1 : offsetOf(backend, bias), biasStrides ?? none, act,
+      attrs.activation === 'prelu' && prelu != null ? offsetOf(backend, prelu) : -1, preluStrides ?? none,
+      attrs.leakyreluAlpha ?? 0.2,
+    );
+    nativeBlasStats.fused++;
+    return out;
+  };
+}
+
+const FACTORIES: Record<KernelName, (fallback: KernelFunc) => KernelFunc> = {
+  BatchMatMul: nativeBatchMatMul,
+  _FusedMatMul: nativeFusedMatMul,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Enabling.
+
+function inactive(reason: string): NativeBlasStatus {
+  status = { active: false, threads: 0, reason };
+  return status;
+}
+
+/**
+ * Register the native `BatchMatMul` / `_FusedMatMul` on wasm, over the kernels registered before (lib/wasm-fixes'
+ * or stock), which stay the fallback. Idempotent; a later call updates the config. Never throws for a missing
+ * addon: it reports why and, once per process, logs a one-line notice.
+ */
+export function enableNativeBlas(overrides: Partial<NativeBlasConfig> = {}): NativeBlasStatus {
+  if (process.env['MUCO_NATIVE'] === '0') return inactive('disabled by MUCO_NATIVE=0');
+  const loaded = loadNativeBlas();
+  if (typeof loaded === 'string') {
+    if (!noticeGiven) log.info(`native BLAS off, plain wasm matMul: ${loaded}`);
+    noticeGiven = true;
+    return inactive(loaded);
+  }
+  config = resolveConfig(overrides);
+  loaded.setThreads(config.threads);
+  if (!isNativeBlasActive()) install();
+  status = { active: true, threads: loaded.info().threads };
+  return status;
+}
+
+function install(): void {
+  for (const name of KERNELS) {
+    const current = tf.getKernel(name, 'wasm');
+    if (current === undefined) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first.`);
+    // Ours, or a wasm-fixes wrapper around ours (initBackend re-applies the fix), is not a new fallback.
+    const f = current.kernelFunc;
+    const wrapsOurs = below.has(name) && f !== below.get(name)?.kernelFunc && isMatMulFixActive();
+    if (!natives.has(f) && !wrappers.has(f) && !wrapsOurs) below.set(name, current);
+    const base = below.get(name) as tf.KernelConfig;
+    const kernelFunc = FACTORIES[name](base.kernelFunc);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...base, kernelFunc });
+    natives.add(kernelFunc);
+  }
+  if (!config.blasTransposes) {
+    // The transposed-matMul fix goes on top: it transposes operands with the wasm Transpose kernel first.
+    registerMatMulFix();
+    for (const name of KERNELS) wrappers.add((tf.getKernel(name, 'wasm') as tf.KernelConfig).kernelFunc);
+  }
+}
+
+function resolveConfig(overrides: Partial<NativeBlasConfig>): NativeBlasConfig {
+  const defaults = defaultNativeBlasConfig();
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in defaults)) throw new Error(`Unknown native BLAS option '${key}'; use ${Object.keys(defaults).join(', ')}.`);
+    if (typeof value !== typeof (defaults as unknown as Record<string, unknown>)[key]) {
+      throw new Error(`Native BLAS option ${key} must be a ${typeof (defaults as unknown as Record<string, unknown>)[key]}, got ${String(value)}.`);
+    }
+    merged[key] = value;
+  }
+  const resolved = merged as unknown as NativeBlasConfig;
+  if (!Number.isInteger(resolved.threads) || resolved.threads < 1) {
+    throw new Error(`Native BLAS option threads must be an integer >= 1, got ${resolved.threads}.`);
+  }
+  if (!(resolved.minMacs >= 0)) throw new Error(`Native BLAS option minMacs must be >= 0, got ${resolved.minMacs}.`);
+  return resolved;
+}
+
+/**
+ * True when the registered wasm matMul kernels are ours in the configured arrangement: native on top
+ * (`blasTransposes`), or the transposed-matMul fix wrapped around native. A structural check for tests.
+ */
+export function isNativeBlasActive(): boolean {
+  return KERNELS.every((name) => {
+    const f = tf.getKernel(name, 'wasm')?.kernelFunc;
+    if (f === undefined) return false;
+    return config.blasTransposes ? natives.has(f) : wrappers.has(f) && isMatMulFixActive();
+  });
+}
+
+/** The status of the last `enableNativeBlas`, with the threads OpenBLAS uses. */
+export function nativeBlasStatus(): NativeBlasStatus {
+  return { ...status };
+}
+
+/** The active configuration (defaults until `enableNativeBlas` is given overrides). */
+export function nativeBlasConfig(): NativeBlasConfig {
+  return { ...config };
+}

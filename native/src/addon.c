@@ -1,0 +1,214 @@
+/*
+ * N-API glue of the muco_blas addon: OpenBLAS sgemm straight on the tfjs wasm heap.
+ *
+ * JavaScript passes the heap's ArrayBuffer (re-read on every call: the wasm memory may have grown and detached
+ * the old one) plus byte offsets; every offset, size and batch index is bounds-checked here before any pointer
+ * is formed, so a wrong offset is a JavaScript exception, never a write outside the heap.
+ *
+ *   gemm(heap, aOff, bOff, cOff, batch, aIndex|null, bIndex|null, m, n, k, transA, transB)
+ *   epilogue(heap, cOff, batch, m, n, biasOff|-1, biasStrides[3], act, preluOff|-1, preluStrides[3], alpha)
+ *   setThreads(n) / info() -> {threads, config, corename, parallel}
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#define CHECK(env, call)                                                   \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error((env), NULL, "muco_blas: N-API call failed: " #call); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+#define FAIL(env, ...)                                   \
+  do {                                                   \
+    char msg_[256];                                      \
+    snprintf(msg_, sizeof msg_, "muco_blas: " __VA_ARGS__); \
+    napi_throw_range_error((env), NULL, msg_);           \
+    return NULL;                                         \
+  } while (0)
+
+typedef struct {
+  unsigned char *base;
+  size_t length;
+} heap_t;
+
+static int get_heap(napi_env env, napi_value v, heap_t *heap) {
+  bool is_ab = false;
+  if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok || !is_ab) return 0;
+  void *data = NULL;
+  if (napi_get_arraybuffer_info(env, v, &data, &heap->length) != napi_ok) return 0;
+  heap->base = (unsigned char *)data;
+  return 1;
+}
+
+static int get_f64(napi_env env, napi_value v, double *out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+/* A non-negative integer argument below 2^52 (byte offsets, dimensions). */
+static int get_size(napi_env env, napi_value v, size_t *out) {
+  double d;
+  if (!get_f64(env, v, &d) || d < 0 || d != (double)(size_t)d || d > 4503599627370496.0) return 0;
+  *out = (size_t)d;
+  return 1;
+}
+
+/* Does [offset, offset + bytes) lie inside the heap, 4-byte aligned? */
+static int in_heap(const heap_t *heap, size_t offset, size_t bytes) {
+  return offset % 4 == 0 && offset <= heap->length && bytes <= heap->length - offset;
+}
+
+/* Reads an optional Int32Array of batch indices; returns the max index via *max_index (-1 if none). */
+static int get_index(napi_env env, napi_value v, size_t batch, const int32_t **out, long long *max_index) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *out = NULL;
+    *max_index = (long long)batch - 1;
+    return 1;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok) return 0;
+  if (type != napi_int32_array || length < batch) return 0;
+  const int32_t *idx = (const int32_t *)data;
+  long long mx = -1;
+  for (size_t i = 0; i < batch; i++) {
+    if (idx[i] < 0) return 0;
+    if (idx[i] > mx) mx = idx[i];
+  }
+  *out = idx;
+  *max_index = mx;
+  return 1;
+}
+
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12) FAIL(env, "gemm expects 12 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "gemm: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t off[3], batch, m, n, k;
+  for (int i = 0; i < 3; i++)
+    if (!get_size(env, argv[1 + i], &off[i])) FAIL(env, "gemm: byte offset %d is not a non-negative integer", i);
+  if (!get_size(env, argv[4], &batch) || !get_size(env, argv[7], &m) || !get_size(env, argv[8], &n) ||
+      !get_size(env, argv[9], &k))
+    FAIL(env, "gemm: batch, m, n, k must be non-negative integers");
+  if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) FAIL(env, "gemm: m, n, k must fit in 32 bits");
+  const int32_t *a_index, *b_index;
+  long long a_max, b_max;
+  if (!get_index(env, argv[5], batch, &a_index, &a_max) || !get_index(env, argv[6], batch, &b_index, &b_max))
+    FAIL(env, "gemm: batch indices must be null or an Int32Array of >= batch non-negative entries");
+  bool trans_a, trans_b;
+  CHECK(env, napi_get_value_bool(env, argv[10], &trans_a));
+  CHECK(env, napi_get_value_bool(env, argv[11], &trans_b));
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  const size_t fa = (size_t)(a_max + 1) * m * k * 4, fb = (size_t)(b_max + 1) * k * n * 4, fc = batch * m * n * 4;
+  if (!in_heap(&heap, off[0], fa) || !in_heap(&heap, off[1], fb) || !in_heap(&heap, off[2], fc))
+    FAIL(env, "gemm: an operand lies outside the heap or is misaligned (heap %zu bytes; offsets %zu, %zu, %zu)",
+         heap.length, off[0], off[1], off[2]);
+  muco_sgemm_batched((const float *)(heap.base + off[0]), (const float *)(heap.base + off[1]),
+                     (float *)(heap.base + off[2]), batch, a_index, b_index, (int)m, (int)n, (int)k, trans_a, trans_b);
+  return NULL;
+}
+
+/* Reads an optional broadcast operand: offset (-1 = absent) and a [batch, row, col] stride array. */
+static int get_bcast(napi_env env, const heap_t *heap, napi_value off_v, napi_value strides_v, size_t batch, size_t m,
+                     size_t n, muco_bcast *out) {
+  double off;
+  memset(out, 0, sizeof *out);
+  if (!get_f64(env, off_v, &off)) return 0;
+  if (off < 0) return 1;
+  size_t offset;
+  if (!get_size(env, off_v, &offset)) return 0;
+  size_t s[3];
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_value e;
+    if (napi_get_element(env, strides_v, i, &e) != napi_ok || !get_size(env, e, &s[i])) return 0;
+  }
+  const size_t last = (batch - 1) * s[0] + (m - 1) * s[1] + (n - 1) * s[2];
+  if (!in_heap(heap, offset, (last + 1) * 4)) return 0;
+  out->data = (const float *)(heap->base + offset);
+  out->batch_stride = s[0];
+  out->row_stride = s[1];
+  out->col_stride = s[2];
+  return 1;
+}
+
+static napi_value epilogue(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 11) FAIL(env, "epilogue expects 11 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "epilogue: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t c_off, batch, m, n, act;
+  if (!get_size(env, argv[1], &c_off) || !get_size(env, argv[2], &batch) || !get_size(env, argv[3], &m) ||
+      !get_size(env, argv[4], &n) || !get_size(env, argv[7], &act))
+    FAIL(env, "epilogue: offset, batch, m, n and activation must be non-negative integers");
+  if (act > MUCO_ACT_SIGMOID) FAIL(env, "epilogue: unknown activation code %zu", act);
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  if (!in_heap(&heap, c_off, batch * m * n * 4)) FAIL(env, "epilogue: the output lies outside the heap");
+  muco_bcast bias, prelu;
+  if (!get_bcast(env, &heap, argv[5], argv[6], batch, m, n, &bias))
+    FAIL(env, "epilogue: the bias offset or strides are invalid or reach outside the heap");
+  if (!get_bcast(env, &heap, argv[8], argv[9], batch, m, n, &prelu))
+    FAIL(env, "epilogue: the prelu weights offset or strides are invalid or reach outside the heap");
+  if (act == MUCO_ACT_PRELU && prelu.data == NULL) FAIL(env, "epilogue: prelu needs its weights");
+  double alpha;
+  if (!get_f64(env, argv[10], &alpha)) FAIL(env, "epilogue: alpha must be a number");
+  muco_epilogue((float *)(heap.base + c_off), batch, m, n, bias, (muco_act)act, prelu, (float)alpha);
+  return NULL;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  size_t n;
+  if (argc != 1 || !get_size(env, argv[0], &n) || n < 1 || n > 1024)
+    FAIL(env, "setThreads expects one integer in [1, 1024]");
+  openblas_set_num_threads((int)n);
+  return NULL;
+}
+
+static napi_value set_string(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  CHECK(env, napi_create_string_utf8(env, value == NULL ? "" : value, NAPI_AUTO_LENGTH, &v));
+  CHECK(env, napi_set_named_property(env, obj, key, v));
+  return obj;
+}
+
+static napi_value get_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, threads, parallel;
+  CHECK(env, napi_create_object(env, &obj));
+  CHECK(env, napi_create_int32(env, openblas_get_num_threads(), &threads));
+  CHECK(env, napi_set_named_property(env, obj, "threads", threads));
+  /* 0 sequential, 1 pthreads, 2 OpenMP. */
+  CHECK(env, napi_create_int32(env, openblas_get_parallel(), &parallel));
+  CHECK(env, napi_set_named_property(env, obj, "parallel", parallel));
+  if (set_string(env, obj, "config", openblas_get_config()) == NULL) return NULL;
+  if (set_string(env, obj, "corename", openblas_get_corename()) == NULL) return NULL;
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
