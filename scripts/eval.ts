@@ -13,11 +13,12 @@ import { discoverMmeb } from '../lib/data/mmeb';
 import { type Encoder, randomEncoder } from '../lib/evaluate';
 import { evaluateMbeir, type MbeirPool, mbeirSummary } from '../lib/eval/mbeir';
 import { TASK_NOTATION } from '../lib/eval/mbeir-aggregate';
-import { evaluateMmeb, mmebLeaderboardJson, mmebSummary, readMmebScores } from '../lib/eval/mmeb';
+import { evaluateMmeb, mmebSummary, readMmebScores, writeMmebScoreFiles } from '../lib/eval/mmeb';
 import { MMEB_META_TASKS } from '../lib/eval/mmeb-aggregate';
 import { log } from '../lib/log';
+import type { Scorer } from '../lib/rank';
 import { loadEncoder } from '../lib/model/checkpoint';
-import { appendLog, createRun, type CsvRow, gitSha, type MetricValue, writeCsv, writeJson, writeMetrics } from '../lib/results';
+import { appendLog, createRun, type CsvRow, gitSha, type MetricValue, writeCsv, writeMetrics } from '../lib/results';
 
 export interface EvalCliConfig {
   benchmark: string;
@@ -37,6 +38,7 @@ export interface EvalCliConfig {
   results: string;
   overwrite: boolean;
   external: string[];
+  scorer: Scorer;
 }
 
 const DEFAULTS: EvalCliConfig = {
@@ -57,6 +59,7 @@ const DEFAULTS: EvalCliConfig = {
   results: 'results',
   overwrite: false,
   external: [],
+  scorer: 'js',
 };
 
 const USAGE = `usage: npm run eval -- (--checkpoint <dir> | --encoder random [--dim 64]) --benchmark <b> [options]
@@ -70,6 +73,7 @@ const USAGE = `usage: npm run eval -- (--checkpoint <dir> | --encoder random [--
   --experiment, --run, --results   run folder: <results>/<experiment>/<run>
   --overwrite     replace an existing run folder's files
   --external P    MMEB score files (dir of *_score.json or leaderboard JSON) to print beside ours (repeatable)
+  --scorer        M-BEIR pool ranking: js (exact float64, default) | tf (tf.matMul on the active backend)
   --no-check-images   skip the image existence check`;
 
 function intArg(flag: string, v: string): number {
@@ -111,6 +115,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalCliConfig {
       case '--overwrite': c.overwrite = true; break;
       case '--no-check-images': c.checkImages = false; break;
       case '--external': c.external.push(value()); break;
+      case '--scorer': c.scorer = oneOf(flag, value(), ['js', 'tf'] as const); break;
       case '--help': throw new Error(USAGE);
       default: throw new Error(`Unknown option "${flag}".\n${USAGE}`);
     }
@@ -147,12 +152,9 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
     ...(c.limit === null ? {} : { limit: c.limit }),
   });
   const opts = { overwrite: c.overwrite };
-  for (const [name, f] of Object.entries(files)) {
-    writeJson(path.join(dir, 'scores', `${name}_score.json`), f, opts);
-    appendLog(dir, { benchmark: 'mmeb', dataset: name, ...f });
-  }
+  for (const [name, f] of Object.entries(files)) appendLog(dir, { benchmark: 'mmeb', dataset: name, ...f });
+  writeMmebScoreFiles(dir, files, { model_name: c.run, embedding_dimension: encoder.dim }, { ...opts, catalogue: entries });
   const summary = mmebSummary(files, entries);
-  writeJson(path.join(dir, 'mmeb_leaderboard.json'), mmebLeaderboardJson(files, { model_name: c.run, embedding_dimension: encoder.dim }, entries), opts);
   const rows: CsvRow[] = entries.map((e) => ({
     dataset: e.name,
     metaTask: e.metaTask,
@@ -192,6 +194,7 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
     seed: c.seed,
     batchSize: c.batchSize,
     checkImages: c.checkImages,
+    scorer: c.scorer,
     ...(c.limit === null ? {} : { limit: c.limit }),
   });
   const rows: CsvRow[] = [];

@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -240,6 +241,14 @@ describe('M-BEIR scoring', () => {
       if (order.slice(0, 5).some((j) => qrels.get(q.qid)?.relevant.has(pool[j]!.did))) hits++;
     }
     assert.equal(res.local['webqa_task1']?.['score'], hits / queries.length);
+  });
+
+  it('the tf.matMul scorer (cpu backend) gives the same scores as the exact js scorer', async () => {
+    await tf.setBackend('cpu');
+    const enc = relativeTo(randomEncoder({ dim: 32, seed: 4 }), root);
+    const js = await evaluateMbeir(layout, enc, { pools: ['local', 'global'] });
+    const viaTf = await evaluateMbeir(layout, enc, { pools: ['local', 'global'], scorer: 'tf' });
+    assert.deepEqual(viaTf, js);
   });
 
   it('a query without qrels, or a missing image, is a clear error', async () => {

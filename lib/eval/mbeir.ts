@@ -11,7 +11,7 @@ import * as path from 'path';
 import { EmbeddingCache, type Encoder } from '../evaluate';
 import { log } from '../log';
 import { hitAtK, meanRankingMetrics, type RankedCase, recallAtK } from '../metrics';
-import { TopKAccumulator, type TopKResult } from '../rank';
+import { type Scorer, TopKAccumulator, type TopKResult } from '../rank';
 import {
   chooseInstruction,
   type InstructionPolicy,
@@ -48,6 +48,8 @@ export interface MbeirEvalOptions {
   poolChunk: number;
   /** Hit@k cut-offs computed besides the reported one. */
   ks: readonly number[];
+  /** Pool ranking: `js` (exact float64) or `tf` (tf.matMul blocks on the active backend; see rank.ts). */
+  scorer: Scorer;
 }
 
 export const DEFAULT_MBEIR_OPTIONS: MbeirEvalOptions = {
@@ -58,6 +60,7 @@ export const DEFAULT_MBEIR_OPTIONS: MbeirEvalOptions = {
   checkImages: true,
   poolChunk: 8192,
   ks: [1, 5, 10, 20, 50],
+  scorer: 'js',
 };
 
 /** Scores of one set against one pool: `score` is the reported Recall@k (fraction), `k` its cut-off. */
@@ -123,8 +126,9 @@ async function rankPool(
   cache: EmbeddingCache,
   imageRoot: string,
   k: number,
+  scorer: Scorer,
 ): Promise<{ top: TopKResult; dids: string[] }> {
-  const acc = new TopKAccumulator(queries, dim, k);
+  const acc = new TopKAccumulator(queries, dim, k, { scorer });
   const dids: string[] = [];
   for await (const chunk of chunks) {
     const vectors = await cache.embed(chunk.map((c) => mbeirCandidateItem(c, imageRoot)));
@@ -181,7 +185,7 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
       const items = pool.map((c) => mbeirCandidateItem(c, imageRoot));
       if (options.checkImages) checkFilesExist(items.flatMap((i) => (i.image === undefined ? [] : [i.image])), `M-BEIR ${task.files.name} candidate image`, 'Untar mbeir_images under the M-BEIR root.');
       const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize });
-      const { top, dids } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK);
+      const { top, dids } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK, options.scorer);
       result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks);
       log.info(`M-BEIR ${task.files.name} (local, ${pool.length} candidates): Recall@${reportedK(task.files.name)} ${(100 * (result.local[task.files.name]?.['score'] ?? 0)).toFixed(1)}`);
     }
@@ -196,7 +200,7 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
       offset += t.queries.length;
     }
     const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize, maxEntries: 4 * options.poolChunk });
-    const { top, dids } = await rankPool(all, dim, streamMbeirPool(layout.globalPoolFile, options.poolChunk), cache, imageRoot, maxK);
+    const { top, dids } = await rankPool(all, dim, streamMbeirPool(layout.globalPoolFile, options.poolChunk), cache, imageRoot, maxK, options.scorer);
     offset = 0;
     for (const t of tasks) {
       result.global[t.files.name] = scoreTask(t, top, offset, dids, options.ks);

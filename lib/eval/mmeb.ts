@@ -14,19 +14,30 @@ import { dotRows, rankScores } from '../rank';
 import { checkMmebImages, type MmebDatasetEntry, mmebRowItems, type MmebRow, readMmebFile } from '../data/mmeb';
 import { aggregateMmeb, type MmebAggregate, type MmebDatasetInfo } from './mmeb-aggregate';
 import { asRecord } from './records';
+import { type WriteOptions, writeJson } from '../results';
 
 /** A `{dataset}_score.json`: v1's fields (`acc`, `num_correct`, `num_pred`), V2's (`hit@1`, ...,
  * `num_data`), and `num_ties` (rows decided by the tie rule). Metric values are fractions. */
 export type MmebScoreFile = Record<string, number>;
 
-export interface MmebScoreOptions {
+export interface MmebOptions {
+  /** Replacement for the `<|image_1|>` placeholder ('' strips it: our encoder takes the image separately). */
+  imageToken: string;
+  /** Items per encoder call. */
+  batchSize: number;
+  /** Cut-offs of the V2 metrics written to the score files. */
+  ks: readonly number[];
+  /** Keep only the first `limit` rows of each data set (development runs; never compare with anchors). */
+  limit?: number;
+  /** Check that every image exists before encoding. */
+  checkImages: boolean;
+}
+
+export const DEFAULT_MMEB_OPTIONS: MmebOptions = { imageToken: '', batchSize: 64, ks: [1, 5, 10], checkImages: true };
+
+export interface MmebScoreOptions extends Partial<MmebOptions> {
   imageRoot: string;
-  /** Replacement for the `<|image_1|>` placeholder ('' strips it). */
-  imageToken?: string;
-  /** Items per encoder call. Default 64. */
-  batchSize?: number;
-  /** Cut-offs for the V2 metrics. Default [1, 5, 10]. */
-  ks?: readonly number[];
+  /** Data set name, for messages. */
   dataset?: string;
 }
 
@@ -37,9 +48,9 @@ export interface MmebScoreOptions {
 export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, options: MmebScoreOptions): Promise<MmebScoreFile> {
   const name = options.dataset ?? 'MMEB';
   if (rows.length === 0) throw new Error(`MMEB ${name}: no rows to score.`);
-  const ks = options.ks ?? [1, 5, 10];
-  const items = rows.map((r) => mmebRowItems(r, options));
-  const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize ?? 64 });
+  const { ks, batchSize, imageToken } = { ...DEFAULT_MMEB_OPTIONS, ...options };
+  const items = rows.map((r) => mmebRowItems(r, { imageRoot: options.imageRoot, imageToken }));
+  const cache = new EmbeddingCache(encoder, { batchSize });
   const qry = await cache.embedUnique(items.map((i) => i.query));
   const candItems = items.flatMap((i) => i.candidates);
   const cand = await cache.embedUnique(candItems);
@@ -79,12 +90,13 @@ export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, 
 export async function evaluateMmeb(
   entries: readonly MmebDatasetEntry[],
   encoder: Encoder,
-  options: { imageToken?: string; batchSize?: number; limit?: number; checkImages?: boolean } = {},
+  opts: Partial<MmebOptions> = {},
 ): Promise<Record<string, MmebScoreFile>> {
+  const options = { ...DEFAULT_MMEB_OPTIONS, ...opts };
   const out: Record<string, MmebScoreFile> = {};
   for (const entry of entries) {
     const rows = await readMmebFile(entry.file, options.limit === undefined ? {} : { limit: options.limit });
-    if (options.checkImages ?? true) checkMmebImages(rows, entry.imageRoot, entry.name);
+    if (options.checkImages) checkMmebImages(rows, entry.imageRoot, entry.name);
     const t0 = Date.now();
     const score = await scoreMmebRows(rows, encoder, { ...options, imageRoot: entry.imageRoot, dataset: entry.name });
     out[entry.name] = score;
@@ -120,6 +132,20 @@ export function mmebLeaderboardJson(
   catalogue?: readonly MmebDatasetInfo[],
 ): Record<string, unknown> {
   return { metadata, metrics: { image: files }, summary: mmebSummary(files, catalogue) };
+}
+
+/**
+ * Writes `<dir>/scores/{dataset}_score.json` per data set and `<dir>/mmeb_leaderboard.json`, atomically and
+ * without overwriting unless asked.
+ */
+export function writeMmebScoreFiles(
+  dir: string,
+  files: Readonly<Record<string, MmebScoreFile>>,
+  metadata: Record<string, string | number | null>,
+  options: WriteOptions & { catalogue?: readonly MmebDatasetInfo[] } = {},
+): void {
+  for (const [name, f] of Object.entries(files)) writeJson(path.join(dir, 'scores', `${name}_score.json`), f, options);
+  writeJson(path.join(dir, 'mmeb_leaderboard.json'), mmebLeaderboardJson(files, metadata, options.catalogue), options);
 }
 
 function readScoreJson(file: string): MmebScoreFile {
