@@ -236,6 +236,33 @@ export async function readTrainingRecords(file: string, options: ReadRecordsOpti
   });
 }
 
+/** A split of a built mini-M3T (see lib/data/build.ts), with where its image paths resolve. */
+export interface MiniM3tSplit {
+  records: TrainingRecord[];
+  /** Folder the records' image paths are relative to (the project root). */
+  imageRoot: string;
+  /** The image cache folder. */
+  cacheDir: string;
+}
+
+/**
+ * Read one split of a built mini-M3T: its turn records, its two-image pair records, or both.
+ * @param dataDir the build's output folder (default layout: `data`).
+ */
+export async function readMiniM3t(dataDir: string, split: string, which: 'turns' | 'pairs' | 'both' = 'turns'): Promise<MiniM3tSplit> {
+  const dir = resolve(dataDir, 'm3t');
+  const manifestFile = resolve(dir, 'manifest.json');
+  if (!existsSync(manifestFile)) throw new Error(`no mini-M3T manifest at ${manifestFile}; run \`npm run data\` first.`);
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { imageRoot: string; cache: string; splits: Record<string, { turns: string; pairs: string }> };
+  const files = manifest.splits[split];
+  if (files === undefined) throw new Error(`mini-M3T has no split "${split}"; expected one of ${Object.keys(manifest.splits).join(', ')}.`);
+  const imageRoot = resolve(dir, manifest.imageRoot);
+  const names = which === 'both' ? [files.turns, files.pairs] : [which === 'turns' ? files.turns : files.pairs];
+  const records: TrainingRecord[] = [];
+  for (const name of names) records.push(...(await readTrainingRecords(resolve(dir, name), { imageRoot })));
+  return { records, imageRoot, cacheDir: resolve(dir, manifest.cache) };
+}
+
 /**
  * Write rows as parquet with the official columns. `qry` is stored as a list of turns, each a list of
  * phrasings (list<list<string>>), since parquet columns need one type; `readTrainingRecords` reads it back.
