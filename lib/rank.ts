@@ -9,9 +9,9 @@
  * Tie rule (deterministic, independent of chunking): equal scores rank by the lower candidate index. This is
  * MMEB v1's `argmax` rule (first maximum wins) and a stable sort's order.
  *
- * Exactness: each (query, candidate) score is a float64 sum of the float32 products in a fixed order (four
- * interleaved partial sums over the dimension), so it does not depend on how the pool is chunked: chunked and
- * unchunked rankings are identical, bit for bit. The optional `tf` scorer computes float32 `tf.matMul` blocks
+ * Exactness: each (query, candidate) score is a float64 sum of the float32 products in a fixed order (even and
+ * odd coordinates summed separately, then added; `dotRows`), whichever block computes it, so it does not depend
+ * on how the pool or the queries are chunked: chunked and unchunked rankings are identical, bit for bit. The optional `tf` scorer computes float32 `tf.matMul` blocks
  * (faster on the tensorflow backend, chunk-invariant on the cpu backend, not guaranteed so on GPUs).
  */
 import * as tf from '@tensorflow/tfjs';

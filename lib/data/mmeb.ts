@@ -179,7 +179,13 @@ function parseManifestEntry(rec: JsonRecord, where: string, root: string, imageR
 
 function readManifest(root: string, imageDir: string | undefined): MmebDatasetEntry[] {
   const file = path.join(root, 'manifest.json');
-  const rec = asRecord(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}).`);
+  }
+  const rec = asRecord(parsed, file);
   const imageRoot = imageDir ?? path.resolve(root, optionalStringField(rec, 'imageRoot', file) ?? '.');
   const list = rec['datasets'];
   if (!Array.isArray(list) || list.length === 0) {
