@@ -1,15 +1,15 @@
 /**
- * A native matMul for the tfjs `wasm` backend: OpenBLAS `cblas_sgemm` (pthread build, every core) run directly
- * on the wasm heap by the N-API addon in native/ (built by scripts/build-native.js at `npm install`).
+ * Native kernels for the tfjs `wasm` backend: OpenBLAS `cblas_sgemm` (pthread build, every core) and a float64-
+ * accumulated reduction, run directly on the wasm heap by the N-API addon in native/ (built by
+ * scripts/build-native.js at `npm install`).
  *
  * The wasm backend keeps every tensor in one WebAssembly.Memory at `dataIdMap.get(dataId).memoryOffset`. We hand
  * that ArrayBuffer (re-read on every call: memory growth detaches it) and byte offsets to the addon, which
- * computes C = op(A)·op(B) per batch matrix with the transposes as BLAS flags: no copies, no transposes.
- * `enableNativeBlas` re-registers the wasm `BatchMatMul` and `_FusedMatMul` kernels; the kernels registered
- * before (lib/wasm-fixes' transposed-matMul fix, or stock XNNPACK) remain the fallback for small products
- * (XNNPACK is faster below `minMacs`, measured by bench/backend.ts), non-float32 inputs, empty tensors and
- * fused epilogues we do not cover. Optional by design: when the addon is missing everything runs as before.
- * MUCO_NATIVE=0 disables it; MUCO_NATIVE_THREADS sets OpenBLAS' threads.
+ * computes C = op(A)·op(B) per batch matrix in place: no copies. `enableNativeBlas` re-registers the wasm
+ * `BatchMatMul`, `_FusedMatMul`, `Sum` and `Mean` kernels; the kernels registered before (lib/wasm-fixes' or
+ * stock) remain the fallback for what we do not cover: non-float32 inputs, empty tensors, odd fused epilogues,
+ * non-contiguous reduction axes, and products below `minMacs`. Optional by design: when the addon is missing,
+ * everything runs as before. MUCO_NATIVE=0 disables it; MUCO_NATIVE_THREADS sets OpenBLAS' threads.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -29,6 +29,7 @@ export interface NativeBlasAddon {
     transposeA: boolean, transposeB: boolean): void;
   epilogue(heap: ArrayBuffer, cOffset: number, batch: number, m: number, n: number, biasOffset: number,
     biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
+  reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
   setThreads(threads: number): void;
   info(): { threads: number; parallel: number; config: string; corename: string };
 }
@@ -37,10 +38,12 @@ export interface NativeBlasConfig {
   /** OpenBLAS threads. Default: MUCO_NATIVE_THREADS, else the machine's cores. */
   threads: number;
   /**
-   * Products with fewer multiply-adds (batch·m·n·k) than this stay on the previous kernel: below it XNNPACK
-   * (no thread hand-off) wins. Measured with bench/backend.ts on 2 AVX-512 cores.
+   * Products with fewer multiply-adds (batch·m·n·k) stay on the previous kernel. 0: bench/backend.ts' sweep on
+   * 2 AVX-512 cores found OpenBLAS faster than XNNPACK at every size down to 4×4×4.
    */
   minMacs: number;
+  /** Also register the native `Sum` / `Mean` (the bias and norm gradients' reductions). */
+  reductions: boolean;
   /**
    * Hand transposes to BLAS as flags (no copies) instead of keeping lib/wasm-fixes' explicit transposes on top.
    * Off by default while wasm-fixes' structural check (`isMatMulFixActive`) requires its kernel on top.
@@ -52,7 +55,12 @@ export interface NativeBlasConfig {
 export function defaultNativeBlasConfig(): NativeBlasConfig {
   const fromEnv = Number(process.env['MUCO_NATIVE_THREADS']);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return { threads: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, cores), minMacs: 0, blasTransposes: process.env['MUCO_NATIVE_TRANSPOSES'] === 'blas' };
+  return {
+    threads: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, cores),
+    minMacs: 0,
+    reductions: true,
+    blasTransposes: false,
+  };
 }
 
 /** What `enableNativeBlas` achieved; `reason` says why it is inactive. Goes into the BackendReport. */
@@ -62,10 +70,12 @@ export interface NativeBlasStatus {
   reason?: string;
 }
 
-/** Counters for structural tests: native products run, of which fused, and calls handed to the fallback. */
-export const nativeBlasStats = { calls: 0, fused: 0, fallbacks: 0 };
+/** Counters for structural tests: native products (of which fused), native reductions, fallback calls. */
+export const nativeBlasStats = { calls: 0, fused: 0, reductions: 0, fallbacks: 0 };
 
-const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+const MATMUL_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+const REDUCE_KERNELS = ['Sum', 'Mean'] as const;
+const KERNELS = [...MATMUL_KERNELS, ...REDUCE_KERNELS];
 type KernelName = (typeof KERNELS)[number];
 
 /** Fused activations in the addon's encoding (native/src/gemm.h `muco_act`). */
@@ -108,7 +118,13 @@ export function loadNativeBlas(): NativeBlasAddon | string {
     return loadFailure;
   }
   try {
-    addon = require(file) as NativeBlasAddon;
+    const loaded = require(file) as Partial<NativeBlasAddon>;
+    const missing = ['gemm', 'epilogue', 'reduce', 'setThreads', 'info'].filter((f) => typeof loaded[f as keyof NativeBlasAddon] !== 'function');
+    if (missing.length > 0) {
+      loadFailure = `addon is outdated (lacks ${missing.join(', ')}): rebuild it with \`node scripts/build-native.js\``;
+      return loadFailure;
+    }
+    addon = loaded as NativeBlasAddon;
     return addon;
   } catch (err) {
     loadFailure = `addon failed to load: ${(err as Error).message.split('\n')[0]}`;
@@ -185,6 +201,31 @@ export function broadcastStrides(shape: number[], batch: number, m: number, n: n
   return [lead === 1 ? 0 : rows * cols, rows === 1 ? 0 : cols, cols === 1 ? 0 : 1];
 }
 
+/** A reduction over contiguous axes: x viewed as [outer, r, inner], reduced over r. */
+export interface ReducePlan {
+  outer: number;
+  r: number;
+  inner: number;
+  /** The output shape, with or without the reduced axes kept as 1. */
+  outShape: number[];
+}
+
+/**
+ * Plan tfjs' Sum/Mean of `shape` over `axis` (null: all axes). Null unless the axes are contiguous and distinct
+ * (tfjs itself sums everything when an axis repeats: the fallback keeps that behaviour).
+ */
+export function planReduction(shape: number[], axis: number | number[] | null | undefined, keepDims: boolean): ReducePlan | null {
+  const rank = shape.length;
+  const raw = axis == null ? shape.map((_, i) => i) : Array.isArray(axis) ? axis : [axis];
+  const axes = raw.map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+  if (axes.length === 0 || new Set(axes).size !== axes.length || axes.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) return null;
+  const [first, last] = [axes[0] as number, axes[axes.length - 1] as number];
+  if (last - first + 1 !== axes.length) return null;
+  const prod = (from: number, to: number): number => shape.slice(from, to).reduce((p, s) => p * s, 1);
+  const outShape = keepDims ? shape.map((s, i) => (i >= first && i <= last ? 1 : s)) : shape.filter((_, i) => i < first || i > last);
+  return { outer: prod(0, first), r: prod(first, last + 1), inner: prod(last + 1, rank), outShape };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The kernels.
 
@@ -213,7 +254,7 @@ function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transpos
 
 function offsetOf(backend: WasmBackend, t: TensorInfo): number {
   const data = backend.dataIdMap.get(t.dataId);
-  if (data === undefined) throw new Error(`native matMul: tensor of shape [${t.shape.join(', ')}] is not on the wasm backend.`);
+  if (data === undefined) throw new Error(`native kernel: tensor of shape [${t.shape.join(', ')}] is not on the wasm backend.`);
   return data.memoryOffset;
 }
 
@@ -287,9 +328,30 @@ function nativeFusedMatMul(fallback: KernelFunc): KernelFunc {
   };
 }
 
+/** tfjs `Sum` (scale 1) and `Mean` (scale 1/r) over contiguous axes of a float32 tensor. */
+function nativeReduction(mean: boolean): (fallback: KernelFunc) => KernelFunc {
+  return (fallback) => (args: KernelArgs) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[] | null; keepDims: boolean };
+    const p = x.dtype === 'float32' ? planReduction(x.shape, axis, keepDims) : null;
+    if (p === null || p.outer * p.r * p.inner === 0) {
+      nativeBlasStats.fallbacks++;
+      return fallback(args);
+    }
+    const backend = args.backend as unknown as WasmBackend;
+    const out = backend.makeOutput(p.outShape, 'float32');
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    (addon as NativeBlasAddon).reduce(heap, offsetOf(backend, x), offsetOf(backend, out), p.outer, p.r, p.inner, mean ? 1 / p.r : 1);
+    nativeBlasStats.reductions++;
+    return out;
+  };
+}
+
 const FACTORIES: Record<KernelName, (fallback: KernelFunc) => KernelFunc> = {
   BatchMatMul: nativeBatchMatMul,
   _FusedMatMul: nativeFusedMatMul,
+  Sum: nativeReduction(false),
+  Mean: nativeReduction(true),
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -301,8 +363,8 @@ function inactive(reason: string): NativeBlasStatus {
 }
 
 /**
- * Register the native `BatchMatMul` / `_FusedMatMul` on wasm, over the kernels registered before (lib/wasm-fixes'
- * or stock), which stay the fallback. Idempotent; a later call updates the config. Never throws for a missing
+ * Register the native `BatchMatMul`, `_FusedMatMul`, `Sum`, `Mean` on wasm, over the kernels registered before
+ * (lib/wasm-fixes' or stock), which stay the fallback. Idempotent; a later call updates the config. Never throws for a missing
  * addon: it reports why and, once per process, logs a one-line notice.
  */
 export function enableNativeBlas(overrides: Partial<NativeBlasConfig> = {}): NativeBlasStatus {
@@ -326,18 +388,23 @@ function install(): void {
     if (current === undefined) throw new Error(`wasm kernel ${name} is not registered: import @tensorflow/tfjs-backend-wasm first.`);
     // Ours, or a wasm-fixes wrapper around ours (initBackend re-applies the fix), is not a new fallback.
     const f = current.kernelFunc;
-    const wrapsOurs = below.has(name) && f !== below.get(name)?.kernelFunc && isMatMulFixActive();
+    const isMatMul = (MATMUL_KERNELS as readonly string[]).includes(name);
+    const wrapsOurs = isMatMul && below.has(name) && f !== below.get(name)?.kernelFunc && isMatMulFixActive();
     if (!natives.has(f) && !wrappers.has(f) && !wrapsOurs) below.set(name, current);
     const base = below.get(name) as tf.KernelConfig;
-    const kernelFunc = FACTORIES[name](base.kernelFunc);
     tf.unregisterKernel(name, 'wasm');
+    if (!isMatMul && !config.reductions) {
+      tf.registerKernel(base);
+      continue;
+    }
+    const kernelFunc = FACTORIES[name](base.kernelFunc);
     tf.registerKernel({ ...base, kernelFunc });
     natives.add(kernelFunc);
   }
   if (!config.blasTransposes) {
     // The transposed-matMul fix goes on top: it transposes operands with the wasm Transpose kernel first.
     registerMatMulFix();
-    for (const name of KERNELS) wrappers.add((tf.getKernel(name, 'wasm') as tf.KernelConfig).kernelFunc);
+    for (const name of MATMUL_KERNELS) wrappers.add((tf.getKernel(name, 'wasm') as tf.KernelConfig).kernelFunc);
   }
 }
 
@@ -360,15 +427,17 @@ function resolveConfig(overrides: Partial<NativeBlasConfig>): NativeBlasConfig {
 }
 
 /**
- * True when the registered wasm matMul kernels are ours in the configured arrangement: native on top
- * (`blasTransposes`), or the transposed-matMul fix wrapped around native. A structural check for tests.
+ * True when the registered wasm kernels are ours in the configured arrangement: native matMul on top
+ * (`blasTransposes`) or under the transposed-matMul fix, native reductions iff `reductions`. For tests.
  */
 export function isNativeBlasActive(): boolean {
-  return KERNELS.every((name) => {
-    const f = tf.getKernel(name, 'wasm')?.kernelFunc;
-    if (f === undefined) return false;
-    return config.blasTransposes ? natives.has(f) : wrappers.has(f) && isMatMulFixActive();
+  const registered = (name: string): KernelFunc | undefined => tf.getKernel(name, 'wasm')?.kernelFunc;
+  const matMuls = MATMUL_KERNELS.every((name) => {
+    const f = registered(name);
+    return f !== undefined && (config.blasTransposes ? natives.has(f) : wrappers.has(f) && isMatMulFixActive());
   });
+  const reductions = REDUCE_KERNELS.every((name) => natives.has(registered(name) as KernelFunc) === config.reductions);
+  return matMuls && reductions;
 }
 
 /** The status of the last `enableNativeBlas`, with the threads OpenBLAS uses. */

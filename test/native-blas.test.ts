@@ -16,7 +16,7 @@ import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
 import {
   broadcastStrides, enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeBlasAddon, nativeBlasStats,
-  planBatches,
+  planBatches, planReduction,
 } from '../lib/native-blas';
 
 const size = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
@@ -74,6 +74,36 @@ describe('native BLAS: shape planning matches tfjs broadcasting', () => {
         });
       }),
       { seed: 12, numRuns: 80 },
+    );
+  });
+
+  it('planReduction: [outer, r, inner] and the output shape of tfjs Sum, for contiguous axes only', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: -4, max: 3 }), { maxLength: 3 }), fc.boolean(), (shape, rawAxes, keepDims) => {
+        const axes = rawAxes.filter((a) => a >= -shape.length && a < shape.length);
+        const plan = planReduction(shape, axes.length === 0 ? null : axes, keepDims);
+        const norm = axes.map((a) => (a < 0 ? a + shape.length : a)).sort((a, b) => a - b);
+        const all = norm.length === 0 ? shape.map((_, i) => i) : norm;
+        const distinct = new Set(all).size === all.length;
+        const contiguous = (all[all.length - 1] as number) - (all[0] as number) + 1 === all.length;
+        assert.equal(plan !== null, distinct && contiguous);
+        if (plan === null) return;
+        const x = tf.tensor(Array.from({ length: size(shape) }, (_, i) => i % 7), shape);
+        const ref = tf.sum(x, axes.length === 0 ? undefined : axes, keepDims);
+        assert.deepEqual(plan.outShape, ref.shape);
+        assert.equal(plan.outer * plan.r * plan.inner, size(shape));
+        // Naive twin: sum the [outer, r, inner] view by loops.
+        const xs = x.dataSync();
+        const got = Array.from({ length: plan.outer * plan.inner }, (_, oi) => {
+          const [o, i] = [Math.floor(oi / plan.inner), oi % plan.inner];
+          let acc = 0;
+          for (let j = 0; j < plan.r; j++) acc += xs[(o * plan.r + j) * plan.inner + i] as number;
+          return acc;
+        });
+        assert.deepEqual(got, Array.from(ref.dataSync()));
+        tf.dispose([x, ref]);
+      }),
+      { seed: 13, numRuns: 80 },
     );
   });
 });
@@ -138,7 +168,7 @@ function kernelSuite(blasTransposes: boolean): void {
     before(async function () {
       await initBackend({ backend: 'cpu' });
       await initBackend({ backend: 'wasm' });
-      const status = enableNativeBlas({ blasTransposes });
+      const status = enableNativeBlas({ blasTransposes, reductions: true });
       active = status.active;
       if (!active) {
         process.stdout.write(`    skipped: ${status.reason ?? '?'}\n`);
@@ -206,6 +236,26 @@ function kernelSuite(blasTransposes: boolean): void {
       }
     }
 
+    const REDUCTIONS: [number[], number | number[] | undefined, boolean][] = [
+      [[37, 19], 0, false], [[37, 19], -1, true], [[5, 6, 7], [1, 2], false], [[5, 6, 7], [0, 1], true],
+      [[3, 4, 5, 6], [1, 2], true], [[3, 4, 5, 6], undefined, false], [[2049, 3], 0, false], [[9], 0, true],
+    ];
+    for (const [shape, axis, keepDims] of REDUCTIONS) {
+      for (const op of ['sum', 'mean'] as const) {
+        it(`${op} of [${shape}] over ${JSON.stringify(axis)}, keepDims=${keepDims}: values and gradients`, async () => {
+          const before = nativeBlasStats.reductions;
+          await assertParity(() => valueAndGrads((x) => tf[op](x as tf.Tensor, axis, keepDims), [shape], 50));
+          assert.ok(nativeBlasStats.reductions > before, 'the native reduction ran');
+        });
+      }
+    }
+
+    it('broadcasting gradients reduce natively (bias and gain gradients)', async () => {
+      const before = nativeBlasStats.reductions;
+      await assertParity(() => valueAndGrads((x, b, g) => tf.mul(tf.add(x as tf.Tensor, b as tf.Tensor), g as tf.Tensor), [[64, 8, 16], [16], [8, 1]], 60));
+      assert.ok(nativeBlasStats.reductions >= before + 2);
+    });
+
     it('the native kernel is the one that runs (counters, not timing)', async () => {
       await tf.setBackend('wasm');
       assert.ok(isNativeBlasActive());
@@ -230,6 +280,10 @@ function kernelSuite(blasTransposes: boolean): void {
       } finally {
         enableNativeBlas({ blasTransposes });
       }
+      // Non-contiguous axes and int32 reductions go to the previous kernel (which handles them).
+      const r0 = nativeBlasStats.fallbacks;
+      await assertParity(() => [tf.sum(input([3, 4, 5], 1), [0, 2]), tf.sum(tf.range(0, 12, 1, 'int32').reshape([3, 4]), 1).toFloat()]);
+      assert.equal(nativeBlasStats.fallbacks - r0, 2);
       // int32, and a bias broadcast over part of the batch (not expressible as strides), go to the previous
       // kernel: the stock wasm one rejects both, which shows who ran.
       const before = { ...nativeBlasStats };

@@ -7,6 +7,7 @@
  *
  *   gemm(heap, aOff, bOff, cOff, batch, aIndex|null, bIndex|null, m, n, k, transA, transB)
  *   epilogue(heap, cOff, batch, m, n, biasOff|-1, biasStrides[3], act, preluOff|-1, preluStrides[3], alpha)
+ *   reduce(heap, xOff, outOff, outer, r, inner, scale)     out[o, i] = scale · Σ_j x[o, j, i]
  *   setThreads(n) / info() -> {threads, config, corename, parallel}
  */
 #include <node_api.h>
@@ -168,6 +169,26 @@ static napi_value epilogue(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value reduce(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) FAIL(env, "reduce expects 7 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "reduce: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t x_off, out_off, outer, r, inner;
+  double scale;
+  if (!get_size(env, argv[1], &x_off) || !get_size(env, argv[2], &out_off) || !get_size(env, argv[3], &outer) ||
+      !get_size(env, argv[4], &r) || !get_size(env, argv[5], &inner) || !get_f64(env, argv[6], &scale))
+    FAIL(env, "reduce: offsets and sizes must be non-negative integers, scale a number");
+  if (outer == 0 || inner == 0) return NULL;
+  if (r == 0 || outer > SIZE_MAX / r || outer * r > SIZE_MAX / inner / 4) FAIL(env, "reduce: bad sizes");
+  if (!in_heap(&heap, x_off, outer * r * inner * 4) || !in_heap(&heap, out_off, outer * inner * 4))
+    FAIL(env, "reduce: an operand lies outside the heap or is misaligned (heap %zu bytes)", heap.length);
+  muco_reduce_sum((const float *)(heap.base + x_off), (float *)(heap.base + out_off), outer, r, inner, scale);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -204,6 +225,7 @@ static napi_value init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_default, NULL},
+      {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -1,0 +1,268 @@
+/**
+ * `npm run bench:backend`: the CPU backends side by side (issue #9): median time of a 512×512 matMul and of one
+ * training step of a small transformer block (B=32, T=64, d=128, 4 heads, MLP 512, Adam) on `cpu`, stock
+ * `wasm`, `wasm` + lib/wasm-fixes, and `wasm` + fixes + native OpenBLAS (lib/native-blas); the machine's sgemm
+ * peak at 1024²; a matMul size sweep (fixed wasm vs native, the evidence for `minMacs`); and a kernel profile
+ * of the block step on the fixed and the native path. Kernel registrations are global, so each variant runs in
+ * its own child process. Writes bench/results/backend.json and prints a table. Not run by tests.
+ */
+import { fork } from 'child_process';
+import { execSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, describeBackend, seededTensor } from '../lib/backend';
+import { enableNativeBlas, nativeBlasAddon } from '../lib/native-blas';
+import { Rng } from '../lib/random';
+
+/**
+ * `wasm-native`: the default arrangement (lib/wasm-fixes' explicit transposes on top of the native kernels);
+ * `wasm-native-flags`: transposes as BLAS flags (`blasTransposes`), what the fix costs on top.
+ */
+type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-native-flags';
+const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-flags'];
+
+/** The block of issue #9; PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per step on this machine kind. */
+const BLOCK = { batch: 32, seq: 64, dim: 128, heads: 4, mlp: 512 };
+const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (shared/reference/toolchain.md)' };
+/** Timed repetitions per variant (after warm-up): the cpu backend needs seconds per step. */
+const REPS: Record<Variant, { matMul: number; step: number }> = {
+  cpu: { matMul: 3, step: 2 },
+  'wasm-stock': { matMul: 15, step: 4 },
+  'wasm-fixed': { matMul: 30, step: 10 },
+  'wasm-native': { matMul: 100, step: 30 },
+  'wasm-native-flags': { matMul: 100, step: 30 },
+};
+/** matMul shapes of the sweep: [m, k, n] squares plus the block's own products. */
+const SWEEP: { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+  ...[4, 8, 16, 32, 64, 128, 256].map((s) => ({ label: `${s}²`, a: [s, s], b: [s, s], ta: false, tb: false })),
+  { label: 'qkv [2048,128]·[128,384]', a: [2048, 128], b: [128, 384], ta: false, tb: false },
+  { label: 'dW [2048,128]ᵀ·[2048,512]', a: [2048, 128], b: [2048, 512], ta: true, tb: false },
+  { label: 'dX [2048,512]·[128,512]ᵀ', a: [2048, 512], b: [128, 512], ta: false, tb: true },
+  { label: 'scores [128,64,32]·[128,64,32]ᵀ', a: [128, 64, 32], b: [128, 64, 32], ta: false, tb: true },
+  { label: 'context [128,64,64]·[128,64,32]', a: [128, 64, 64], b: [128, 64, 32], ta: false, tb: false },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median wall time (ms) of `fn` over `reps` runs, each ended by a host read so async backends finish. */
+function timeMs(fn: () => tf.Tensor | void, reps: number, warmup = 1): number {
+  const run = (): void => {
+    const out = fn();
+    if (out !== undefined) {
+      out.dataSync();
+      out.dispose();
+    }
+  };
+  for (let i = 0; i < warmup; i++) run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    run();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return median(times);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The block: pre-norm attention + GELU MLP with plain tf ops, 4-D head reshapes, GELU as x·σ(1.702x).
+
+interface BlockParams {
+  [name: string]: tf.Variable;
+}
+
+function makeParams(rng: Rng): BlockParams {
+  const { dim, mlp } = BLOCK;
+  const w = (shape: number[], fanIn: number): tf.Variable => tf.variable(seededTensor(shape, rng, 'normal', 1 / Math.sqrt(fanIn)));
+  const c = (shape: number[], kind: 'zeros' | 'ones'): tf.Variable => tf.variable(seededTensor(shape, rng, kind));
+  return {
+    ln1: c([dim], 'ones'), wqkv: w([dim, 3 * dim], dim), wo: w([dim, dim], dim),
+    ln2: c([dim], 'ones'), w1: w([dim, mlp], dim), b1: c([mlp], 'zeros'), w2: w([mlp, dim], mlp), b2: c([dim], 'zeros'),
+  };
+}
+
+function layerNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain);
+}
+
+/** (B·T, d) → (B, H, T, hd) */
+function splitHeads(x: tf.Tensor): tf.Tensor {
+  const { batch, seq, heads, dim } = BLOCK;
+  return tf.transpose(tf.reshape(x, [batch, seq, heads, dim / heads]), [0, 2, 1, 3]);
+}
+
+/** Mean squared error of the block's output against `target`; x, target: [B·T, d]. */
+function blockLoss(p: BlockParams, x: tf.Tensor, target: tf.Tensor, mask: tf.Tensor): tf.Scalar {
+  const { batch, seq, dim, heads } = BLOCK;
+  const P = p as Required<BlockParams>;
+  const qkv = tf.matMul(layerNorm(x, P['ln1'] as tf.Tensor), P['wqkv'] as tf.Tensor); // (B·T, 3d)
+  const [q, k, v] = tf.split(qkv, 3, -1).map(splitHeads) as [tf.Tensor, tf.Tensor, tf.Tensor]; // (B, H, T, hd)
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim / heads)), mask); // (B, H, T, T)
+  const context = tf.matMul(tf.softmax(scores), v); // (B, H, T, hd)
+  const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, dim]); // (B·T, d)
+  const x1 = tf.add(x, tf.matMul(merged, P['wo'] as tf.Tensor));
+  const u = tf.add(tf.matMul(layerNorm(x1, P['ln2'] as tf.Tensor), P['w1'] as tf.Tensor), P['b1'] as tf.Tensor); // (B·T, mlp)
+  const gelu = tf.mul(u, tf.sigmoid(tf.mul(u, 1.702)));
+  const x2 = tf.add(x1, tf.add(tf.matMul(gelu, P['w2'] as tf.Tensor), P['b2'] as tf.Tensor));
+  return tf.mean(tf.square(tf.sub(x2, target)));
+}
+
+/** A closure running one Adam step of the block on fixed seeded data; returns the loss tensor. */
+function makeStep(): () => tf.Tensor {
+  const { batch, seq, dim } = BLOCK;
+  const rng = new Rng(9);
+  const params = makeParams(rng);
+  const x = seededTensor([batch * seq, dim], rng);
+  const target = seededTensor([batch * seq, dim], rng);
+  // Causal mask (T, T): −1e9 above the diagonal.
+  const mask = tf.tidy(() => tf.mul(tf.sub(tf.ones([seq, seq]), tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0)), -1e9));
+  const opt = tf.train.adam(1e-3);
+  const vars = Object.values(params);
+  return () => opt.minimize(() => blockLoss(params, x, target, mask), true, vars) as tf.Scalar;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One variant, in a child process.
+
+interface KernelShare {
+  kernel: string;
+  ms: number;
+  calls: number;
+}
+
+async function profileStep(step: () => tf.Tensor): Promise<KernelShare[]> {
+  const info = await tf.profile(() => {
+    step().dispose();
+  });
+  const byName = new Map<string, KernelShare>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
+    e.ms += k.kernelTimeMs as number;
+    e.calls++;
+    byName.set(k.name, e);
+  }
+  return [...byName.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 }));
+}
+
+async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
+  const backend = variant === 'cpu' ? 'cpu' : 'wasm';
+  const native = variant === 'wasm-native' || variant === 'wasm-native-flags';
+  const report = await initBackend({ backend, wasmFixes: variant !== 'wasm-stock' });
+  if (native !== (report.wasm?.nativeBlas.active === true)) {
+    throw new Error(`variant ${variant}: native BLAS active = ${String(report.wasm?.nativeBlas.active)} (${report.wasm?.nativeBlas.reason ?? ''}); build it with \`node scripts/build-native.js\`.`);
+  }
+  if (variant === 'wasm-native-flags') enableNativeBlas({ blasTransposes: true });
+  const reps = REPS[variant];
+  const rng = new Rng(1);
+  const a = seededTensor([512, 512], rng);
+  const b = seededTensor([512, 512], rng);
+  const matMul512Ms = timeMs(() => tf.matMul(a, b), reps.matMul);
+  const step = makeStep();
+  const stepMs = timeMs(step, reps.step, 2);
+  const result: Record<string, unknown> = { backend: describeBackend(report), matMul512Ms, stepMs };
+  if (variant === 'wasm-native') {
+    // On a shared 2-core machine a second OpenBLAS thread can wait on a busy core: the 1-thread step for reference.
+    enableNativeBlas({ threads: 1 });
+    result['stepMs1Thread'] = timeMs(step, reps.step, 2);
+    enableNativeBlas();
+  }
+  if (variant !== 'cpu' && variant !== 'wasm-stock') {
+    result['sweep'] = SWEEP.map((s) => {
+      const [x, y] = [seededTensor(s.a, rng), seededTensor(s.b, rng)];
+      const ms = timeMs(() => tf.matMul(x, y, s.ta, s.tb), 20, 2);
+      tf.dispose([x, y]);
+      return { label: s.label, ms };
+    });
+    result['profile'] = (await profileStep(step)).slice(0, 12);
+  }
+  if (variant === 'wasm-native') result['peak'] = sgemmPeak();
+  return result;
+}
+
+/** GFLOP/s of the raw native sgemm at 1024² (no tfjs in the loop): the machine's matMul peak. */
+function sgemmPeak(): { gflops: number; ms: number; threads: number; openblas: string } {
+  const lib = nativeBlasAddon();
+  if (lib === null) throw new Error('native BLAS addon is not built.');
+  const n = 1024;
+  const heap = new Float32Array(3 * n * n);
+  const rng = new Rng(2);
+  for (let i = 0; i < 2 * n * n; i++) heap[i] = rng.normal();
+  const ms = timeMs(() => lib.gemm(heap.buffer, 0, 4 * n * n, 8 * n * n, 1, null, null, n, n, n, false, false), 20, 2);
+  const info = lib.info();
+  return { gflops: (2 * n ** 3) / (ms * 1e6), ms, threads: info.threads, openblas: `${info.config} (${info.corename})` };
+}
+
+function runChild(variant: Variant): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, MUCO_NATIVE: variant.startsWith('wasm-native') ? '1' : '0', MUCO_LOG: 'warn' };
+    const child = fork(__filename, ['--variant', variant], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: Record<string, unknown> | null = null;
+    child.on('message', (m) => (result = m as Record<string, unknown>));
+    child.on('exit', (code) => (code === 0 && result !== null ? resolve(result) : reject(new Error(`variant ${variant} exited with ${code}`))));
+  });
+}
+
+function gitSha(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const fmt = (x: unknown, d = 2): string => (typeof x === 'number' ? x.toFixed(d) : '-');
+
+async function main(): Promise<void> {
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const v of VARIANTS) {
+    process.stdout.write(`running ${v}…\n`);
+    results[v] = await runChild(v);
+  }
+  const cpu = os.cpus();
+  const out = {
+    metadata: { date: new Date().toISOString(), git: gitSha(), node: process.versions.node, tfjs: tf.version.tfjs,
+      cpu: `${cpu[0]?.model ?? '?'} × ${cpu.length}`, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      block: BLOCK, torchReference: TORCH },
+    results,
+  };
+  const file = path.join(__dirname, 'results', 'backend.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  const rows = VARIANTS.map((v) => {
+    const r = results[v] as Record<string, number>;
+    const gflops = (2 * 512 ** 3) / ((r['matMul512Ms'] as number) * 1e6);
+    return `${v.padEnd(12)} ${fmt(r['matMul512Ms']).padStart(9)} ${fmt(gflops, 1).padStart(8)} ${fmt(r['stepMs'], 1).padStart(10)} ${fmt((r['stepMs'] as number) / TORCH.stepMs).padStart(8)}`;
+  });
+  const native = results['wasm-native'] as { peak?: { gflops: number; threads: number }; stepMs1Thread?: number };
+  const peak = native.peak;
+  process.stdout.write(
+    `\nvariant      512² ms   GFLOP/s    step ms  ×torch\n${rows.join('\n')}\n` +
+      `torch (ref)  ${fmt(TORCH.matMul512Ms).padStart(9)} ${fmt((2 * 512 ** 3) / (TORCH.matMul512Ms * 1e6), 1).padStart(8)} ${fmt(TORCH.stepMs, 1).padStart(10)}\n` +
+      `wasm-native step with 1 OpenBLAS thread: ${fmt(native.stepMs1Thread, 1)} ms\n` +
+      `native sgemm peak at 1024²: ${fmt(peak?.gflops, 1)} GFLOP/s (${peak?.threads ?? '?'} threads)\n` +
+      `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates every time)\n` +
+      `wrote ${path.relative(process.cwd(), file)}\n`,
+  );
+}
+
+const at = process.argv.indexOf('--variant');
+if (at >= 0) {
+  const variant = process.argv[at + 1] as Variant;
+  runVariant(variant)
+    .then((r) => (process.send !== undefined ? process.send(r, () => process.exit(0)) : process.stdout.write(`${JSON.stringify(r, null, 1)}\n`)))
+    .catch((err: Error) => {
+      process.stderr.write(`${variant}: ${err.message}\n`);
+      process.exit(1);
+    });
+} else {
+  main().catch((err: Error) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
+}
