@@ -64,11 +64,7 @@ export function defaultNativeBlasConfig(): NativeBlasConfig {
 }
 
 /** What `enableNativeBlas` achieved; `reason` says why it is inactive. Goes into the BackendReport. */
-export interface NativeBlasStatus {
-  active: boolean;
-  threads: number;
-  reason?: string;
-}
+export type NativeBlasStatus = { active: boolean; threads: number; reason?: string };
 
 /** Counters for structural tests: native products (of which fused), native reductions, fallback calls. */
 export const nativeBlasStats = { calls: 0, fused: 0, reductions: 0, fallbacks: 0 };
@@ -229,13 +225,8 @@ export function planReduction(shape: number[], axis: number | number[] | null | 
 // ---------------------------------------------------------------------------------------------------------
 // The kernels.
 
-interface Product {
-  plan: BatchPlan;
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-}
+/** A product C = op(A)·op(B): its batch plan, batch size and matrix sizes. */
+type Product = { plan: BatchPlan; batch: number; m: number; n: number; k: number };
 
 /** The product's dimensions, or null when it should go to the fallback (small, empty, non-float32, odd). */
 function planProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): Product | null {
@@ -290,12 +281,7 @@ function nativeBatchMatMul(fallback: KernelFunc): KernelFunc {
   };
 }
 
-interface FusedAttrs {
-  transposeA: boolean;
-  transposeB: boolean;
-  activation: string;
-  leakyreluAlpha?: number;
-}
+type FusedAttrs = { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
 
 function nativeFusedMatMul(fallback: KernelFunc): KernelFunc {
   return (args: KernelArgs) => {
@@ -364,8 +350,8 @@ function inactive(reason: string): NativeBlasStatus {
 
 /**
  * Register the native `BatchMatMul`, `_FusedMatMul`, `Sum`, `Mean` on wasm, over the kernels registered before
- * (lib/wasm-fixes' or stock), which stay the fallback. Idempotent; a later call updates the config. Never throws for a missing
- * addon: it reports why and, once per process, logs a one-line notice.
+ * (lib/wasm-fixes' or stock), which stay the fallback. Idempotent; a later call updates the config (omitted keys
+ * return to their defaults). Never throws for a missing addon: it reports why and logs a one-line notice once.
  */
 export function enableNativeBlas(overrides: Partial<NativeBlasConfig> = {}): NativeBlasStatus {
   if (process.env['MUCO_NATIVE'] === '0') return inactive('disabled by MUCO_NATIVE=0');
@@ -408,20 +394,15 @@ function install(): void {
   }
 }
 
+/** Defaults plus overrides; unknown keys and wrong types are errors that name the key. */
 function resolveConfig(overrides: Partial<NativeBlasConfig>): NativeBlasConfig {
-  const defaults = defaultNativeBlasConfig();
-  const merged: Record<string, unknown> = { ...defaults };
+  const defaults = defaultNativeBlasConfig() as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(overrides)) {
     if (!(key in defaults)) throw new Error(`Unknown native BLAS option '${key}'; use ${Object.keys(defaults).join(', ')}.`);
-    if (typeof value !== typeof (defaults as unknown as Record<string, unknown>)[key]) {
-      throw new Error(`Native BLAS option ${key} must be a ${typeof (defaults as unknown as Record<string, unknown>)[key]}, got ${String(value)}.`);
-    }
-    merged[key] = value;
+    if (typeof value !== typeof defaults[key]) throw new Error(`Native BLAS option ${key} must be a ${typeof defaults[key]}, got ${String(value)}.`);
   }
-  const resolved = merged as unknown as NativeBlasConfig;
-  if (!Number.isInteger(resolved.threads) || resolved.threads < 1) {
-    throw new Error(`Native BLAS option threads must be an integer >= 1, got ${resolved.threads}.`);
-  }
+  const resolved = { ...defaults, ...overrides } as NativeBlasConfig;
+  if (!Number.isInteger(resolved.threads) || resolved.threads < 1) throw new Error(`Native BLAS option threads must be an integer >= 1, got ${resolved.threads}.`);
   if (!(resolved.minMacs >= 0)) throw new Error(`Native BLAS option minMacs must be >= 0, got ${resolved.minMacs}.`);
   return resolved;
 }
@@ -443,9 +424,4 @@ export function isNativeBlasActive(): boolean {
 /** The status of the last `enableNativeBlas`, with the threads OpenBLAS uses. */
 export function nativeBlasStatus(): NativeBlasStatus {
   return { ...status };
-}
-
-/** The active configuration (defaults until `enableNativeBlas` is given overrides). */
-export function nativeBlasConfig(): NativeBlasConfig {
-  return { ...config };
 }
