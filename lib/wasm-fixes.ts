@@ -84,12 +84,41 @@ function bridgeKernel(name: string, cpuKernel: KernelFunc): KernelFunc {
   };
 }
 
-/** Register every cpu-only kernel on wasm through the bridge. Returns the names bridged. Idempotent. */
+/**
+ * `UnsortedSegmentSum` (the gradient of `gather`, so of every embedding lookup) as one scatter-add pass.
+ * The cpu kernel builds an equality mask per segment (O(segments · N · D): seconds for a vocabulary-sized
+ * table), so the bridge would inherit that; this is O(N · D).
+ */
+function segmentSumKernel({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const { numSegments } = attrs as unknown as { numSegments: number };
+  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum on wasm supports float32 and int32, got ${x.dtype}.`);
+  const host = backend as unknown as HostBackend;
+  const values = host.readSync(x.dataId) as Float32Array | Int32Array;
+  const ids = host.readSync(segmentIds.dataId) as Int32Array;
+  const rows = ids.length;
+  const inner = rows === 0 ? 0 : values.length / rows;
+  const out = x.dtype === 'float32' ? new Float32Array(numSegments * inner) : new Int32Array(numSegments * inner);
+  for (let r = 0; r < rows; r++) {
+    const seg = ids[r] as number;
+    if (seg < 0 || seg >= numSegments) continue; // TensorFlow drops out-of-range ids
+    const src = r * inner;
+    const dst = seg * inner;
+    for (let j = 0; j < inner; j++) out[dst + j] = (out[dst + j] as number) + (values[src + j] as number);
+  }
+  const shape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+  return { dataId: host.write(out, shape, x.dtype), shape, dtype: x.dtype };
+}
+
+/** Kernels we implement for wasm directly instead of bridging (the bridge would be too slow). */
+const NATIVE_WASM_KERNELS: Record<string, KernelFunc> = { UnsortedSegmentSum: segmentSumKernel as unknown as KernelFunc };
+
+/** Register every cpu-only kernel on wasm (directly or through the bridge). Returns the names. Idempotent. */
 export function registerKernelBridge(): string[] {
   const names = missingWasmKernels();
   for (const name of names) {
-    const cpu = tf.getKernel(name, 'cpu');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: bridgeKernel(name, cpu.kernelFunc) });
+    const kernelFunc = NATIVE_WASM_KERNELS[name] ?? bridgeKernel(name, tf.getKernel(name, 'cpu').kernelFunc);
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
   }
   return names;
 }

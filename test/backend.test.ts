@@ -135,6 +135,13 @@ describe('backend: wasm matches cpu', function () {
     });
   });
 
+  it('unsortedSegmentSum (our direct wasm kernel): repeated, unused and out-of-range segment ids', async () => {
+    await assertParity(() => [
+      tf.unsortedSegmentSum(input([7, 3, 2], 8), tf.tensor1d([4, 0, 4, 2, 9, 4, 0], 'int32'), 6),
+      tf.unsortedSegmentSum(input([5], 9), tf.tensor1d([1, 1, 3, 0, 1], 'int32'), 4),
+    ]);
+  });
+
   it('softmax and log-softmax: values and gradients', async () => {
     await assertParity(() => [
       ...valueAndGrads((x) => tf.softmax(x as tf.Tensor), [[3, 4, 9]], 11),
