@@ -8,12 +8,14 @@
  *   mini-mmeb   MMEB-format data sets + manifest + PNG images                       data/mini-mmeb/
  *   mini-mbeir  M-BEIR-format queries, pools, qrels, instructions + PNG images      data/mini-mbeir/
  *   card        CARD.md + card.json                                                 data/
- * A step runs when its fingerprint changed or one of its files is missing or has another size; otherwise
- * it is skipped, and when every step is skipped the build says so and does nothing. Every step is
- * deterministic, so re-running one step never invalidates the next.
+ * A step's fingerprint also covers the source code of the modules that produce its output, so editing a
+ * template or the colour heuristic rebuilds what it affects. A step runs when its fingerprint changed or
+ * one of its files is missing or has another size; otherwise it is skipped, and when every step is skipped
+ * the build says so and does nothing. Every step is deterministic, so re-running one step never
+ * invalidates the next.
  */
 import { createHash } from 'crypto';
-import { existsSync, statSync } from 'fs';
+import { existsSync, readFileSync, statSync } from 'fs';
 import { isAbsolute, join, relative, resolve } from 'path';
 import { IMAGE_DEFAULTS } from '../image';
 import { log } from '../log';
@@ -134,15 +136,33 @@ function fileSizes(outDir: string, files: readonly string[]): Record<string, num
   return Object.fromEntries(files.map((f) => [f, statSync(join(outDir, f)).size]));
 }
 
+/** The modules (relative to this folder) whose code shapes each step's output. */
+const STEP_CODE: Readonly<Record<StepName, readonly string[]>> = {
+  cache: ['../image', 'cache', 'colour', 'sources', 'emoji', 'flags', 'concepts'],
+  records: ['records', 'turns', 'templates', 'describe', 'gap', 'composed', 'splits', 'summary'],
+  'mini-mmeb': ['mini-mmeb', 'bench-pool', 'bench-images'],
+  'mini-mbeir': ['mini-mbeir', 'bench-pool', 'bench-images'],
+  card: ['card'],
+};
+
+/** Hash of the modules' source (the .ts under tsx, the compiled .js under dist/). */
+function codeHash(modules: readonly string[]): string {
+  return hash(modules.map((m) => {
+    const file = ['.ts', '.js'].map((ext) => join(__dirname, m + ext)).find((f) => existsSync(f));
+    return file === undefined ? `missing:${m}` : readFileSync(file, 'utf8');
+  }));
+}
+
 /** Fingerprints of every step, chained: a step's includes its upstream steps'. */
 function fingerprints(cfg: DataBuildConfig, paths: SourcePaths): Record<StepName, string> {
   const versions = sourceInfo(paths).map((s) => `${s.packageName}@${s.version}`);
   const sources = hash(BUILD_VERSION, versions, Object.values(paths).map((p) => relative(cfg.root, p)), cfg.limit, cfg.seed);
-  const cache = hash(sources, cacheSizes(cfg));
-  const records = hash(cache, cfg.splits, cfg.seed);
-  const mmeb = hash(records, cfg.miniMmeb);
-  const mbeir = hash(records, cfg.miniMbeir);
-  return { cache, records, 'mini-mmeb': mmeb, 'mini-mbeir': mbeir, card: hash(cache, records, mmeb, mbeir) };
+  const code = (step: StepName): string => codeHash(STEP_CODE[step]);
+  const cache = hash(sources, cacheSizes(cfg), code('cache'));
+  const records = hash(cache, cfg.splits, cfg.seed, code('records'));
+  const mmeb = hash(records, cfg.miniMmeb, code('mini-mmeb'));
+  const mbeir = hash(records, cfg.miniMbeir, code('mini-mbeir'));
+  return { cache, records, 'mini-mmeb': mmeb, 'mini-mbeir': mbeir, card: hash(cache, records, mmeb, mbeir, code('card')) };
 }
 
 function cacheSizes(cfg: DataBuildConfig): number[] {

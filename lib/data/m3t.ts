@@ -11,6 +11,7 @@
  */
 import { existsSync, readFileSync } from 'fs';
 import { resolve } from 'path';
+import { writeFileAtomic } from './files';
 import { TURN_KINDS } from './turns';
 
 /** One query–target turn of a record. */
@@ -86,7 +87,10 @@ function optionalString(raw: Record<string, unknown>, field: string): string {
 /** A query entry: a string, or a non-empty list of strings (alternative phrasings). */
 function queryEntry(v: unknown, field: string): string | string[] {
   if (typeof v === 'string') return stripImageToken(v);
-  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return (v as string[]).map(stripImageToken);
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) {
+    const phrasings = (v as string[]).map(stripImageToken);
+    return phrasings.length === 1 ? (phrasings[0] as string) : phrasings;
+  }
   return fail(field, 'a string or a non-empty list of strings', v);
 }
 
@@ -115,7 +119,7 @@ export function parseListString(text: string): string[] {
 
 function stringList(raw: Record<string, unknown>, field: string): string[] {
   const v = raw[field];
-  if (v === undefined || v === null) return [];
+  if (v === undefined || v === null || v === '') return [];
   if (typeof v === 'string') return parseListString(v);
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
   return fail(field, 'a list of strings or a string holding one', v);
@@ -144,7 +148,7 @@ function turnsOf(raw: Record<string, unknown>, format: RecordFormat): TrainingTu
     query: queryEntry(q, `qry[${k}]`),
     target: stripImageToken(pos[k] as string),
     // M3T's fixed order when the row does not name its kinds (muco-paper.md §1.7).
-    kind: kinds?.[k] ?? (qry.length === TURN_KINDS.length ? (TURN_KINDS[k] as string) : `turn${k}`),
+    kind: kinds?.[k] ?? (qry.length === TURN_KINDS.length ? (TURN_KINDS[k] as string) : qry.length === 1 ? 'single' : `turn${k}`),
     targetSentence: Array.isArray(sentences) && typeof sentences[k] === 'string' ? (sentences[k] as string) : '',
   }));
 }
@@ -269,7 +273,6 @@ export async function readMiniM3t(dataDir: string, split: string, which: 'turns'
  */
 export async function writeRecordsParquet(file: string, rows: readonly Record<string, unknown>[]): Promise<void> {
   const { parquetWriteBuffer } = await import('hyparquet-writer');
-  const { writeFileAtomic } = await import('./files');
   const asTurns = (q: unknown): string[][] => (typeof q === 'string' ? [[q]] : (q as (string | string[])[]).map((e) => (typeof e === 'string' ? [e] : e)));
   const asList = (v: unknown): string[] => (v === undefined || v === null ? [] : typeof v === 'string' ? [v] : (v as string[]));
   const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -282,6 +285,8 @@ export async function writeRecordsParquet(file: string, rows: readonly Record<st
     { name: 'qry_image_path', data: rows.map((r) => str(r['qry_image_path'])), type: 'STRING' as const },
     { name: 'pos_image_path', data: rows.map((r) => str(r['pos_image_path'])), type: 'STRING' as const },
     { name: 'neg_text', data: rows.map((r) => JSON.stringify(asList(r['neg_text']))), type: 'STRING' as const },
+    { name: 'neg_image_path', data: rows.map((r) => JSON.stringify(asList(r['neg_image_path']))), type: 'STRING' as const },
+    { name: 'kinds', data: rows.map((r) => asList(r['kinds'])) },
   ];
   writeFileAtomic(file, new Uint8Array(parquetWriteBuffer({ columnData })));
 }
