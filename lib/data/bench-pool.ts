@@ -20,6 +20,8 @@ export interface BenchPool {
   pairs: ImagePair[];
   descriptions: ReadonlyMap<string, string>;
   colours: ReadonlyMap<string, ColourStats>;
+  /** Every concept of the build, for fixed class-name lists only (a class name like "Europe" or "animal-bird" is a label set, as in ImageNet, not a concept). */
+  allConcepts: readonly Concept[];
   seed: number;
 }
 
@@ -37,7 +39,7 @@ export function benchPool(
   const ood = images.filter(({ c, i }) => imageSplit(c, i, splits) === 'ood').map(({ i }) => i);
   const splitOf = (i: ImageRef) => imageSplit(concepts.get(i.conceptId) as Concept, i, splits);
   const pairs = buildImagePairs({ concepts, splitOf, rng: new Rng(deriveSeed(seed, 'bench-pairs')) });
-  return { concepts, ind, ood, pairs, descriptions, colours, seed };
+  return { concepts, ind, ood, pairs, descriptions, colours, allConcepts: all, seed };
 }
 
 /** A short style-free caption of a concept (for text → image queries). */

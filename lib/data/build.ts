@@ -15,7 +15,7 @@
  * invalidates the next.
  */
 import { createHash } from 'crypto';
-import { existsSync, readFileSync, statSync } from 'fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'fs';
 import { isAbsolute, join, relative, resolve } from 'path';
 import { IMAGE_DEFAULTS } from '../image';
 import { log } from '../log';
@@ -91,6 +91,9 @@ export function resolveBuildConfig(overrides: Partial<DataBuildConfig> = {}): Da
 
 const STEPS = ['cache', 'records', 'mini-mmeb', 'mini-mbeir', 'card'] as const;
 type StepName = (typeof STEPS)[number];
+
+/** The folder each step owns under the output folder: emptied before the step runs, so no stale file stays. */
+const STEP_DIRS: Readonly<Partial<Record<StepName, string>>> = { cache: 'cache', records: 'm3t', 'mini-mmeb': 'mini-mmeb', 'mini-mbeir': 'mini-mbeir' };
 
 interface StepState {
   fingerprint: string;
@@ -282,6 +285,8 @@ export async function buildData(overrides: Partial<DataBuildConfig> = {}): Promi
     }
     log.info(`${name}: building (${reason})`);
     const t = Date.now();
+    const owned = STEP_DIRS[name];
+    if (owned !== undefined) rmSync(join(cfg.outDir, owned), { recursive: true, force: true });
     const out = await runStep(name, cfg, inputs, state, paths);
     const seconds = Math.round((Date.now() - t) / 100) / 10;
     state.steps[name] = { fingerprint: fps[name], files: fileSizes(cfg.outDir, out.files), seconds, summary: out.summary };

@@ -105,70 +105,87 @@ function associationsOf(lib: Record<string, string[]>, emoji: string): string[] 
   return words.slice(1).filter((w) => !w.includes('_'));
 }
 
+/** Everything read once from the packages, used to make each concept. */
+interface EmojiSources {
+  root: string;
+  texts: Map<string, LocaleTexts>;
+  groupKeys: Map<number, string>;
+  subgroupKeys: Map<number, string>;
+  github: Record<string, string | string[]>;
+  cldr: Record<string, string | string[]>;
+  lib: Record<string, string[]>;
+  dirs: ImageDirs[];
+}
+
+function readEmojiSources(paths: SourcePaths, root: string): EmojiSources {
+  const enMessages = readJsonFile<RawMessages>(join(paths.emojibase, 'en', 'messages.json'));
+  const shortDir = join(paths.emojibase, 'en', 'shortcodes');
+  return {
+    root,
+    texts: new Map(emojiLocales(paths.emojibase).map((l) => [l, readLocale(join(paths.emojibase, l))])),
+    groupKeys: new Map(enMessages.groups.map((g) => [g.order, g.key])),
+    subgroupKeys: new Map(enMessages.subgroups.map((g) => [g.order, g.key])),
+    github: readJsonFile<Record<string, string | string[]>>(join(shortDir, 'github.json')),
+    cldr: readJsonFile<Record<string, string | string[]>>(join(shortDir, 'cldr.json')),
+    lib: readJsonFile<Record<string, string[]>>(join(paths.emojilib, 'dist', 'emoji-en-US.json')),
+    dirs: imageDirs(paths),
+  };
+}
+
+/** One emoji (or skin-tone variant of `base`) as a concept; undefined when it has no group. */
+function makeConcept(src: EmojiSources, e: RawEmoji, base: RawEmoji | undefined): Concept | undefined {
+  const groupOrder = e.group ?? base?.group;
+  const subgroupOrder = e.subgroup ?? base?.subgroup;
+  if (groupOrder === undefined || subgroupOrder === undefined) return undefined;
+  const id = `emoji:${e.hexcode}`;
+  const names: Record<string, string> = {};
+  const tags: Record<string, string[]> = {};
+  const group: Record<string, string> = {};
+  const subgroup: Record<string, string> = {};
+  for (const [locale, t] of src.texts) {
+    const entry = t.entries.get(e.hexcode);
+    if (entry !== undefined) {
+      names[locale] = entry.label;
+      if (entry.tags.length > 0) tags[locale] = entry.tags;
+    }
+    const g = t.groups.get(groupOrder);
+    const s = t.subgroups.get(subgroupOrder);
+    if (g !== undefined) group[locale] = g;
+    if (s !== undefined) subgroup[locale] = s;
+  }
+  const images: ImageRef[] = [];
+  for (const d of src.dirs) {
+    const file = findImage(d.files, e.hexcode, d.ext, d.upper);
+    if (file === undefined) continue;
+    const key = file.slice(0, -(d.ext.length + 1)).toLowerCase();
+    images.push({ id: `${d.style}/${key}`, style: d.style, path: rootRelative(src.root, join(d.dir, file)), conceptId: id });
+  }
+  const facts: EmojiFacts = {
+    hexcode: e.hexcode,
+    groupKey: src.groupKeys.get(groupOrder) ?? String(groupOrder),
+    subgroupKey: src.subgroupKeys.get(subgroupOrder) ?? String(subgroupOrder),
+    version: e.version,
+    tones: e.tone === undefined ? [] : Array.isArray(e.tone) ? e.tone : [e.tone],
+    ...(base !== undefined ? { toneBaseId: `emoji:${base.hexcode}` } : {}),
+    associations: associationsOf(src.lib, e.emoji),
+    shortcodes: [...new Set([...shortcodesOf(src.github, e.hexcode), ...shortcodesOf(src.cldr, e.hexcode)])],
+  };
+  return { id, kind: 'emoji', family: id, label: e.label, names, tags, categories: { group, subgroup }, images, emoji: facts };
+}
+
 /**
  * Read every emoji with a group (the 26 bare regional indicators have none) and its skin-tone variants.
  * @param root project root, for the root-relative image paths.
  */
 export function loadEmojiConcepts(paths: SourcePaths, root: string): Concept[] {
-  const locales = emojiLocales(paths.emojibase);
-  const texts = new Map(locales.map((l) => [l, readLocale(join(paths.emojibase, l))]));
-  const en = readJsonFile<RawEmoji[]>(join(paths.emojibase, 'en', 'data.json'));
-  const enMessages = readJsonFile<RawMessages>(join(paths.emojibase, 'en', 'messages.json'));
-  const groupKeys = new Map(enMessages.groups.map((g) => [g.order, g.key]));
-  const subgroupKeys = new Map(enMessages.subgroups.map((g) => [g.order, g.key]));
-  const shortDir = join(paths.emojibase, 'en', 'shortcodes');
-  const github = readJsonFile<Record<string, string | string[]>>(join(shortDir, 'github.json'));
-  const cldr = readJsonFile<Record<string, string | string[]>>(join(shortDir, 'cldr.json'));
-  const lib = readJsonFile<Record<string, string[]>>(join(paths.emojilib, 'dist', 'emoji-en-US.json'));
-  const dirs = imageDirs(paths);
-
+  const src = readEmojiSources(paths, root);
   const concepts: Concept[] = [];
-  const make = (e: RawEmoji, base: RawEmoji | undefined): Concept | undefined => {
-    const groupOrder = e.group ?? base?.group;
-    const subgroupOrder = e.subgroup ?? base?.subgroup;
-    if (groupOrder === undefined || subgroupOrder === undefined) return undefined;
-    const id = `emoji:${e.hexcode}`;
-    const names: Record<string, string> = {};
-    const tags: Record<string, string[]> = {};
-    const group: Record<string, string> = {};
-    const subgroup: Record<string, string> = {};
-    for (const [locale, t] of texts) {
-      const entry = t.entries.get(e.hexcode);
-      if (entry !== undefined) {
-        names[locale] = entry.label;
-        if (entry.tags.length > 0) tags[locale] = entry.tags;
-      }
-      const g = t.groups.get(groupOrder);
-      const s = t.subgroups.get(subgroupOrder);
-      if (g !== undefined) group[locale] = g;
-      if (s !== undefined) subgroup[locale] = s;
-    }
-    const images: ImageRef[] = [];
-    for (const d of dirs) {
-      const file = findImage(d.files, e.hexcode, d.ext, d.upper);
-      if (file === undefined) continue;
-      const key = file.slice(0, -(d.ext.length + 1)).toLowerCase();
-      images.push({ id: `${d.style}/${key}`, style: d.style, path: rootRelative(root, join(d.dir, file)), conceptId: id });
-    }
-    const tone = e.tone === undefined ? [] : Array.isArray(e.tone) ? e.tone : [e.tone];
-    const facts: EmojiFacts = {
-      hexcode: e.hexcode,
-      groupKey: groupKeys.get(groupOrder) ?? String(groupOrder),
-      subgroupKey: subgroupKeys.get(subgroupOrder) ?? String(subgroupOrder),
-      version: e.version,
-      tones: tone,
-      ...(base !== undefined ? { toneBaseId: `emoji:${base.hexcode}` } : {}),
-      associations: associationsOf(lib, e.emoji),
-      shortcodes: [...new Set([...shortcodesOf(github, e.hexcode), ...shortcodesOf(cldr, e.hexcode)])],
-    };
-    return { id, kind: 'emoji', family: id, label: e.label, names, tags, categories: { group, subgroup }, images, emoji: facts };
-  };
-  for (const e of en) {
-    const c = make(e, undefined);
+  for (const e of readJsonFile<RawEmoji[]>(join(paths.emojibase, 'en', 'data.json'))) {
+    const c = makeConcept(src, e, undefined);
     if (c === undefined) continue;
     concepts.push(c);
     for (const s of e.skins ?? []) {
-      const v = make(s, e);
+      const v = makeConcept(src, s, e);
       if (v !== undefined) concepts.push(v);
     }
   }

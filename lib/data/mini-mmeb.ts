@@ -65,7 +65,8 @@ function concept(ctx: Ctx, image: ImageRef): Concept {
 function classification(ctx: Ctx, name: string, dist: 'IND' | 'OOD', images: ImageRef[], label: (c: Concept) => string | undefined, instruction: string): MiniMmebDataset {
   const rng = ctx.rng(name);
   const labelled = images.map((i) => ({ i, l: label(concept(ctx, i)) })).filter((x): x is { i: ImageRef; l: string } => x.l !== undefined);
-  const classes = [...new Set([...ctx.pool.concepts.values()].map(label).filter((l): l is string => l !== undefined))].sort();
+  // The full label set of the source (all groups, subgroups or regions), as a classification benchmark has.
+  const classes = [...new Set(ctx.pool.allConcepts.map(label).filter((l): l is string => l !== undefined))].sort();
   const rows = sample(rng, labelled, ctx.cfg.maxQueries).map(({ i, l }) => {
     const tgt = [l, ...rng.shuffle(classes.filter((c) => c !== l))];
     return { qry_text: withImage(instruction), qry_img_path: ctx.images.path(i), tgt_text: tgt, tgt_img_path: tgt.map(() => '') };
@@ -74,7 +75,7 @@ function classification(ctx: Ctx, name: string, dist: 'IND' | 'OOD', images: Ima
 }
 
 /** Image + question → answer text among other concepts' answers. */
-function questionAnswer(ctx: Ctx, name: string, dist: 'IND' | 'OOD', images: ImageRef[], qa: (i: ImageRef, rng: Rng) => { q: string; a: string; pool?: string[] } | undefined, description: string): MiniMmebDataset {
+function questionAnswer(ctx: Ctx, name: string, dist: 'IND' | 'OOD', images: ImageRef[], qa: Question, description: string): MiniMmebDataset {
   const rng = ctx.rng(name);
   const asked = images.map((i) => ({ i, x: qa(i, rng) })).filter((y): y is { i: ImageRef; x: { q: string; a: string; pool?: string[] } } => y.x !== undefined);
   const answers = [...new Set(asked.map((y) => y.x.a))];
@@ -141,35 +142,81 @@ function grounding(ctx: Ctx, name: string, dist: 'IND' | 'OOD', images: ImageRef
   return { name, metaTask: 'VG', distribution: dist, description: 'a 2×2 composite of four emoji + a label → the crop showing it', rows };
 }
 
-function datasets(ctx: Ctx): MiniMmebDataset[] {
+/** The image pools and languages the data sets draw from. */
+interface Sets {
+  emojiInd: ImageRef[];
+  emojiOod: ImageRef[];
+  flagInd: ImageRef[];
+  /** Non-English locales with a known language name. */
+  locales: string[];
+}
+
+function sets(ctx: Ctx): Sets {
   const { pool } = ctx;
-  const emojiInd = pool.ind.filter((i) => concept(ctx, i).kind === 'emoji');
-  const emojiOod = pool.ood.filter((i) => concept(ctx, i).kind === 'emoji');
-  const flagInd = pool.ind.filter((i) => concept(ctx, i).kind === 'flag');
+  const kind = (i: ImageRef): string => concept(ctx, i).kind;
+  const locales = [...new Set([...pool.concepts.values()].flatMap((c) => Object.keys(c.names)))];
+  return {
+    emojiInd: pool.ind.filter((i) => kind(i) === 'emoji'),
+    emojiOod: pool.ood.filter((i) => kind(i) === 'emoji'),
+    flagInd: pool.ind.filter((i) => kind(i) === 'flag'),
+    locales: locales.filter((l) => !l.startsWith('en') && languageName(l) !== undefined).sort(),
+  };
+}
+
+type Question = (i: ImageRef, rng: Rng) => { q: string; a: string; pool?: string[] } | undefined;
+
+function questions(ctx: Ctx, s: Sets): Record<'name' | 'colour' | 'multilingual' | 'capital', Question> {
+  const { pool } = ctx;
+  return {
+    name: (i) => ({ q: 'What is this emoji called?', a: concept(ctx, i).label }),
+    colour: (i, rng) => {
+      const regions = REGIONS.filter((r) => pool.colours.get(i.id)?.regions[r] !== undefined);
+      if (regions.length === 0) return undefined;
+      const r = rng.pick(regions);
+      return { q: `What colour dominates the ${REGION_PHRASES[r]?.[0] ?? r}?`, a: pool.colours.get(i.id)?.regions[r] as string, pool: [...COLOUR_NAMES] };
+    },
+    multilingual: (i, rng) => {
+      const c = concept(ctx, i);
+      const options = s.locales.filter((l) => c.names[l] !== undefined);
+      if (options.length === 0) return undefined;
+      const l = rng.pick(options);
+      const answers = [...pool.concepts.values()].map((x) => x.names[l]).filter((x): x is string => x !== undefined);
+      return { q: `What is this emoji called in ${languageName(l)}?`, a: c.names[l] as string, pool: answers };
+    },
+    capital: (i) => {
+      const caps = concept(ctx, i).flag?.capitals ?? [];
+      return caps[0] === undefined ? undefined : { q: 'What is the capital of the country with this flag?', a: caps[0] };
+    },
+  };
+}
+
+function classificationAndVqa(ctx: Ctx, s: Sets): MiniMmebDataset[] {
   const group = (c: Concept): string | undefined => (c.kind === 'emoji' ? c.categories.group['en'] : undefined);
   const subgroup = (c: Concept): string | undefined => (c.kind === 'emoji' ? c.categories.subgroup['en'] : undefined);
   const region = (c: Concept): string | undefined => c.flag?.region;
-  const name = (i: ImageRef) => ({ q: 'What is this emoji called?', a: concept(ctx, i).label });
-  const colour = (i: ImageRef, rng: Rng) => {
-    const regions = REGIONS.filter((r) => pool.colours.get(i.id)?.regions[r] !== undefined);
-    if (regions.length === 0) return undefined;
-    const r = rng.pick(regions);
-    return { q: `What colour dominates the ${REGION_PHRASES[r]?.[0] ?? r}?`, a: pool.colours.get(i.id)?.regions[r] as string, pool: [...COLOUR_NAMES] };
+  const q = questions(ctx, s);
+  return [
+    classification(ctx, 'EmojiGroup', 'IND', s.emojiInd, group, 'Identify the category of the emoji shown.'),
+    classification(ctx, 'EmojiSubgroup', 'IND', s.emojiInd, subgroup, 'Identify the subcategory of the emoji shown.'),
+    classification(ctx, 'FlagRegion', 'IND', s.flagInd, region, 'Identify the world region of the country whose flag is shown.'),
+    classification(ctx, 'EmojiGroup-OOD', 'OOD', s.emojiOod, group, 'Identify the category of the emoji shown.'),
+    questionAnswer(ctx, 'EmojiName', 'IND', s.emojiInd, q.name, 'emoji + "what is it called?" → CLDR name'),
+    questionAnswer(ctx, 'EmojiColour', 'IND', s.emojiInd, q.colour, 'emoji + colour of a region → one of 11 colour names'),
+    questionAnswer(ctx, 'EmojiNameMultilingual', 'IND', s.emojiInd, q.multilingual, 'emoji + "what is it called in <language>?" → name in that language'),
+    questionAnswer(ctx, 'FlagCapital', 'IND', s.flagInd, q.capital, 'flag + "what is the capital?" → capital'),
+    questionAnswer(ctx, 'EmojiName-OOD', 'OOD', s.emojiOod, q.name, 'held-out style emoji + "what is it called?" → CLDR name'),
+  ];
+}
+
+function retrievalAndGrounding(ctx: Ctx, s: Sets): MiniMmebDataset[] {
+  const { pool } = ctx;
+  const caption = (c: Concept): string => `Find me an emoji or flag that matches the given caption: ${shortCaption(c)}`;
+  const multilingualName = (c: Concept, rng: Rng): string | undefined => {
+    const l = s.locales.filter((x) => c.names[x] !== undefined);
+    return l.length === 0 ? undefined : `Find the emoji with this name: ${c.names[rng.pick(l)]}`;
   };
-  const locales = [...new Set([...pool.concepts.values()].flatMap((c) => Object.keys(c.names)))].filter((l) => !l.startsWith('en') && languageName(l) !== undefined).sort();
-  const multilingual = (i: ImageRef, rng: Rng) => {
-    const c = concept(ctx, i);
-    const options = locales.filter((l) => c.names[l] !== undefined);
-    if (options.length === 0) return undefined;
-    const l = rng.pick(options);
-    return { q: `What is this emoji called in ${languageName(l)}?`, a: c.names[l] as string, pool: [...pool.concepts.values()].map((x) => x.names[l]).filter((x): x is string => x !== undefined) };
-  };
-  const capital = (i: ImageRef) => {
-    const caps = concept(ctx, i).flag?.capitals ?? [];
-    return caps[0] === undefined ? undefined : { q: 'What is the capital of the country with this flag?', a: caps[0] };
-  };
-  const crossStyle = (from: (s: string) => boolean, to: string) => pool.pairs
-    .filter((p) => p.kind === 'cross_style' && from(p.query.style) && p.target.style === to)
+  const crossStyle = (from: string, to: string) => pool.pairs
+    .filter((p) => p.kind === 'cross_style' && p.query.style === from && p.target.style === to)
     .map((p) => ({ q: p.query, t: p.target, text: 'Find the same emoji drawn by another artist.' }));
   const inStyle = (imgs: ImageRef[]) => (t: ImageRef) => imgs.filter((i) => i.style === t.style);
   const sameConcept = (q: ImageRef, c: ImageRef): boolean => c.conceptId === q.conceptId;
@@ -177,31 +224,24 @@ function datasets(ctx: Ctx): MiniMmebDataset[] {
     .map((p) => ({ q: p.query, t: p.target, text: `Given an emoji, find the same emoji with the described change: ${p.text}`, negs: p.negatives }));
   const neighbours = pool.pairs.filter((p) => p.kind === 'neighbour_flag' && p.split === 'test')
     .map((p) => ({ q: p.query, t: p.target, text: 'Find the flag of a country that borders this one.' }));
-  const bordersOf = (q: ImageRef) => new Set(pool.concepts.get(q.conceptId)?.flag?.borders ?? []);
+  const isNeighbour = (q: ImageRef, c: ImageRef): boolean => (pool.concepts.get(q.conceptId)?.flag?.borders ?? []).includes(c.conceptId);
   return [
-    classification(ctx, 'EmojiGroup', 'IND', emojiInd, group, 'Identify the category of the emoji shown.'),
-    classification(ctx, 'EmojiSubgroup', 'IND', emojiInd, subgroup, 'Identify the subcategory of the emoji shown.'),
-    classification(ctx, 'FlagRegion', 'IND', flagInd, region, 'Identify the world region of the country whose flag is shown.'),
-    classification(ctx, 'EmojiGroup-OOD', 'OOD', emojiOod, group, 'Identify the category of the emoji shown.'),
-    questionAnswer(ctx, 'EmojiName', 'IND', emojiInd, name, 'emoji + "what is it called?" → CLDR name'),
-    questionAnswer(ctx, 'EmojiColour', 'IND', emojiInd, colour, 'emoji + colour of a region → one of 11 colour names'),
-    questionAnswer(ctx, 'EmojiNameMultilingual', 'IND', emojiInd, multilingual, 'emoji + "what is it called in <language>?" → name in that language'),
-    questionAnswer(ctx, 'FlagCapital', 'IND', flagInd, capital, 'flag + "what is the capital?" → capital'),
-    questionAnswer(ctx, 'EmojiName-OOD', 'OOD', emojiOod, name, 'held-out style emoji + "what is it called?" → CLDR name'),
-    textToImage(ctx, 'EmojiT2I', 'IND', pool.ind, (c) => `Find me an emoji that matches the given caption: ${shortCaption(c)}`, 'caption → image'),
-    textToImage(ctx, 'MultilingualT2I', 'IND', emojiInd, (c, rng) => {
-      const l = locales.filter((x) => c.names[x] !== undefined);
-      return l.length === 0 ? undefined : `Find the emoji with this name: ${c.names[rng.pick(l)]}`;
-    }, 'name in one of 25 languages → image'),
-    textToImage(ctx, 'EmojiT2I-OOD', 'OOD', emojiOod, (c) => `Find me an emoji that matches the given caption: ${shortCaption(c)}`, 'caption → held-out style image'),
-    imageToText(ctx, emojiInd),
-    imageToImage(ctx, 'EmojiStyleI2I', 'IND', crossStyle((s) => s === 'twemoji', 'noto'), inStyle(emojiInd), sameConcept, 'Twemoji → the same emoji by Noto (like NIGHTS)'),
-    imageToImage(ctx, 'EmojiEdit', 'IND', edits, inStyle(emojiInd), sameConcept, 'emoji + modification → edited emoji (like CIRR)'),
-    imageToImage(ctx, 'FlagNeighbour', 'IND', neighbours, inStyle(flagInd), (q, c) => bordersOf(q).has(c.conceptId), 'flag + "a neighbouring country" → its flag'),
-    imageToImage(ctx, 'EmojiStyleI2I-OOD', 'OOD', crossStyle((s) => s === 'openmoji', 'twemoji'), inStyle(emojiInd), sameConcept, 'held-out style → the same emoji by Twemoji'),
-    grounding(ctx, 'EmojiGrid', 'IND', emojiInd),
-    grounding(ctx, 'EmojiGrid-OOD', 'OOD', emojiOod),
+    textToImage(ctx, 'EmojiT2I', 'IND', pool.ind, caption, 'caption → image'),
+    textToImage(ctx, 'MultilingualT2I', 'IND', s.emojiInd, multilingualName, `name in one of ${s.locales.length} languages → image`),
+    textToImage(ctx, 'EmojiT2I-OOD', 'OOD', s.emojiOod, caption, 'caption → held-out style image'),
+    imageToText(ctx, s.emojiInd),
+    imageToImage(ctx, 'EmojiStyleI2I', 'IND', crossStyle('twemoji', 'noto'), inStyle(s.emojiInd), sameConcept, 'Twemoji → the same emoji by Noto (like NIGHTS)'),
+    imageToImage(ctx, 'EmojiEdit', 'IND', edits, inStyle(s.emojiInd), sameConcept, 'emoji + modification → edited emoji (like CIRR)'),
+    imageToImage(ctx, 'FlagNeighbour', 'IND', neighbours, inStyle(s.flagInd), isNeighbour, 'flag + "a neighbouring country" → its flag'),
+    imageToImage(ctx, 'EmojiStyleI2I-OOD', 'OOD', crossStyle('openmoji', 'twemoji'), inStyle(s.emojiInd), sameConcept, 'held-out style → the same emoji by Twemoji'),
+    grounding(ctx, 'EmojiGrid', 'IND', s.emojiInd),
+    grounding(ctx, 'EmojiGrid-OOD', 'OOD', s.emojiOod),
   ];
+}
+
+function datasets(ctx: Ctx): MiniMmebDataset[] {
+  const s = sets(ctx);
+  return [...classificationAndVqa(ctx, s), ...retrievalAndGrounding(ctx, s)];
 }
 
 /** Image → its dense description, other images of the same concept excluded from the distractors. */
