@@ -219,12 +219,12 @@ export class LearnableTemperature {
     readonly max = 1,
   ) {
     if (!(initial >= min && initial <= max)) throw new Error(`Initial temperature ${initial} must lie in [${min}, ${max}].`);
-    this.logTau = tf.variable(tf.scalar(Math.log(initial)), true, `logTau/${LearnableTemperature.count++}`);
+    this.logTau = tf.tidy(() => tf.variable(tf.scalar(Math.log(initial)), true, `logTau/${LearnableTemperature.count++}`));
   }
   private static count = 0;
   /** τ = exp(clamp(log τ)) as a scalar tensor (differentiable inside the clamp range). */
   value(): tf.Scalar {
-    return tf.exp(tf.clipByValue(this.logTau, Math.log(this.min), Math.log(this.max))) as tf.Scalar;
+    return tf.tidy(() => tf.exp(tf.clipByValue(this.logTau, Math.log(this.min), Math.log(this.max))) as tf.Scalar);
   }
   dispose(): void {
     this.logTau.dispose();

@@ -71,6 +71,8 @@ export async function saveCheckpoint(
   tokenizer: Tokenizer,
   params: Params,
   extra: Record<string, unknown> = {},
+  /** Writes more files into the checkpoint's temporary folder before it is renamed into place. */
+  writeMore?: (tmpDir: string) => void,
 ): Promise<void> {
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
@@ -81,6 +83,7 @@ export async function saveCheckpoint(
   const metadata: CheckpointMetadata = { format: CHECKPOINT_FORMAT, modelConfig: config, tokenizerFingerprint: tokenizer.fingerprint(), extra };
   await fileHandler(tmp).save({ weightSpecs: specs, weightData: data, userDefinedMetadata: metadata as unknown as Record<string, object> });
   tokenizer.save(path.join(tmp, 'tokenizer.json'));
+  writeMore?.(tmp);
   if (fs.existsSync(target)) {
     const old = `${target}.old-${process.pid}-${Date.now()}`;
     fs.renameSync(target, old);
@@ -155,6 +158,16 @@ function checkParams(dir: string, config: ModelConfig, params: Params): void {
     for (const v of params.values()) v.dispose();
     throw new Error(`Checkpoint ${dir} does not fit its model config: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}.`);
   }
+}
+
+/**
+ * Load a checkpoint's weights into an existing model's variables (resume): the checkpoint must have the
+ * model's config and vocabulary.
+ */
+export async function loadCheckpointInto(dir: string, model: Embedder): Promise<void> {
+  const { embedder } = await loadCheckpoint(dir, { expectConfig: model.config, expectTokenizer: model.tokenizer });
+  for (const [name, v] of model.params) v.assign(embedder.params.get(name) as tf.Variable);
+  embedder.dispose();
 }
 
 /** The `Encoder` of a checkpoint folder (what `npm run eval -- --checkpoint <dir>` uses). */

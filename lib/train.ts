@@ -1,0 +1,322 @@
+/**
+ * The trainer. One loop for every objective; single-turn vs MuCo is the `packing` field:
+ *
+ *   for step in [start, steps):
+ *     lr ← schedule(step)                                   pure function of the step
+ *     records ← data order(seed, step)                      pure function of (seed, step): resume-exact
+ *     packed ← pack(records)                                'single' | 'multi' turns, or reconstruction
+ *     grads ← full batch or GradCache forward/backward      lib/step
+ *     guard: non-finite loss → stop, apply nothing, save nothing
+ *     clip, AdamW step, log (log.jsonl), progress, hooks, evaluate / checkpoint every N
+ *
+ * Checkpoints (`<runDir>/checkpoints/step-NNNNNN/`) hold the model, the optimizer state and the trainer state,
+ * written atomically; the last K are kept. A run restarted with the same config resumes from the latest.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { Overrides, resolveConfig } from './config';
+import type { MaskKind } from './dialogue';
+import { log } from './log';
+import { LearnableTemperature } from './loss';
+import { loadCheckpointInto, readCheckpointMetadata, saveCheckpoint } from './model/checkpoint';
+import type { Embedder } from './model/embedder';
+import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from './optim';
+import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
+import { Progress } from './progress';
+import { deriveSeed, Rng } from './random';
+import { DEFAULT_SCHEDULE, learningRate, ScheduleConfig } from './schedule';
+import { computeStep, DEFAULT_LOSS, LossConfig, StepValues } from './step';
+
+export interface TrainConfig {
+  steps: number;
+  /** Images (records) per step: B. */
+  imagesPerStep: number;
+  /** `single`: one sequence per pair (the baseline); `multi`: one k-turn dialogue per image (MuCo). */
+  packing: 'single' | 'multi';
+  /** k: pairs drawn per image (null = all of them). */
+  turns: number | null;
+  maskKind: MaskKind;
+  /** Sequences per GradCache chunk; null = full batch. */
+  chunkSize: number | null;
+  maxLen: number;
+  loss: LossConfig;
+  learnTemperature: boolean;
+  schedule: ScheduleConfig;
+  optimizer: AdamWConfig;
+  /** Clip the global gradient norm to this (null = off). */
+  clipNorm: number | null;
+  /** Fine-tuning counterpart masking (loss.objective = finetune). */
+  counterpartMask: CounterpartMaskOptions;
+  seed: number;
+  logEvery: number;
+  /** Save a checkpoint every N steps (null: only at the end); the end is always saved when runDir is set. */
+  checkpointEvery: number | null;
+  keepCheckpoints: number;
+  /** Call hooks.evaluate every N steps (null: only at the end). */
+  evalEvery: number | null;
+}
+
+export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
+  steps: 200,
+  imagesPerStep: 32,
+  packing: 'multi',
+  turns: 7,
+  maskKind: 'causal',
+  chunkSize: null,
+  maxLen: 512,
+  loss: DEFAULT_LOSS,
+  learnTemperature: false,
+  schedule: DEFAULT_SCHEDULE,
+  optimizer: DEFAULT_ADAMW,
+  clipNorm: 1,
+  counterpartMask: DEFAULT_COUNTERPART_MASK,
+  seed: 0,
+  logEvery: 10,
+  checkpointEvery: null,
+  keepCheckpoints: 2,
+  evalEvery: null,
+} as TrainConfig);
+
+export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
+  const c = resolveConfig(DEFAULT_TRAIN as TrainConfig, overrides, 'train');
+  if (!(c.steps >= 1 && c.imagesPerStep >= 1)) throw new Error(`train.steps and train.imagesPerStep must be ≥ 1, got ${c.steps} and ${c.imagesPerStep}.`);
+  if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
+  return c;
+}
+
+/** One image's record as the trainer takes it (an M3T row with decoded pixels). */
+export interface TrainRecord {
+  id: string;
+  /** [S·S·3] pixels at the model's image size, or null for a text-only query. */
+  image: Float32Array | null;
+  caption?: string;
+  pairs: readonly QueryTargetPair[];
+}
+
+export interface TrainData {
+  readonly size: number;
+  get(index: number): TrainRecord | Promise<TrainRecord>;
+}
+
+/** What each step logs (one JSON line of log.jsonl). */
+export interface StepRecord extends StepValues {
+  step: number;
+  lr: number;
+  temperature: number;
+  seconds: number;
+  imagesPerSec: number;
+  sequencesPerSec: number;
+  pairsPerSec: number;
+  pairs: number;
+  numTensors: number;
+  tensorMB: number;
+  rssMB: number;
+  gradNorm?: number;
+  eval?: Record<string, number>;
+}
+
+export interface TrainHooks {
+  onStep?: (record: StepRecord) => void | Promise<void>;
+  /** Evaluate the model (every evalEvery steps and at the end); the result is logged with the step. */
+  evaluate?: (step: number, model: Embedder) => Promise<Record<string, number>>;
+}
+
+export interface TrainOptions {
+  /** Where log.jsonl and checkpoints go; null = keep nothing on disk. */
+  runDir?: string | null;
+  hooks?: TrainHooks;
+  /** Resume from the latest checkpoint in runDir (default true). */
+  resume?: boolean;
+  /** Stop (as if interrupted) after this step count; for tests and time-boxed runs. */
+  stopAfter?: number;
+  progress?: 'bar' | 'lines' | 'none';
+}
+
+export interface TrainSummary {
+  steps: number;
+  resumedFrom: number;
+  records: StepRecord[];
+  seconds: number;
+}
+
+export class NonFiniteLossError extends Error {}
+
+/** The data indices of a step: consecutive slices of per-epoch seeded permutations. */
+export function stepIndices(size: number, perStep: number, seed: number, step: number): number[] {
+  if (size < 1) throw new Error('The training data is empty.');
+  const out: number[] = [];
+  let pos = step * perStep;
+  const cache = new Map<number, number[]>();
+  while (out.length < perStep) {
+    const epoch = Math.floor(pos / size);
+    let order = cache.get(epoch);
+    if (order === undefined) {
+      order = new Rng(deriveSeed(seed, `epoch/${epoch}`)).permutation(size);
+      cache.set(epoch, order);
+    }
+    out.push(order[pos % size] as number);
+    pos++;
+  }
+  return out;
+}
+
+/** Pack a step's records the way the config asks. */
+export function packStep(model: Embedder, records: readonly TrainRecord[], c: TrainConfig, step: number): PackedBatch {
+  const rng = new Rng(deriveSeed(c.seed, `pack/${step}`));
+  const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind };
+  if (c.loss.objective === 'finetune') {
+    const pairs = records.map((r) => sampleSinglePair(r, rng));
+    return packReconstruction(pairs, model.tokenizer, rng, { ...opts, turns: 1 }, c.counterpartMask);
+  }
+  return c.packing === 'multi' ? packMultiTurn(records, model.tokenizer, rng, opts) : packSingleTurn(records, model.tokenizer, rng, opts);
+}
+
+const CKPT = /^step-(\d{6,})$/;
+
+function checkpointDirs(runDir: string): { step: number; dir: string }[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .map((name) => ({ m: CKPT.exec(name), dir: path.join(root, name) }))
+    .filter((x) => x.m !== null && fs.existsSync(path.join(x.dir, 'trainer.json')))
+    .map((x) => ({ step: Number((x.m as RegExpExecArray)[1]), dir: x.dir }))
+    .sort((a, b) => a.step - b.step);
+}
+
+async function saveTrainState(runDir: string, step: number, model: Embedder, opt: AdamW, temp: LearnableTemperature | null, c: TrainConfig): Promise<void> {
+  const dir = path.join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
+  const state = opt.state();
+  const tensors: tf.NamedTensorMap = { ...state.tensors };
+  if (temp !== null) tensors['logTau'] = temp.logTau;
+  const { data, specs } = await tf.io.encodeWeights(tensors);
+  await saveCheckpoint(dir, model.config, model.tokenizer, model.params, { step }, (tmp) => {
+    fs.writeFileSync(path.join(tmp, 'optimizer.bin'), Buffer.from(data as ArrayBuffer));
+    fs.writeFileSync(path.join(tmp, 'optimizer.json'), JSON.stringify({ t: state.t, specs }));
+    fs.writeFileSync(path.join(tmp, 'trainer.json'), JSON.stringify({ step, config: c }, null, 1));
+  });
+  for (const old of checkpointDirs(runDir).slice(0, -c.keepCheckpoints)) fs.rmSync(old.dir, { recursive: true, force: true });
+}
+
+async function restoreTrainState(dir: string, model: Embedder, opt: AdamW, temp: LearnableTemperature | null): Promise<number> {
+  const meta = readCheckpointMetadata(dir);
+  await loadCheckpointInto(dir, model);
+  const { t, specs } = JSON.parse(fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as { t: number; specs: tf.io.WeightsManifestEntry[] };
+  const buf = fs.readFileSync(path.join(dir, 'optimizer.bin'));
+  const tensors = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), specs);
+  const logTau = tensors['logTau'];
+  delete tensors['logTau'];
+  if (temp !== null && logTau !== undefined) temp.logTau.assign(logTau);
+  opt.load({ t, tensors });
+  tf.dispose([...Object.values(tensors), ...(logTau === undefined ? [] : [logTau])]);
+  return Number(meta.extra['step']);
+}
+
+function appendLog(runDir: string | null, record: object): void {
+  if (runDir === null) return;
+  fs.appendFileSync(path.join(runDir, 'log.jsonl'), JSON.stringify(record) + '\n');
+}
+
+/** Keep only the log lines of steps before `step` (a resumed run rewrites what came after its checkpoint). */
+function truncateLog(runDir: string, step: number): void {
+  const file = path.join(runDir, 'log.jsonl');
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step < step);
+  fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}
+
+/** Train `model` on `data` with config `c`. */
+export async function train(model: Embedder, data: TrainData, c: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
+  const runDir = options.runDir ?? null;
+  if (runDir !== null) fs.mkdirSync(runDir, { recursive: true });
+  const temp = c.learnTemperature ? new LearnableTemperature(c.loss.temperature) : null;
+  const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]), c.optimizer);
+  let start = 0;
+  const latest = runDir === null || options.resume === false ? undefined : checkpointDirs(runDir).at(-1);
+  if (latest !== undefined) {
+    start = await restoreTrainState(latest.dir, model, opt, temp);
+    log.info(`resuming from ${latest.dir} (step ${start})`);
+  }
+  if (runDir !== null) truncateLog(runDir, start);
+  const progress = options.progress === 'none' ? null : new Progress({ total: c.steps, every: c.logEvery, label: 'train', ...(options.progress === undefined ? {} : { mode: options.progress }) });
+  const records: StepRecord[] = [];
+  const began = Date.now();
+  const end = Math.min(c.steps, options.stopAfter ?? c.steps);
+  try {
+    for (let step = start; step < end; step++) {
+      const record = await trainOneStep(model, data, c, step, opt, temp);
+      const last = step === c.steps - 1;
+      if (options.hooks?.evaluate !== undefined && (last || (c.evalEvery !== null && (step + 1) % c.evalEvery === 0))) {
+        record.eval = await options.hooks.evaluate(step + 1, model);
+      }
+      records.push(record);
+      appendLog(runDir, record);
+      progress?.update(step, { loss: record.loss, acc: record.accuracy, 'img/s': record.imagesPerSec });
+      await options.hooks?.onStep?.(record);
+      const due = c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0;
+      if (runDir !== null && (due || last)) await saveTrainState(runDir, step + 1, model, opt, temp, c);
+    }
+  } finally {
+    opt.dispose();
+    temp?.dispose();
+  }
+  return { steps: end, resumedFrom: start, records, seconds: (Date.now() - began) / 1000 };
+}
+
+async function scalarValue(t: tf.Scalar): Promise<number> {
+  const v = (await t.data())[0] as number;
+  t.dispose();
+  return v;
+}
+
+async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, step: number, opt: AdamW, temp: LearnableTemperature | null): Promise<StepRecord> {
+  const t0 = Date.now();
+  const lr = learningRate(c.schedule, step, c.steps);
+  const records = await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i)));
+  const packed = packStep(model, records, c, step);
+  const { values, grads } = await computeStep(model, packed, {
+    loss: c.loss,
+    chunkSize: c.chunkSize,
+    maxLen: c.maxLen,
+    seed: deriveSeed(c.seed, `dropout/${step}`),
+    ...(temp === null ? {} : { temperature: { value: () => temp.value(), variable: temp.logTau } }),
+  });
+  if (!Number.isFinite(values.loss)) {
+    tf.dispose(Object.values(grads));
+    throw new NonFiniteLossError(
+      `Non-finite loss (${values.loss}) at step ${step}: the update was not applied and nothing was saved after the last checkpoint. ` +
+        `Lower train.schedule.lr (now ${c.schedule.lr}), raise train.loss.temperature (now ${c.loss.temperature}) or set train.clipNorm.`,
+    );
+  }
+  let gradNorm: number | undefined;
+  let applied = grads;
+  if (c.clipNorm !== null) {
+    const clipped = clipByGlobalNorm(grads, c.clipNorm);
+    tf.dispose(Object.values(grads));
+    applied = clipped.grads;
+    if ((step + 1) % c.logEvery === 0 || step === 0) gradNorm = (await clipped.norm.data())[0];
+    clipped.norm.dispose();
+  }
+  opt.step(applied, lr);
+  tf.dispose(Object.values(applied));
+  const seconds = (Date.now() - t0) / 1000;
+  const images = records.filter((r) => r.image !== null).length; // distinct images this step
+  const pairs = packed.groups.length;
+  const mem = tf.memory();
+  return {
+    step,
+    lr,
+    temperature: temp === null ? c.loss.temperature : await scalarValue(temp.value()),
+    ...values,
+    seconds,
+    imagesPerSec: images / seconds,
+    sequencesPerSec: (packed.query.length + packed.target.length) / seconds,
+    pairsPerSec: pairs / seconds,
+    pairs,
+    numTensors: mem.numTensors,
+    tensorMB: mem.numBytes / 2 ** 20,
+    rssMB: process.memoryUsage().rss / 2 ** 20,
+    ...(gradNorm === undefined ? {} : { gradNorm }),
+  };
+}
