@@ -11,7 +11,7 @@ import { checkMmebImages, discoverMmeb, readMmebFile } from '../lib/data/mmeb';
 import { PairRecord, TurnRecord } from '../lib/data/records';
 import { defaultSourcePaths, loadConcepts } from '../lib/data/sources';
 import { familySplit, SPLIT_DEFAULTS, SPLITS } from '../lib/data/splits';
-import { setLogLevel } from '../lib/log';
+import { LogLevel, logLevel, setLogLevel } from '../lib/log';
 
 const ROOT = resolve(__dirname, '..');
 const LIMIT = 60;
@@ -27,9 +27,11 @@ describe('npm run data (a limited build)', function () {
   let turns: TurnRecord[];
   let pairs: PairRecord[];
   let conceptOfImage: Map<string, string>;
+  let previousLevel: LogLevel;
 
   before(async () => {
-    setLogLevel('warn');
+    previousLevel = logLevel();
+    if (previousLevel === 'debug' || previousLevel === 'info') setLogLevel('warn');
     out = mkdtempSync(join(tmpdir(), 'muco-data-'));
     cfg = { root: ROOT, outDir: out, limit: LIMIT, miniMmeb: { maxQueries: 25, maxCandidates: 30 }, miniMbeir: { maxQueries: 25 } };
     const result = await buildData(cfg);
@@ -39,7 +41,7 @@ describe('npm run data (a limited build)', function () {
     conceptOfImage = new Map(readCacheIndex(join(out, 'cache')).entries.map((e) => [e.id.replace('/', '-'), e.conceptId]));
   });
   after(() => {
-    setLogLevel('info');
+    setLogLevel(previousLevel);
     rmSync(out, { recursive: true, force: true });
   });
 

@@ -74,7 +74,7 @@ export const EMOJI_TEMPLATES: Readonly<Record<string, readonly string[]>> = {
   colour: [
     'What colour dominates the {where}?',
     'Which colour fills most of the {where}?',
-    'Name the main colour in the {where}.',
+    'Name the main colour of the {where}.',
     'The {where} is mostly which colour?',
   ],
   colours: [
@@ -137,7 +137,7 @@ export const FLAG_TEMPLATES: Readonly<Record<string, readonly string[]>> = {
   colour: [
     'What colour dominates the {where} of this flag?',
     'Which colour fills most of the {where}?',
-    'Name the main colour in the {where} of the flag.',
+    'Name the main colour of the {where} of the flag.',
   ],
   colours: [
     'Which colours appear on this flag?',
