@@ -1,12 +1,86 @@
 /**
  * The curated public API of muco-ts. Notebooks and the CLI import the compiled form of this file (dist/).
+ *
+ * The names a notebook uses most are exported at the top level; every module is also available as a
+ * namespace (`muco.dialogue.renderDialogue`, `muco.metrics.hitAtK`, ...).
  */
+
+// Runtime: backend, logging, randomness, configs.
 export { initBackend, backendReport, describeBackend, seededTensor, tensorsLeftBy, assertNoLeak } from './backend';
 export type { BackendName, BackendRequest, BackendOptions, BackendReport, InitKind } from './backend';
 export { log, setLogLevel, logLevel } from './log';
 export type { LogLevel } from './log';
 export { Rng, deriveSeed } from './random';
+export { resolveConfig, parseAssignments } from './config';
+export type { Overrides } from './config';
+
+// Text side: tokenizer, dialogue templates, batching, packing.
+export { Tokenizer, SPECIAL_IDS, PAD_ID } from './tokenizer';
+export { TEMPLATE_BASE, TEMPLATE_PRETRAIN, TEMPLATE_TRAIN, renderDialogue, renderMessages, tokenTable } from './dialogue';
+export type { Message, ContentPart, MaskKind, RenderedSequence, ChatTemplate, DialogueInput } from './dialogue';
+export { collate, attentionMask, attentionMaskData } from './batch';
+export type { Batch, CollateOptions } from './batch';
+export { packSingleTurn, packMultiTurn, packReconstruction, maskCounterpart, sampleSinglePair } from './packing';
+export type { ImageRecord, QueryTargetPair, PackedBatch, SinglePair } from './packing';
+
+// Model.
+export { Embedder } from './model/embedder';
+export type { EmbedInput, Embeddings, EmbeddingIndex } from './model/embedder';
+export { modelConfig, MODEL_PRESETS, parameterCount, memoryEstimate, imageTokens } from './model/config';
+export type { ModelConfig, ModelPreset } from './model/config';
+export { saveCheckpoint, loadCheckpoint, loadEncoder } from './model/checkpoint';
+export { patchify, patchTensor } from './model/vision';
+
+// Training.
+export { infoNCE, mucoPretrainLoss, mucoFinetuneLoss, sameGroupMask, LearnableTemperature, MASKED_LOGIT } from './loss';
+export type { LossOutput, FinetunePair } from './loss';
+export { train, trainConfig, DEFAULT_TRAIN, stepIndices, packStep, NonFiniteLossError } from './train';
+export type { TrainConfig, TrainData, TrainRecord, StepRecord, TrainHooks, TrainOptions, TrainSummary } from './train';
+export { learningRate } from './schedule';
+export { AdamW } from './optim';
+
+// Images and data.
+export { decodeImage, writePng } from './image';
+export { buildData } from './data/build';
+export { readTrainingRecords, readMiniM3t } from './data/m3t';
+export { DataLoader } from './data/loader';
+export { ImageCache } from './data/cache';
+
+// Evaluation and results.
+export { randomEncoder, EmbeddingCache } from './evaluate';
+export type { Encoder, EncodeItem } from './evaluate';
+export { topK } from './rank';
+
+// Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';
 export { show, showTable, tableHtml, loadPlotly, isSmoke } from './notebook';
+
+// Every module as a namespace.
+export * as backend from './backend';
+export * as tokenizer from './tokenizer';
+export * as dialogue from './dialogue';
+export * as batch from './batch';
+export * as packing from './packing';
+export * as model from './model/embedder';
+export * as modelConfigs from './model/config';
+export * as checkpoint from './model/checkpoint';
+export * as loss from './loss';
+export * as trainer from './train';
+export * as image from './image';
+export * as m3t from './data/m3t';
+export * as dataBuild from './data/build';
+export * as metrics from './metrics';
+export * as rank from './rank';
+export * as evaluate from './evaluate';
+export * as results from './results';
+export * as mmeb from './eval/mmeb';
+export * as mmebAggregate from './eval/mmeb-aggregate';
+export * as mbeir from './eval/mbeir';
+export * as mbeirAggregate from './eval/mbeir-aggregate';
+export * as mmebData from './data/mmeb';
+export * as mbeirData from './data/mbeir';
+export * as plot from './plot';
+
+// The runtime itself, so notebooks use the same tfjs instance as the library.
 export * as tf from '@tensorflow/tfjs';
