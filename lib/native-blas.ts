@@ -1,15 +1,15 @@
 /**
- * Native kernels for the tfjs `wasm` backend: OpenBLAS `cblas_sgemm` (pthread build, every core) and a float64-
- * accumulated reduction, run directly on the wasm heap by the N-API addon in native/ (built by
- * scripts/build-native.js at `npm install`).
+ * Native kernels for the tfjs `wasm` backend: OpenBLAS `cblas_sgemm` (pthread build, every core), plus a
+ * float64-accumulated reduction and a strided copy, run directly on the wasm heap by the N-API addon in native/
+ * (built by scripts/build-native.js at `npm install`).
  *
  * The wasm backend keeps every tensor in one WebAssembly.Memory at `dataIdMap.get(dataId).memoryOffset`. We hand
  * that ArrayBuffer (re-read on every call: memory growth detaches it) and byte offsets to the addon, which
  * computes C = op(A)·op(B) per batch matrix in place: no copies. `enableNativeBlas` re-registers the wasm
- * `BatchMatMul`, `_FusedMatMul`, `Sum` and `Mean` kernels; the kernels registered before (lib/wasm-fixes' or
- * stock) remain the fallback for what we do not cover: non-float32 inputs, empty tensors, odd fused epilogues,
- * non-contiguous reduction axes, and products below `minMacs`. Optional by design: when the addon is missing,
- * everything runs as before. MUCO_NATIVE=0 disables it; MUCO_NATIVE_THREADS sets OpenBLAS' threads.
+ * `BatchMatMul`, `_FusedMatMul`, `Sum`, `Mean`, `Slice` and `SplitV` kernels; the kernels registered before
+ * (lib/wasm-fixes' or stock) remain the fallback for what we do not cover: other dtypes, empty tensors, odd
+ * fused epilogues, non-contiguous reduction axes, and products below `minMacs`. Optional by design: when the
+ * addon is missing, everything runs as before. MUCO_NATIVE=0 disables it; MUCO_NATIVE_THREADS sets the threads.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -30,6 +30,7 @@ export interface NativeBlasAddon {
   epilogue(heap: ArrayBuffer, cOffset: number, batch: number, m: number, n: number, biasOffset: number,
     biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
   reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
+  slice(heap: ArrayBuffer, xOffset: number, outOffset: number, shape: number[], begin: number[], size: number[]): void;
   setThreads(threads: number): void;
   info(): { threads: number; parallel: number; config: string; corename: string };
 }
@@ -42,8 +43,11 @@ export interface NativeBlasConfig {
    * 2 AVX-512 cores found OpenBLAS faster than XNNPACK at every size down to 4×4×4.
    */
   minMacs: number;
-  /** Also register the native `Sum` / `Mean` (the bias and norm gradients' reductions). */
-  reductions: boolean;
+  /**
+   * Also register native `Sum` / `Mean` (bias and norm gradients) and `Slice` / `SplitV` (tfjs-wasm copies the
+   * whole input out of the heap for every slice).
+   */
+  memoryKernels: boolean;
   /**
    * Hand transposes to BLAS as flags (no copies) instead of keeping lib/wasm-fixes' explicit transposes on top.
    * Off by default while wasm-fixes' structural check (`isMatMulFixActive`) requires its kernel on top.
@@ -58,7 +62,7 @@ export function defaultNativeBlasConfig(): NativeBlasConfig {
   return {
     threads: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, cores),
     minMacs: 0,
-    reductions: true,
+    memoryKernels: true,
     blasTransposes: false,
   };
 }
@@ -66,12 +70,12 @@ export function defaultNativeBlasConfig(): NativeBlasConfig {
 /** What `enableNativeBlas` achieved; `reason` says why it is inactive. Goes into the BackendReport. */
 export type NativeBlasStatus = { active: boolean; threads: number; reason?: string };
 
-/** Counters for structural tests: native products (of which fused), native reductions, fallback calls. */
-export const nativeBlasStats = { calls: 0, fused: 0, reductions: 0, fallbacks: 0 };
+/** Counters for structural tests: native products (of which fused), reductions, slices; fallback calls. */
+export const nativeBlasStats = { calls: 0, fused: 0, reductions: 0, slices: 0, fallbacks: 0 };
 
 const MATMUL_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
-const REDUCE_KERNELS = ['Sum', 'Mean'] as const;
-const KERNELS = [...MATMUL_KERNELS, ...REDUCE_KERNELS];
+const MEMORY_KERNELS = ['Sum', 'Mean', 'Slice', 'SplitV'] as const;
+const KERNELS = [...MATMUL_KERNELS, ...MEMORY_KERNELS];
 type KernelName = (typeof KERNELS)[number];
 
 /** Fused activations in the addon's encoding (native/src/gemm.h `muco_act`). */
@@ -115,7 +119,7 @@ export function loadNativeBlas(): NativeBlasAddon | string {
   }
   try {
     const loaded = require(file) as Partial<NativeBlasAddon>;
-    const missing = ['gemm', 'epilogue', 'reduce', 'setThreads', 'info'].filter((f) => typeof loaded[f as keyof NativeBlasAddon] !== 'function');
+    const missing = ['gemm', 'epilogue', 'reduce', 'slice', 'setThreads', 'info'].filter((f) => typeof loaded[f as keyof NativeBlasAddon] !== 'function');
     if (missing.length > 0) {
       loadFailure = `addon is outdated (lacks ${missing.join(', ')}): rebuild it with \`node scripts/build-native.js\``;
       return loadFailure;
@@ -333,11 +337,58 @@ function nativeReduction(mean: boolean): (fallback: KernelFunc) => KernelFunc {
   };
 }
 
+/** 4-byte dtypes copy alike; bool (1 byte), string and complex go to the fallback. */
+const copyable = (t: TensorInfo): boolean => (t.dtype === 'float32' || t.dtype === 'int32') && t.shape.length >= 1 && t.shape.length <= 8;
+
+/** Copy the box [begin, begin + size) of x into a new packed tensor. */
+function copyBox(backend: WasmBackend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  (addon as NativeBlasAddon).slice(heap, offsetOf(backend, x), offsetOf(backend, out), x.shape, begin, size);
+  nativeBlasStats.slices++;
+  return out;
+}
+
+function nativeSlice(fallback: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { begin, size } = args.attrs as { begin: number | number[]; size?: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [number[], number[]];
+    if (!copyable(x) || s.some((d) => d === 0)) {
+      nativeBlasStats.fallbacks++;
+      return fallback(args);
+    }
+    return copyBox(args.backend as unknown as WasmBackend, x, b, s);
+  };
+}
+
+function nativeSplitV(fallback: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0] as number;
+    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+    if (!copyable(x) || sizes.some((d) => d === 0) || x.shape.some((d) => d === 0)) {
+      nativeBlasStats.fallbacks++;
+      return fallback(args);
+    }
+    const begin = x.shape.map(() => 0);
+    return sizes.map((d) => {
+      const box = x.shape.map((s, i) => (i === ax ? d : s));
+      const out = copyBox(args.backend as unknown as WasmBackend, x, begin, box);
+      begin[ax] = (begin[ax] as number) + d;
+      return out;
+    });
+  };
+}
+
 const FACTORIES: Record<KernelName, (fallback: KernelFunc) => KernelFunc> = {
   BatchMatMul: nativeBatchMatMul,
   _FusedMatMul: nativeFusedMatMul,
   Sum: nativeReduction(false),
   Mean: nativeReduction(true),
+  Slice: nativeSlice,
+  SplitV: nativeSplitV,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -349,7 +400,7 @@ function inactive(reason: string): NativeBlasStatus {
 }
 
 /**
- * Register the native `BatchMatMul`, `_FusedMatMul`, `Sum`, `Mean` on wasm, over the kernels registered before
+ * Register the native `BatchMatMul`, `_FusedMatMul` (and `Sum`, `Mean`, `Slice`, `SplitV`) on wasm, over the kernels registered before
  * (lib/wasm-fixes' or stock), which stay the fallback. Idempotent; a later call updates the config (omitted keys
  * return to their defaults). Never throws for a missing addon: it reports why and logs a one-line notice once.
  */
@@ -379,7 +430,7 @@ function install(): void {
     if (!natives.has(f) && !wrappers.has(f) && !wrapsOurs) below.set(name, current);
     const base = below.get(name) as tf.KernelConfig;
     tf.unregisterKernel(name, 'wasm');
-    if (!isMatMul && !config.reductions) {
+    if (!isMatMul && !config.memoryKernels) {
       tf.registerKernel(base);
       continue;
     }
@@ -409,7 +460,7 @@ function resolveConfig(overrides: Partial<NativeBlasConfig>): NativeBlasConfig {
 
 /**
  * True when the registered wasm kernels are ours in the configured arrangement: native matMul on top
- * (`blasTransposes`) or under the transposed-matMul fix, native reductions iff `reductions`. For tests.
+ * (`blasTransposes`) or under the transposed-matMul fix, native Sum/Mean/Slice/SplitV iff `memoryKernels`.
  */
 export function isNativeBlasActive(): boolean {
   const registered = (name: string): KernelFunc | undefined => tf.getKernel(name, 'wasm')?.kernelFunc;
@@ -417,8 +468,8 @@ export function isNativeBlasActive(): boolean {
     const f = registered(name);
     return f !== undefined && (config.blasTransposes ? natives.has(f) : wrappers.has(f) && isMatMulFixActive());
   });
-  const reductions = REDUCE_KERNELS.every((name) => natives.has(registered(name) as KernelFunc) === config.reductions);
-  return matMuls && reductions;
+  const others = MEMORY_KERNELS.every((name) => natives.has(registered(name) as KernelFunc) === config.memoryKernels);
+  return matMuls && others;
 }
 
 /** The status of the last `enableNativeBlas`, with the threads OpenBLAS uses. */

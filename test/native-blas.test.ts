@@ -168,7 +168,7 @@ function kernelSuite(blasTransposes: boolean): void {
     before(async function () {
       await initBackend({ backend: 'cpu' });
       await initBackend({ backend: 'wasm' });
-      const status = enableNativeBlas({ blasTransposes, reductions: true });
+      const status = enableNativeBlas({ blasTransposes, memoryKernels: true });
       active = status.active;
       if (!active) {
         process.stdout.write(`    skipped: ${status.reason ?? '?'}\n`);
@@ -250,6 +250,29 @@ function kernelSuite(blasTransposes: boolean): void {
       }
     }
 
+    const SLICES: [number[], number[], number[]][] = [
+      [[7, 9], [2, 3], [4, -1]], [[5, 6, 7], [0, 2, 0], [-1, 3, -1]], [[3, 4, 5, 6], [1, 0, 2, 1], [2, 4, 3, 5]],
+      [[2, 3, 4, 5], [0, 0, 0, 0], [2, 3, 4, 5]], [[32, 4, 8, 6], [0, 0, 0, 3], [32, 4, 8, 3]], [[11], [4], [5]],
+    ];
+    for (const [shape, begin, size] of SLICES) {
+      it(`slice of [${shape}] at [${begin}] size [${size}]: values and gradients`, async () => {
+        const before = nativeBlasStats.slices;
+        await assertParity(() => valueAndGrads((x) => tf.slice(x as tf.Tensor, begin, size), [shape], 70));
+        assert.ok(nativeBlasStats.slices > before, 'the native slice ran');
+      });
+    }
+
+    it('split (SplitV) along each axis and int32 slices: values and gradients', async () => {
+      const before = nativeBlasStats.slices;
+      await assertParity(() => [
+        ...valueAndGrads((x) => tf.concat(tf.split(x as tf.Tensor, [2, 5, 1], 1).map((p, i) => tf.mul(p, i + 1)), 1), [[3, 8, 4]], 80),
+        ...valueAndGrads((x) => tf.stack(tf.split(x as tf.Tensor, 2, -1).reverse()), [[4, 2, 6]], 81),
+        ...tf.split(input([6, 5], 82), 3, 0),
+        tf.slice(tf.range(0, 60, 1, 'int32').reshape([3, 4, 5]), [1, 1, 1], [2, 2, 3]).toFloat(),
+      ]);
+      assert.ok(nativeBlasStats.slices >= before + 10);
+    });
+
     it('broadcasting gradients reduce natively (bias and gain gradients)', async () => {
       const before = nativeBlasStats.reductions;
       await assertParity(() => valueAndGrads((x, b, g) => tf.mul(tf.add(x as tf.Tensor, b as tf.Tensor), g as tf.Tensor), [[64, 8, 16], [16], [8, 1]], 60));
@@ -280,10 +303,13 @@ function kernelSuite(blasTransposes: boolean): void {
       } finally {
         enableNativeBlas({ blasTransposes });
       }
-      // Non-contiguous axes and int32 reductions go to the previous kernel (which handles them).
+      // Non-contiguous axes, int32 reductions and bool slices go to the previous kernel (which handles them).
       const r0 = nativeBlasStats.fallbacks;
-      await assertParity(() => [tf.sum(input([3, 4, 5], 1), [0, 2]), tf.sum(tf.range(0, 12, 1, 'int32').reshape([3, 4]), 1).toFloat()]);
-      assert.equal(nativeBlasStats.fallbacks - r0, 2);
+      await assertParity(() => [
+        tf.sum(input([3, 4, 5], 1), [0, 2]), tf.sum(tf.range(0, 12, 1, 'int32').reshape([3, 4]), 1).toFloat(),
+        tf.slice(tf.tensor([true, false, true, true], [2, 2], 'bool'), [1, 0], [1, 2]).toFloat(),
+      ]);
+      assert.equal(nativeBlasStats.fallbacks - r0, 3);
       // int32, and a bias broadcast over part of the batch (not expressible as strides), go to the previous
       // kernel: the stock wasm one rejects both, which shows who ran.
       const before = { ...nativeBlasStats };
@@ -355,7 +381,7 @@ describe('native BLAS: the addon guards the heap', function () {
     }
   });
 
-  it('rejects offsets outside the heap, misaligned offsets, bad indices and wrong arity', () => {
+  it('rejects offsets outside the heap, misaligned offsets, bad indices, boxes and wrong arity', () => {
     const lib = nativeBlasAddon();
     assert.ok(lib !== null);
     const buf = new ArrayBuffer(64);
@@ -366,6 +392,9 @@ describe('native BLAS: the addon guards the heap', function () {
     assert.throws(() => (lib.gemm as unknown as (...a: unknown[]) => void)(buf, 0, 0), /expects 12 arguments/);
     assert.throws(() => lib.epilogue(buf, 0, 1, 4, 4, 32, [0, 4, 1], 1, -1, [0, 0, 0], 0), /bias/);
     assert.throws(() => lib.setThreads(0), /setThreads/);
+    assert.throws(() => lib.slice(buf, 0, 32, [4, 4], [1, 0], [4, 4]), /leaves axis 0/);
+    assert.throws(() => lib.slice(buf, 0, 32, [4, 4], [0], [2, 2]), /same rank/);
+    assert.throws(() => lib.slice(buf, 0, 48, [4, 4], [0, 0], [2, 3]), /outside the heap/);
   });
 });
 

@@ -8,6 +8,7 @@
  *   gemm(heap, aOff, bOff, cOff, batch, aIndex|null, bIndex|null, m, n, k, transA, transB)
  *   epilogue(heap, cOff, batch, m, n, biasOff|-1, biasStrides[3], act, preluOff|-1, preluStrides[3], alpha)
  *   reduce(heap, xOff, outOff, outer, r, inner, scale)     out[o, i] = scale · Σ_j x[o, j, i]
+ *   slice(heap, xOff, outOff, shape[], begin[], size[])     packed copy of a box of a 4-byte tensor
  *   setThreads(n) / info() -> {threads, config, corename, parallel}
  */
 #include <node_api.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernels.h"
 
 #define CHECK(env, call)                                                   \
   do {                                                                     \
@@ -189,6 +191,43 @@ static napi_value reduce(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads a JS array of at most MUCO_MAX_RANK non-negative integers; returns its length or -1. */
+static int get_dims(napi_env env, napi_value v, size_t *out) {
+  uint32_t n;
+  if (napi_get_array_length(env, v, &n) != napi_ok || n > MUCO_MAX_RANK) return -1;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !get_size(env, e, &out[i])) return -1;
+  }
+  return (int)n;
+}
+
+static napi_value slice(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) FAIL(env, "slice expects 6 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "slice: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t x_off, out_off, shape[MUCO_MAX_RANK], begin[MUCO_MAX_RANK], size[MUCO_MAX_RANK];
+  if (!get_size(env, argv[1], &x_off) || !get_size(env, argv[2], &out_off))
+    FAIL(env, "slice: offsets must be non-negative integers");
+  const int rank = get_dims(env, argv[3], shape);
+  if (rank < 1 || get_dims(env, argv[4], begin) != rank || get_dims(env, argv[5], size) != rank)
+    FAIL(env, "slice: shape, begin and size must be arrays of the same rank in [1, %d]", MUCO_MAX_RANK);
+  size_t n_x = 1, n_out = 1;
+  for (int i = 0; i < rank; i++) {
+    if (begin[i] > shape[i] || size[i] > shape[i] - begin[i]) FAIL(env, "slice: the box leaves axis %d", i);
+    n_x *= shape[i];
+    n_out *= size[i];
+  }
+  if (n_out == 0) return NULL;
+  if (!in_heap(&heap, x_off, n_x * 4) || !in_heap(&heap, out_off, n_out * 4))
+    FAIL(env, "slice: an operand lies outside the heap or is misaligned (heap %zu bytes)", heap.length);
+  muco_slice((const uint32_t *)(heap.base + x_off), (uint32_t *)(heap.base + out_off), rank, shape, begin, size);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -226,6 +265,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_default, NULL},
       {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
+      {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -6,7 +6,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 void muco_sgemm_batched(const float *a, const float *b, float *c, size_t batch, const int32_t *a_index,
@@ -65,36 +64,4 @@ void muco_epilogue(float *c, size_t batch, size_t m, size_t n, muco_bcast bias, 
       }
     }
   }
-}
-
-/* Row sums (inner == 1): eight independent accumulators so the adds overlap instead of forming one chain. */
-static void reduce_rows(const float *x, float *out, size_t outer, size_t r, double scale) {
-  for (size_t o = 0; o < outer; o++) {
-    const float *row = x + o * r;
-    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t j = 0;
-    for (; j + 8 <= r; j += 8)
-      for (int u = 0; u < 8; u++) acc[u] += row[j + u];
-    double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; j < r; j++) s += row[j];
-    out[o] = (float)(s * scale);
-  }
-}
-
-void muco_reduce_sum(const float *x, float *out, size_t outer, size_t r, size_t inner, double scale) {
-  if (inner == 1) {
-    reduce_rows(x, out, outer, r, scale);
-    return;
-  }
-  /* Column sums: one double accumulator per inner position, streamed row by row (vectorises over i). */
-  double *acc = malloc(inner * sizeof(double));
-  if (acc == NULL) return;
-  for (size_t o = 0; o < outer; o++) {
-    const float *block = x + o * r * inner;
-    for (size_t i = 0; i < inner; i++) acc[i] = 0.0;
-    for (size_t j = 0; j < r; j++)
-      for (size_t i = 0; i < inner; i++) acc[i] += block[j * inner + i];
-    for (size_t i = 0; i < inner; i++) out[o * inner + i] = (float)(acc[i] * scale);
-  }
-  free(acc);
 }

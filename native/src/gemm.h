@@ -41,10 +41,4 @@ void muco_sgemm_batched(const float *a, const float *b, float *c, size_t batch, 
 void muco_epilogue(float *c, size_t batch, size_t m, size_t n, muco_bcast bias, muco_act act, muco_bcast prelu,
                    float alpha);
 
-/*
- * out[o, i] = scale · Σ_j x[o, j, i] over x packed [outer, r, inner] (tfjs Sum with scale 1, Mean with 1/r).
- * Accumulates in double so long reductions (bias gradients over B·T rows) stay as exact as tfjs' cpu backend.
- */
-void muco_reduce_sum(const float *x, float *out, size_t outer, size_t r, size_t inner, double scale);
-
 #endif
