@@ -1,10 +1,11 @@
 /**
- * The native OpenBLAS matMul (lib/native-blas.ts, native/) must compute what the cpu reference backend computes,
- * values and gradients, relative error (max |wasm − ref| / max |ref|) ≤ 1e-5, on seeded random shapes: odd sizes,
- * ranks 2–4, batch broadcasting, every transpose combination, fused bias + every fused activation; in both
- * arrangements (wasm-fixes' transposes on top, and transposes as BLAS flags). Structural checks prove the native
- * kernel is the one that runs. The kernel suites skip, with the reason, when the addon is not built; the shape
- * planning and the fallback checks run everywhere.
+ * The native kernels (lib/native-blas.ts, lib/native-kernels.ts, native/) must compute what the cpu reference
+ * backend computes, values and gradients, relative error (max |wasm − ref| / max |ref|) ≤ 1e-5, on seeded random
+ * shapes: odd sizes, ranks 2–4, batch broadcasting, every transpose combination, fused bias + every fused
+ * activation, reductions, slices and splits; in both arrangements (wasm-fixes' transposes on top, and transposes
+ * as BLAS flags). Structural checks (counters, the kernel registry) prove the native kernel is the one that runs.
+ * The kernel suites skip, with the reason, when the addon is not built or MUCO_NATIVE=0; the shape planning and
+ * the fallback checks run everywhere.
  */
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
@@ -14,10 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend, seededTensor } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
-import {
-  broadcastStrides, enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeBlasAddon, nativeBlasStats,
-  planBatches, planReduction,
-} from '../lib/native-blas';
+import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
+import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
 
 const size = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
 
