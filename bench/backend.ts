@@ -136,16 +136,28 @@ interface KernelShare {
   calls: number;
 }
 
-async function profileStep(step: () => tf.Tensor): Promise<KernelShare[]> {
-  const info = await tf.profile(() => {
-    step().dispose();
-  });
+/**
+ * Kernel time per kernel name over one step: each call's minimum over `runs` profiled steps (the step runs the
+ * same kernel sequence every time), which discounts time lost to other processes on a shared machine.
+ */
+async function profileStep(step: () => tf.Tensor, runs = 5): Promise<KernelShare[]> {
+  const perCall: { name: string; ms: number }[] = [];
+  for (let r = 0; r < runs; r++) {
+    const info = await tf.profile(() => {
+      step().dispose();
+    });
+    info.kernels.forEach((k, i) => {
+      const ms = k.kernelTimeMs as number;
+      const prev = perCall[i];
+      perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
+    });
+  }
   const byName = new Map<string, KernelShare>();
-  for (const k of info.kernels) {
-    const e = byName.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
+  for (const { name, ms } of perCall) {
+    const e = byName.get(name) ?? { kernel: name, ms: 0, calls: 0 };
+    e.ms += ms;
     e.calls++;
-    byName.set(k.name, e);
+    byName.set(name, e);
   }
   return [...byName.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 }));
 }
@@ -157,7 +169,11 @@ async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   if (native !== (report.wasm?.nativeBlas.active === true)) {
     throw new Error(`variant ${variant}: native BLAS active = ${String(report.wasm?.nativeBlas.active)} (${report.wasm?.nativeBlas.reason ?? ''}); build it with \`node scripts/build-native.js\`.`);
   }
-  if (variant === 'wasm-native-flags') enableNativeBlas({ blasTransposes: true });
+  let described = describeBackend(report);
+  if (variant === 'wasm-native-flags') {
+    enableNativeBlas({ blasTransposes: true });
+    described += ' + transposes as BLAS flags (no wasm-fixes on top)';
+  }
   const reps = REPS[variant];
   const rng = new Rng(1);
   const a = seededTensor([512, 512], rng);
@@ -165,7 +181,7 @@ async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   const matMul512Ms = timeMs(() => tf.matMul(a, b), reps.matMul);
   const step = makeStep();
   const stepMs = timeMs(step, reps.step, 2);
-  const result: Record<string, unknown> = { backend: describeBackend(report), matMul512Ms, stepMs };
+  const result: Record<string, unknown> = { backend: described, matMul512Ms, stepMs };
   if (variant === 'wasm-native') {
     // On a shared 2-core machine a second OpenBLAS thread can wait on a busy core: the 1-thread step for reference.
     enableNativeBlas({ threads: 1 });
@@ -237,14 +253,23 @@ async function main(): Promise<void> {
   const rows = VARIANTS.map((v) => {
     const r = results[v] as Record<string, number>;
     const gflops = (2 * 512 ** 3) / ((r['matMul512Ms'] as number) * 1e6);
-    return `${v.padEnd(12)} ${fmt(r['matMul512Ms']).padStart(9)} ${fmt(gflops, 1).padStart(8)} ${fmt(r['stepMs'], 1).padStart(10)} ${fmt((r['stepMs'] as number) / TORCH.stepMs).padStart(8)}`;
+    return `${v.padEnd(18)} ${fmt(r['matMul512Ms']).padStart(9)} ${fmt(gflops, 1).padStart(8)} ${fmt(r['stepMs'], 1).padStart(10)} ${fmt((r['stepMs'] as number) / TORCH.stepMs).padStart(8)}`;
   });
   const native = results['wasm-native'] as { peak?: { gflops: number; threads: number }; stepMs1Thread?: number };
   const peak = native.peak;
+  type Sweep = { label: string; ms: number }[];
+  const sweeps = (['wasm-fixed', 'wasm-native', 'wasm-native-flags'] as const).map((v) => (results[v] as { sweep: Sweep }).sweep);
+  const sweepRows = (sweeps[0] ?? []).map((row, i) => `${row.label.padEnd(34)}${sweeps.map((sw) => fmt(sw[i]?.ms, 3).padStart(10)).join('')}`);
+  const profile = (v: Variant): string =>
+    ((results[v] as { profile: KernelShare[] }).profile ?? []).slice(0, 8).map((k) => `${k.kernel} ${fmt(k.ms, 1)}`).join(', ');
   process.stdout.write(
-    `\nvariant      512² ms   GFLOP/s    step ms  ×torch\n${rows.join('\n')}\n` +
-      `torch (ref)  ${fmt(TORCH.matMul512Ms).padStart(9)} ${fmt((2 * 512 ** 3) / (TORCH.matMul512Ms * 1e6), 1).padStart(8)} ${fmt(TORCH.stepMs, 1).padStart(10)}\n` +
+    `\nvariant            512² ms   GFLOP/s    step ms  ×torch\n${rows.join('\n')}\n` +
+      `torch (ref)        ${fmt(TORCH.matMul512Ms).padStart(9)} ${fmt((2 * 512 ** 3) / (TORCH.matMul512Ms * 1e6), 1).padStart(8)} ${fmt(TORCH.stepMs, 1).padStart(10)}\n` +
       `wasm-native step with 1 OpenBLAS thread: ${fmt(native.stepMs1Thread, 1)} ms\n` +
+      `\nmatMul sweep (ms)                      fixed    native     flags\n${sweepRows.join('\n')}\n` +
+      `\nkernel ms per step, wasm-fixed:        ${profile('wasm-fixed')}\n` +
+      `kernel ms per step, wasm-native:       ${profile('wasm-native')}\n` +
+      `kernel ms per step, wasm-native-flags: ${profile('wasm-native-flags')}\n\n` +
       `native sgemm peak at 1024²: ${fmt(peak?.gflops, 1)} GFLOP/s (${peak?.threads ?? '?'} threads)\n` +
       `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates every time)\n` +
       `wrote ${path.relative(process.cwd(), file)}\n`,

@@ -292,12 +292,24 @@ function nativeSplitV(ctx: Ctx, fallback: KernelFunc): KernelFunc {
 }
 
 /**
+ * Only a plain ArrayBuffer heap can be handed to the addon; a SharedArrayBuffer (threaded wasm, which tfjs does
+ * not enable in Node) sends every call to the fallback.
+ */
+function onPlainHeap(kernel: KernelFunc, fallback: KernelFunc): KernelFunc {
+  return (args: KernelArgs) => {
+    if ((args.backend as unknown as WasmBackend).wasm.HEAPU8.buffer instanceof ArrayBuffer) return kernel(args);
+    nativeBlasStats.fallbacks++;
+    return fallback(args);
+  };
+}
+
+/**
  * The native kernel functions, each wrapping the kernel it replaces (`fallback`), bound to the loaded addon.
  * `minMacs` is read on every call so a config change applies without re-registering.
  */
 export function nativeKernelFactories(lib: NativeBlasAddon, minMacs: () => number): Record<NativeKernelName, (fallback: KernelFunc) => KernelFunc> {
   const ctx: Ctx = { lib, minMacs };
-  return {
+  const kernels: Record<NativeKernelName, (fallback: KernelFunc) => KernelFunc> = {
     BatchMatMul: (f) => nativeBatchMatMul(ctx, f),
     _FusedMatMul: (f) => nativeFusedMatMul(ctx, f),
     Sum: (f) => nativeReduction(ctx, false, f),
@@ -305,4 +317,6 @@ export function nativeKernelFactories(lib: NativeBlasAddon, minMacs: () => numbe
     Slice: (f) => nativeSlice(ctx, f),
     SplitV: (f) => nativeSplitV(ctx, f),
   };
+  const guarded = Object.entries(kernels).map(([name, make]) => [name, (f: KernelFunc) => onPlainHeap(make(f), f)]);
+  return Object.fromEntries(guarded) as typeof kernels;
 }
