@@ -1,0 +1,61 @@
+/**
+ * The experiments: each is a list of runs, each run a set of overrides on top of a scale preset
+ * (experiments/presets.ts). `npm run experiment -- <name>` runs one; grids are lists of runs.
+ */
+import type { RunOverrides } from '../lib/experiment/config';
+
+export interface ExperimentDef {
+  description: string;
+  /** The paper table it mirrors. */
+  paper: string;
+  /** Run name → overrides, applied on top of the scale preset; `images: k` multiplies imagesPerStep. */
+  runs: Record<string, RunOverrides & { imagesFactor?: number }>;
+}
+
+const single = { train: { packing: 'single' as const, turns: 1 } };
+const muco = (k: number): RunOverrides => ({ train: { packing: 'multi', turns: k } });
+
+export const EXPERIMENTS: Record<string, ExperimentDef> = {
+  core: {
+    description: 'Single-turn vs MuCo (k = 7) at the same images per step, and single-turn at the same effective batch (7x images).',
+    paper: 'Table 5 (1 turn x 1024 vs 7 turns x 1024 vs 1 turn x 7168)',
+    runs: {
+      'single-turn': single,
+      'muco-k7': muco(7),
+      'single-turn-7x-images': { ...single, imagesFactor: 7 },
+    },
+  },
+  turns: {
+    description: 'Number of turns at fixed images per step, and single-turn at the matched effective batch.',
+    paper: 'Table 5',
+    runs: {
+      'turns-1': single,
+      'turns-2': muco(2),
+      'turns-4': muco(4),
+      'turns-7': muco(7),
+      'single-2x-images': { ...single, imagesFactor: 2 },
+      'single-4x-images': { ...single, imagesFactor: 4 },
+    },
+  },
+  'logit-mask': {
+    description: 'MuCo pretraining with and without masking the same-image targets out of the negatives.',
+    paper: 'Table 7 (pretraining mask)',
+    runs: { 'mask-on': muco(7), 'mask-off': { train: { packing: 'multi', turns: 7, loss: { logitMask: false } } } },
+  },
+  compounded: {
+    description: 'Compounded supervision: causal attention across turns vs isolated turns (each turn sees only the system prompt, the image and itself).',
+    paper: 'Table 6',
+    runs: { causal: muco(7), isolated: { train: { packing: 'multi', turns: 7, maskKind: 'isolated' } } },
+  },
+  composition: {
+    description: 'Data composition: turn kinds removed cumulatively (all → −CLS → −global VQA → −local VQA → retrieval only).',
+    paper: 'Table 4',
+    runs: {
+      all: muco(7),
+      'minus-cls': { ...muco(7), data: { kinds: ['vqa_global1', 'vqa_global2', 'vqa_local1', 'vqa_local2', 'vqa_creative', 'retrieval'] } },
+      'minus-global-vqa': { ...muco(7), data: { kinds: ['vqa_local1', 'vqa_local2', 'vqa_creative', 'retrieval'] } },
+      'minus-local-vqa': { ...muco(7), data: { kinds: ['vqa_creative', 'retrieval'] } },
+      'retrieval-only': { ...muco(7), data: { kinds: ['retrieval'] } },
+    },
+  },
+};

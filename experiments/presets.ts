@@ -1,0 +1,30 @@
+/**
+ * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
+ *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
+ *   quick  `npm run reproduce`: the core comparison in ≤ 20 minutes on 2 CPU cores
+ *   full   the committed results (all experiments together ≈ 2 hours on 2 cores, resumable)
+ */
+import type { RunOverrides } from '../lib/experiment/config';
+
+export type ScalePreset = 'smoke' | 'quick' | 'full';
+
+export const SCALES: Record<ScalePreset, RunOverrides> = {
+  smoke: {
+    preset: 'tiny',
+    model: { imageSize: 32, patchSize: 4 },
+    train: { steps: 3, imagesPerStep: 4, logEvery: 1, schedule: { warmupSteps: 1 } },
+    data: { maxRecords: 64, maxBpeTokens: 1000 },
+    eval: { limit: 6, validationRecords: 16, pools: ['local'] },
+  },
+  quick: {
+    preset: 'small',
+    // GradCache chunks keep every run inside the wasm heap (4 GiB) whatever its batch.
+    train: { steps: 120, imagesPerStep: 8, chunkSize: 16, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
+    eval: { limit: 60, validationRecords: 200, pools: ['local', 'global'] },
+  },
+  full: {
+    preset: 'small',
+    train: { steps: 400, imagesPerStep: 16, chunkSize: 16, logEvery: 20, checkpointEvery: 100, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
+    eval: { limit: 150, validationRecords: 400, pools: ['local', 'global'] },
+  },
+};

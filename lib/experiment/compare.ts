@@ -1,0 +1,94 @@
+/**
+ * Read finished runs back and lay them side by side: one row per run with the mini-MMEB (CLS / VQA / RET /
+ * GRD / IND / OOD / overall) and mini-M-BEIR (local and global average) scores, the validation check and the
+ * training throughput; plus the loss curves from each run's log.jsonl. Used by `npm run reproduce` and the
+ * notebooks.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Figure, bars, lines } from '../plot';
+import { MetricValue, readMetrics } from '../results';
+
+export interface RunRow {
+  run: string;
+  [column: string]: string | number | null;
+}
+
+function get(obj: MetricValue | undefined, ...keys: string[]): number | null {
+  let cur: MetricValue | undefined = obj;
+  for (const k of keys) {
+    if (cur === null || cur === undefined || typeof cur !== 'object' || Array.isArray(cur)) return null;
+    cur = (cur as Record<string, MetricValue>)[k];
+  }
+  return typeof cur === 'number' ? cur : null;
+}
+
+/** The finished runs of an experiment folder (results/<scale>/<experiment>), in the given order if any. */
+export function finishedRuns(dir: string, order?: readonly string[]): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const done = fs.readdirSync(dir).filter((r) => fs.existsSync(path.join(dir, r, 'metrics.json')));
+  return order === undefined ? done.sort() : order.filter((r) => done.includes(r));
+}
+
+/** One comparison row per finished run. Scores in percent. */
+export function comparisonRows(dir: string, order?: readonly string[]): RunRow[] {
+  return finishedRuns(dir, order).map((run) => {
+    const m = readMetrics(path.join(dir, run)).metrics;
+    const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+    return {
+      run,
+      'MMEB CLS': r1(get(m['mmeb'], 'metaTask', 'CLS')),
+      'MMEB VQA': r1(get(m['mmeb'], 'metaTask', 'VQA')),
+      'MMEB RET': r1(get(m['mmeb'], 'metaTask', 'RET')),
+      'MMEB GRD': r1(get(m['mmeb'], 'metaTask', 'VG')),
+      'MMEB IND': r1(get(m['mmeb'], 'IND')),
+      'MMEB OOD': r1(get(m['mmeb'], 'OOD')),
+      'MMEB overall': r1(get(m['mmeb'], 'overall')),
+      'M-BEIR local': r1(get(m['mbeir'], 'local', 'average')),
+      'M-BEIR global': r1(get(m['mbeir'], 'global', 'average')),
+      'val R@1': r1(100 * (get(m['validation'], 'recallAt1') ?? NaN)),
+      'pairs/s': r1(get(m['train'], 'pairsPerSec')),
+      'images/s': r1(get(m['train'], 'imagesPerSec')),
+      'final loss': get(m['train'], 'finalLoss'),
+    };
+  });
+}
+
+/** Per-step records of a run's log.jsonl. */
+export function readLog(runDir: string): Record<string, number>[] {
+  const file = path.join(runDir, 'log.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, number>);
+}
+
+/** Loss (smoothed over `window` steps) against step, one line per run. */
+export function lossCurves(dir: string, runs: readonly string[], window = 10): Figure {
+  return lines(
+    runs.map((run) => {
+      const log = readLog(path.join(dir, run));
+      const y = log.map((_, i) => {
+        const part = log.slice(Math.max(0, i - window + 1), i + 1);
+        return part.reduce((s, r) => s + (r['loss'] ?? 0), 0) / part.length;
+      });
+      return { name: run, x: log.map((r) => (r['step'] ?? 0) + 1), y };
+    }),
+    { title: `training loss (moving average over ${window} steps)`, xTitle: 'step', yTitle: 'InfoNCE loss' },
+  );
+}
+
+/** Grouped bars of selected score columns per run. */
+export function scoreBars(rows: readonly RunRow[], columns: readonly string[], title: string): Figure {
+  return bars(
+    [...columns],
+    rows.map((r) => ({ name: r.run, y: columns.map((c) => (typeof r[c] === 'number' ? (r[c] as number) : 0)) })),
+    { title, yTitle: 'score (%)' },
+  );
+}
+
+/** A Markdown table of rows (for README snippets and summary.md). */
+export function markdownTable(rows: readonly RunRow[]): string {
+  if (rows.length === 0) return '(no finished runs)\n';
+  const cols = Object.keys(rows[0] as RunRow);
+  const fmt = (v: unknown): string => (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '–' : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
+  return [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n';
+}

@@ -1,0 +1,175 @@
+/**
+ * Run one experiment run: config in, folder out (design.md §6).
+ *
+ *   results/<experiment>/<run>/
+ *     config.json        the resolved RunConfig
+ *     tokenizer.json     the vocabulary built from the training texts
+ *     log.jsonl          per-step loss, lr, throughput (lib/train)
+ *     checkpoints/       resumable training state (git-ignored)
+ *     metrics.json       {metadata, metrics: {train, validation, mmeb, mbeir}}
+ *     mmeb.csv, mbeir.csv, scores/  per-data-set scores
+ *
+ * A run whose metrics.json exists is skipped (its metrics are returned); an interrupted run resumes from its
+ * latest checkpoint. Nothing a finished run wrote is overwritten.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { backendReport } from '../backend';
+import { ImageCache } from '../data/cache';
+import { discoverMbeir } from '../data/mbeir';
+import { discoverMmeb } from '../data/mmeb';
+import { readMiniM3t, TrainingRecord } from '../data/m3t';
+import { evaluateMbeir, mbeirSummary } from '../eval/mbeir';
+import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
+import { log } from '../log';
+import { Embedder } from '../model/embedder';
+import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeMetrics } from '../results';
+import { Tokenizer } from '../tokenizer';
+import { train, TrainData, TrainHooks } from '../train';
+import { RunConfig } from './config';
+import { validationRecall } from './validate';
+
+export interface RunOptions {
+  /** Results root (default `results`). */
+  resultsRoot?: string;
+  hooks?: TrainHooks;
+  progress?: 'bar' | 'lines' | 'none';
+  /** Keep the trained model in memory and return it (notebooks); default false (disposed). */
+  keepModel?: boolean;
+}
+
+export interface RunOutcome {
+  dir: string;
+  metrics: MetricsFile;
+  skipped: boolean;
+  model: Embedder | null;
+}
+
+/** The training records of a run and a TrainData view with cached pixels at the model's image size. */
+export async function trainingData(cfg: RunConfig): Promise<{ records: TrainingRecord[]; data: TrainData }> {
+  const split = await readMiniM3t(cfg.data.dir, cfg.data.split);
+  const kinds = cfg.data.kinds;
+  const kept = kinds === null ? split.records : split.records.map((r) => ({ ...r, turns: r.turns.filter((t) => kinds.includes(t.kind)) })).filter((r) => r.turns.length > 0);
+  if (kept.length === 0) throw new Error(`No training record keeps a turn of the kinds ${JSON.stringify(kinds)}; known kinds: cls, vqa_global1, vqa_global2, vqa_local1, vqa_local2, vqa_creative, retrieval.`);
+  const records = cfg.data.maxRecords === null ? kept : kept.slice(0, cfg.data.maxRecords);
+  const cache = ImageCache.open(split.cacheDir, cfg.model.imageSize);
+  const data: TrainData = {
+    size: records.length,
+    get(i) {
+      const r = records[i] as TrainingRecord;
+      const row = r.queryImagePath === '' ? undefined : cache.rowOf(r.queryImagePath);
+      if (r.queryImagePath !== '' && row === undefined) throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${split.cacheDir}; rebuild with \`npm run data\`.`);
+      return {
+        id: r.id,
+        image: row === undefined ? null : cache.floats(row),
+        caption: r.querySentence,
+        pairs: r.turns.map((t) => ({ query: t.query, target: t.target })),
+      };
+    },
+  };
+  return { records, data };
+}
+
+/** The compact vocabulary of a run: BPE tokens of its training texts (queries and targets), capped. */
+export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: number): Tokenizer {
+  const texts = records.flatMap((r) => r.turns.flatMap((t) => [t.target, ...(typeof t.query === 'string' ? [t.query] : t.query)]));
+  return Tokenizer.fromCorpus(texts, { maxBpeTokens });
+}
+
+/** Leaf paths where two configs differ (the vocabulary size is derived, so it is ignored). */
+export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
+  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => (prefix + k === 'model.vocabSize' ? [] : configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${prefix}${k}.`)));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${prefix.slice(0, -1)}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
+}
+
+function sameConfig(a: RunConfig, b: RunConfig): boolean {
+  return configDiff(a, b).length === 0;
+}
+
+function isFinished(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'metrics.json'));
+}
+
+/** Evaluate a model on the configured benchmarks; writes score files and CSVs into `dir`. */
+export async function evaluateRun(model: Embedder, cfg: RunConfig, dir: string): Promise<Record<string, MetricValue>> {
+  const out: Record<string, MetricValue> = {};
+  const limit = cfg.eval.limit === null ? {} : { limit: cfg.eval.limit };
+  if (cfg.eval.benchmarks.includes('mini-mmeb')) {
+    const entries = discoverMmeb(path.join(cfg.data.dir, 'mini-mmeb'));
+    const files = await evaluateMmeb(entries, model, limit);
+    writeMmebScoreFiles(dir, files, { model: `${cfg.experiment}/${cfg.run}` }, { overwrite: true, catalogue: entries });
+    const summary = mmebSummary(files, entries);
+    out['mmeb'] = summary as unknown as MetricValue;
+    writeCsv(dir, 'mmeb', Object.entries(summary.perDataset).map(([dataset, score]): CsvRow => {
+      const e = entries.find((x) => x.name === dataset);
+      return { dataset, metaTask: e?.metaTask ?? '', distribution: e?.distribution ?? '', hitAt1: score };
+    }), { overwrite: true });
+  }
+  if (cfg.eval.benchmarks.includes('mini-mbeir')) {
+    const result = await evaluateMbeir(discoverMbeir(path.join(cfg.data.dir, 'mini-mbeir')), model, { pools: cfg.eval.pools, ...limit });
+    const local = mbeirSummary(result.local);
+    const global = cfg.eval.pools.includes('global') ? mbeirSummary(result.global) : null;
+    out['mbeir'] = { local, global } as unknown as MetricValue;
+    writeCsv(dir, 'mbeir', Object.entries(local.perTask).map(([task, score]): CsvRow => ({ task, local: score, global: global?.perTask[task] ?? null })), { overwrite: true });
+  }
+  return out;
+}
+
+/** Train and evaluate one run (or return its results if it already finished). */
+export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): Promise<RunOutcome> {
+  const root = options.resultsRoot ?? 'results';
+  const dir = runDir(root, cfg.experiment, cfg.run);
+  if (isFinished(dir)) {
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
+    if (!sameConfig(saved, cfg)) {
+      throw new Error(`${dir} finished with another config than this run's (${configDiff(saved, cfg).join('; ')}). Choose another run name, or delete ${dir} to re-run.`);
+    }
+    log.info(`${cfg.experiment}/${cfg.run}: finished earlier, skipped (delete ${dir} to re-run)`);
+    return { dir, metrics: readMetrics(dir), skipped: true, model: null };
+  }
+  const { records, data } = await trainingData(cfg);
+  const tokenizerFile = path.join(dir, 'tokenizer.json');
+  const tokenizer = fs.existsSync(tokenizerFile) ? Tokenizer.load(tokenizerFile) : runTokenizer(records, cfg.data.maxBpeTokens);
+  const resolved: RunConfig = { ...cfg, model: { ...cfg.model, vocabSize: tokenizer.vocabSize } };
+  const configFile = path.join(dir, 'config.json');
+  if (fs.existsSync(configFile)) {
+    const saved = JSON.parse(fs.readFileSync(configFile, 'utf8')) as RunConfig;
+    if (!sameConfig(saved, resolved)) {
+      throw new Error(`${configFile} holds another config than this run's (${configDiff(saved, resolved).join('; ')}): an interrupted run resumes only with the same config. Use another run name, or delete ${dir}.`);
+    }
+  } else {
+    createRun(root, cfg.experiment, cfg.run, resolved);
+    tokenizer.save(tokenizerFile);
+  }
+  log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, vocabulary ${tokenizer.vocabSize}`);
+  const model = Embedder.create(resolved.model, tokenizer, resolved.train.seed);
+  const t0 = Date.now();
+  const summary = await train(model, data, resolved.train, { runDir: dir, ...(options.hooks ? { hooks: options.hooks } : {}), progress: options.progress ?? 'lines' });
+  const trainSeconds = (Date.now() - t0) / 1000;
+  const last = summary.records.slice(-Math.min(10, summary.records.length));
+  const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const metrics: Record<string, MetricValue> = {
+    train: {
+      steps: resolved.train.steps,
+      resumedFrom: summary.resumedFrom,
+      secondsThisSession: trainSeconds,
+      finalLoss: mean(last.map((r) => r.loss)),
+      finalAccuracy: mean(last.map((r) => r.accuracy)),
+      pairsPerSec: mean(summary.records.map((r) => r.pairsPerSec)),
+      imagesPerSec: mean(summary.records.map((r) => r.imagesPerSec)),
+      parameters: model.parameterCount(),
+    },
+    validation: await validationRecall(model, cfg),
+    ...(await evaluateRun(model, resolved, dir)),
+  };
+  const metricsFile: MetricsFile = {
+    metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },
+    metrics,
+  };
+  writeMetrics(dir, metricsFile);
+  if (!options.keepModel) model.dispose();
+  return { dir, metrics: metricsFile, skipped: false, model: options.keepModel ? model : null };
+}
