@@ -19,12 +19,12 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
   quick: {
     preset: 'small',
     // GradCache chunks keep every run inside the wasm heap (4 GiB) whatever its batch.
-    train: { steps: 120, imagesPerStep: 8, chunkSize: 16, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
+    train: { steps: 120, imagesPerStep: 8, chunkSize: 8, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
     eval: { limit: 60, validationRecords: 200, pools: ['local', 'global'] },
   },
   full: {
     preset: 'small',
-    train: { steps: 400, imagesPerStep: 16, chunkSize: 16, logEvery: 20, checkpointEvery: 100, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
+    train: { steps: 400, imagesPerStep: 16, chunkSize: 8, logEvery: 20, checkpointEvery: 100, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
     eval: { limit: 150, validationRecords: 400, pools: ['local', 'global'] },
   },
 };
