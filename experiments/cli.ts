@@ -10,13 +10,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
-import { parseAssignments } from '../lib/config';
 import { buildData } from '../lib/data/build';
-import { mergeOverrides, resolveRun, RunConfig, RunOverrides } from '../lib/experiment/config';
+import { EXPERIMENTS, experimentRuns } from '../lib/experiment/catalog';
 import { runExperiment, RunOutcome } from '../lib/experiment/run';
+import { SCALES, ScalePreset } from '../lib/experiment/scales';
 import { log } from '../lib/log';
-import { EXPERIMENTS } from './index';
-import { SCALES, ScalePreset } from './presets';
 
 export interface CliArgs {
   name: string;
@@ -48,26 +46,6 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   }
   if (!(args.scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${args.scale}.`);
   return args;
-}
-
-/** The resolved configs of an experiment's runs at a scale, with --set assignments applied. */
-export function experimentRuns(name: string, scale: ScalePreset, sets: readonly string[] = [], only: readonly string[] | null = null): RunConfig[] {
-  const def = EXPERIMENTS[name];
-  if (def === undefined) throw new Error(`Unknown experiment '${name}'; known: ${Object.keys(EXPERIMENTS).join(', ')}.`);
-  const extra = sets.length === 0 ? undefined : (parseAssignments(sets) as RunOverrides);
-  const suffix = sets.length === 0 ? '' : '_' + sets.map((s) => s.replace(/[^A-Za-z0-9._=-]/g, '-')).join('_');
-  const names = only ?? Object.keys(def.runs);
-  return names.map((run) => {
-    const spec = def.runs[run];
-    if (spec === undefined) throw new Error(`Experiment '${name}' has no run '${run}'; its runs: ${Object.keys(def.runs).join(', ')}.`);
-    const { imagesFactor, ...overrides } = spec;
-    const merged = mergeOverrides(SCALES[scale], overrides, extra);
-    if (imagesFactor !== undefined) {
-      const base = (merged.train?.imagesPerStep as number | undefined) ?? 32;
-      merged.train = { ...merged.train, imagesPerStep: base * imagesFactor };
-    }
-    return resolveRun(name, run + suffix, merged);
-  });
 }
 
 /** Build the data if it is missing (idempotent: a built data/ is left alone). */

@@ -10,7 +10,7 @@ import { writeFigureHtml } from '../lib/plot';
 import { writeCsv, writeFileAtomic } from '../lib/results';
 import { log } from '../lib/log';
 import { runCli } from './cli';
-import { EXPERIMENTS } from './index';
+import { EXPERIMENTS } from '../lib/experiment/catalog';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -39,6 +39,17 @@ export type { TrainConfig, TrainData, TrainRecord, StepRecord, TrainHooks, Train
 export { learningRate } from './schedule';
 export { AdamW } from './optim';
 
+// Experiments: configs, the catalogue, running, comparing.
+export { resolveRun, mergeOverrides } from './experiment/config';
+export type { RunConfig, RunOverrides, DataConfig, EvalConfig, Benchmark } from './experiment/config';
+export { EXPERIMENTS, experimentRuns } from './experiment/catalog';
+export type { ExperimentDef } from './experiment/catalog';
+export { SCALES } from './experiment/scales';
+export type { ScalePreset } from './experiment/scales';
+export { runExperiment, evaluateRun, trainingData, runTokenizer } from './experiment/run';
+export { comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './experiment/compare';
+export type { RunRow } from './experiment/compare';
+
 // Images and data.
 export { decodeImage, writePng } from './image';
 export { buildData } from './data/build';

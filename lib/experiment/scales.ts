@@ -4,7 +4,7 @@
  *   quick  `npm run reproduce`: the core comparison in ≤ 20 minutes on 2 CPU cores
  *   full   the committed results (all experiments together ≈ 2 hours on 2 cores, resumable)
  */
-import type { RunOverrides } from '../lib/experiment/config';
+import type { RunOverrides } from './config';
 
 export type ScalePreset = 'smoke' | 'quick' | 'full';
 

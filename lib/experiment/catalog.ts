@@ -1,8 +1,11 @@
 /**
  * The experiments: each is a list of runs, each run a set of overrides on top of a scale preset
- * (experiments/presets.ts). `npm run experiment -- <name>` runs one; grids are lists of runs.
+ * (./scales.ts). `npm run experiment -- <name>` runs one; notebooks run them through `experimentRuns`;
+ * grids are lists of runs.
  */
-import type { RunOverrides } from '../lib/experiment/config';
+import { parseAssignments } from '../config';
+import { mergeOverrides, resolveRun, RunConfig, RunOverrides } from './config';
+import { SCALES, ScalePreset } from './scales';
 
 export interface ExperimentDef {
   description: string;
@@ -59,3 +62,34 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
     },
   },
 };
+
+/**
+ * The resolved configs of an experiment's runs at a scale. `sets` are `key.path=value` tweaks applied to every
+ * run (their text is appended to the run names, so a tweak never collides with the stock run); `extra` is the
+ * same as an object (notebooks).
+ */
+export function experimentRuns(
+  name: string,
+  scale: ScalePreset,
+  sets: readonly string[] = [],
+  only: readonly string[] | null = null,
+  extra?: RunOverrides,
+): RunConfig[] {
+  const def = EXPERIMENTS[name];
+  if (def === undefined) throw new Error(`Unknown experiment '${name}'; known: ${Object.keys(EXPERIMENTS).join(', ')}.`);
+  if (!(scale in SCALES)) throw new Error(`Unknown scale '${scale}'; use one of ${Object.keys(SCALES).join(', ')}.`);
+  const tweaks = mergeOverrides(sets.length === 0 ? undefined : (parseAssignments(sets) as RunOverrides), extra);
+  const tweakText = [...sets, ...(extra === undefined ? [] : [JSON.stringify(extra)])];
+  const suffix = tweakText.length === 0 ? '' : '_' + tweakText.map((s) => s.replace(/[^A-Za-z0-9._=-]/g, '-')).join('_').slice(0, 80);
+  return (only ?? Object.keys(def.runs)).map((run) => {
+    const spec = def.runs[run];
+    if (spec === undefined) throw new Error(`Experiment '${name}' has no run '${run}'; its runs: ${Object.keys(def.runs).join(', ')}.`);
+    const { imagesFactor, ...overrides } = spec;
+    const merged = mergeOverrides(SCALES[scale], overrides, tweaks);
+    if (imagesFactor !== undefined) {
+      const base = (merged.train?.imagesPerStep as number | undefined) ?? 32;
+      merged.train = { ...merged.train, imagesPerStep: base * imagesFactor };
+    }
+    return resolveRun(name, run + suffix, merged);
+  });
+}
