@@ -62,6 +62,17 @@ export { randomEncoder, EmbeddingCache } from './evaluate';
 export type { Encoder, EncodeItem } from './evaluate';
 export { topK } from './rank';
 
+// Notebook data helpers: locating/building data, inspecting sequences, image galleries.
+export { locateData, hasBuiltData, readTurnRecords, turnRows, readDataCard, toImageRecord, LOCATE_DATA_DEFAULTS } from './notebook-data';
+export type { LocateDataOptions, DataLocation, TurnRow, DataCard } from './notebook-data';
+export { sequenceParts, partsRows, tokenizerFor, sequenceHtml, maskMatrix, maskFigure, partStarts } from './inspect';
+export type { SequenceParts } from './inspect';
+export { pngDataUrl, galleryHtml, attributionLines } from './gallery';
+export type { GalleryCard } from './gallery';
+export * as inspect from './inspect';
+export * as gallery from './gallery';
+export * as notebookData from './notebook-data';
+
 // Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';

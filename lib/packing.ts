@@ -117,7 +117,7 @@ function resolveOptions(options: PackingInput): PackingOptions {
 }
 
 /** A chosen pair: its index in the record and the sampled query phrasing. */
-interface ChosenPair {
+export interface ChosenPair {
   pairIndex: number;
   query: string;
   target: string;
