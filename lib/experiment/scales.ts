@@ -20,7 +20,7 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     preset: 'small',
     // GradCache chunks keep every run inside the wasm heap (4 GiB) whatever its batch.
     train: { steps: 120, imagesPerStep: 8, chunkSize: 8, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
-    eval: { limit: 60, validationRecords: 200, pools: ['local', 'global'] },
+    eval: { limit: 40, validationRecords: 200, pools: ['local', 'global'] },
   },
   full: {
     preset: 'small',
