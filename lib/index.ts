@@ -50,6 +50,14 @@ export { runExperiment, evaluateRun, trainingData, runTokenizer } from './experi
 export { comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './experiment/compare';
 export type { RunRow } from './experiment/compare';
 
+// The paper's tables as data, and analytic FLOPs.
+export { loadPaperTable, listPaperTables } from './paper';
+export type { PaperTable, PaperRow } from './paper';
+export { stepFlops, stepShapeFromPacked, paperStepShape, paperTable5Estimate, dimsOf, QWEN2_VL_2B } from './flops';
+export type { FlopsCount } from './flops';
+export * as paper from './paper';
+export * as flops from './flops';
+
 // Images and data.
 export { decodeImage, writePng } from './image';
 export { buildData } from './data/build';
