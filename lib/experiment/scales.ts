@@ -2,7 +2,7 @@
  * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
  *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
  *   quick  `npm run reproduce`: the core comparison in ≤ 20 minutes on 2 CPU cores
- *   full   the committed results (all experiments together ≈ 2 hours on 2 cores, resumable)
+ *   full   the committed results (the core experiment ≈ 45 minutes on 2 cores, resumable)
  */
 import type { RunOverrides } from './config';
 
@@ -20,11 +20,11 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     preset: 'small',
     // GradCache chunks keep every run inside the wasm heap (4 GiB) whatever its batch.
     train: { steps: 120, imagesPerStep: 8, chunkSize: 8, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
-    eval: { limit: 40, validationRecords: 200, pools: ['local', 'global'] },
+    eval: { limit: 25, validationRecords: 200, pools: ['local', 'global'] },
   },
   full: {
     preset: 'small',
-    train: { steps: 400, imagesPerStep: 16, chunkSize: 8, logEvery: 20, checkpointEvery: 100, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
-    eval: { limit: 150, validationRecords: 400, pools: ['local', 'global'] },
+    train: { steps: 250, imagesPerStep: 12, chunkSize: 12, logEvery: 10, checkpointEvery: 50, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
+    eval: { limit: 100, validationRecords: 300, pools: ['local', 'global'] },
   },
 };

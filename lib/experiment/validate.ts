@@ -1,8 +1,9 @@
 /**
  * The validation check used to choose settings (never the test split, which the benchmarks are built from):
- * in-batch retrieval on mini-M3T validation records. For each record, the query is (image, turn-0 query) and
- * the target is turn 0's target text, both embedded with the single-turn template as at test time; recall@1
- * is the fraction of queries whose own target is the nearest among all N targets (ties count as misses).
+ * in-batch retrieval on mini-M3T validation records. For each record, the query is (image, its retrieval
+ * turn's query) and the target that turn's dense description (unique per image, unlike short answers such as a
+ * colour, which would tie), both embedded with the single-turn template as at test time; recall@1 is the
+ * fraction of queries whose own target is strictly the nearest among all N targets.
  */
 import { readMiniM3t } from '../data/m3t';
 import type { Embedder } from '../model/embedder';
@@ -13,10 +14,11 @@ export async function validationRecall(model: Embedder, cfg: RunConfig): Promise
   const n = cfg.eval.validationRecords;
   if (n <= 0) return { records: 0, recallAt1: null };
   const split = await readMiniM3t(cfg.data.dir, 'validation');
-  const records = split.records.filter((r) => r.queryImagePath !== '' && r.turns.length > 0).slice(0, n);
+  const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === 'retrieval');
+  const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
-  const queries = await model.embedInputs(records.map((r) => ({ text: first(r.turns[0]!.query), image: `${split.imageRoot}/${r.queryImagePath}` })));
-  const targets = await model.embedInputs(records.map((r) => ({ text: r.turns[0]!.target })));
+  const queries = await model.embedInputs(records.map((r) => ({ text: first(turnOf(r)!.query), image: `${split.imageRoot}/${r.queryImagePath}` })));
+  const targets = await model.embedInputs(records.map((r) => ({ text: turnOf(r)!.target })));
   const d = model.dim;
   let hits = 0;
   for (let i = 0; i < records.length; i++) {
