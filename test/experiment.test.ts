@@ -1,0 +1,92 @@
+/**
+ * The experiment pipeline end to end on a tiny config and a limited data build: train a few steps → validation
+ * → mini-MMEB and mini-M-BEIR → a results folder in the schema; a finished run is skipped, an interrupted run
+ * resumes, a changed config is refused; every committed results/**\/metrics.json validates.
+ */
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { initBackend } from '../lib/backend';
+import { buildData } from '../lib/data/build';
+import { experimentRuns } from '../lib/experiment/catalog';
+import { RunConfig } from '../lib/experiment/config';
+import { runExperiment } from '../lib/experiment/run';
+import { comparisonRows, markdownTable } from '../lib/experiment/compare';
+import { logLevel, setLogLevel, LogLevel } from '../lib/log';
+import { readMetrics, validateMetricsFile } from '../lib/results';
+import { parseArgs } from '../experiments/cli';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function findMetrics(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'checkpoints' ? [] : findMetrics(p);
+    return e.name === 'metrics.json' ? [p] : [];
+  });
+}
+
+describe('experiments', function () {
+  this.timeout(600_000);
+  let tmp: string;
+  let previous: LogLevel;
+  let cfg: RunConfig;
+
+  before(async () => {
+    previous = logLevel();
+    setLogLevel('warn');
+    await initBackend({ backend: 'wasm' });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-exp-'));
+    await buildData({ root: ROOT, outDir: path.join(tmp, 'data'), limit: 24, miniMmeb: { maxQueries: 6, maxCandidates: 12 }, miniMbeir: { maxQueries: 6 } });
+    const [c] = experimentRuns('core', 'smoke', [], ['muco-k7'], { data: { dir: path.join(tmp, 'data') }, train: { steps: 4, checkpointEvery: 2 }, eval: { limit: 4, validationRecords: 8 } });
+    cfg = c as RunConfig;
+  });
+  after(async () => {
+    setLogLevel(previous);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await initBackend({ backend: 'cpu' });
+  });
+
+  it('resolves runs from the catalogue with scale presets and tweaks (unknown keys are errors)', () => {
+    const runs = experimentRuns('core', 'quick');
+    assert.deepEqual(runs.map((r) => r.run), ['single-turn', 'muco-k7', 'single-turn-7x-images']);
+    assert.equal(runs[2]?.train.imagesPerStep, 7 * (runs[0]?.train.imagesPerStep as number));
+    assert.equal(runs[1]?.train.packing, 'multi');
+    const [tweaked] = experimentRuns('core', 'quick', ['train.loss.temperature=0.02'], ['muco-k7']);
+    assert.equal(tweaked?.run, 'muco-k7_train.loss.temperature=0.02');
+    assert.equal(tweaked?.train.loss.temperature, 0.02);
+    assert.throws(() => experimentRuns('core', 'quick', ['train.stepz=3']), /train\.stepz is not a known setting/);
+    assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
+    assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
+  });
+
+  it('trains, evaluates and writes a results folder in the schema; a killed run resumes; a finished one is skipped', async () => {
+    const results = path.join(tmp, 'results');
+    // Interrupt after 2 steps (a checkpoint exists), then run again: it resumes and finishes.
+    await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 4 } }, { resultsRoot: results, progress: 'none', hooks: { onStep: (r) => { if (r.step === 2) throw new Error('killed'); } } }), /killed/);
+    const dir = path.join(results, 'core', cfg.run);
+    assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step-000002')), fs.readdirSync(dir).join(','));
+    assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
+    const first = await runExperiment(cfg, { resultsRoot: results, progress: 'none' });
+    assert.equal(first.skipped, false);
+    const m = readMetrics(dir);
+    assert.equal((m.metrics['train'] as Record<string, number>)['resumedFrom'], 2);
+    for (const key of ['train', 'validation', 'mmeb', 'mbeir']) assert.ok(key in m.metrics, `metrics.${key} missing`);
+    for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv']) assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
+    const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(steps, [0, 1, 2, 3]);
+    const again = await runExperiment(cfg, { resultsRoot: results, progress: 'none' });
+    assert.equal(again.skipped, true);
+    await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 5 } }, { resultsRoot: results, progress: 'none' }), /finished with another config than this run's \(train\.steps: 4 vs 5\)/);
+    const rows = comparisonRows(path.join(results, 'core'));
+    assert.equal(rows.length, 1);
+    assert.match(markdownTable(rows), /\| muco-k7_/);
+  });
+
+  it('every committed results/**/metrics.json validates against the schema', () => {
+    const files = findMetrics(path.join(ROOT, 'results'));
+    for (const f of files) validateMetricsFile(JSON.parse(fs.readFileSync(f, 'utf8')), f);
+  });
+});
