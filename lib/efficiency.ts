@@ -82,7 +82,7 @@ export function variantConfig(base: RunConfig, name: string, train: Partial<Trai
   return { ...base, run: `${base.run}~${name}`, train: { ...base.train, ...train } };
 }
 
-export interface FlopsCurvePoint {
+export type FlopsCurvePoint = {
   turns: number;
   /** MuCo: k turns on B images, FLOPs per pair. */
   muco: number;
@@ -90,7 +90,7 @@ export interface FlopsCurvePoint {
   single: number;
   /** muco / single. */
   ratio: number;
-}
+};
 
 /** FLOPs per pair versus turns for our model on a run's data (B = the run's images per step). */
 export async function flopsPerPairCurve(base: RunConfig, rd: RunData, turns: readonly number[], steps = 1): Promise<FlopsCurvePoint[]> {
@@ -123,15 +123,18 @@ export interface ThroughputVariant {
   chunkSize: number | null;
 }
 
-/** MuCo at each k on `images` per step (k = 1 is single-turn), plus single-turn at `factors`× the images. */
-export function turnVariants(turns: readonly number[], images: number, factors: readonly number[] = []): ThroughputVariant[] {
+/**
+ * MuCo at each k on `images` per step (k = 1 is single-turn), plus single-turn at `factors`× the images;
+ * `chunkSize` is the GradCache chunk of every variant (null: full batch).
+ */
+export function turnVariants(turns: readonly number[], images: number, factors: readonly number[] = [], chunkSize: number | null = null): ThroughputVariant[] {
   return [
-    ...turns.map((k): ThroughputVariant => (k === 1 ? { name: 'single-turn', packing: 'single', turns: 1, imagesPerStep: images, chunkSize: null } : { name: `MuCo k=${k}`, packing: 'multi', turns: k, imagesPerStep: images, chunkSize: null })),
-    ...factors.map((f): ThroughputVariant => ({ name: `single-turn, ${f}x images`, packing: 'single', turns: 1, imagesPerStep: images * f, chunkSize: null })),
+    ...turns.map((k): ThroughputVariant => (k === 1 ? { name: 'single-turn', packing: 'single', turns: 1, imagesPerStep: images, chunkSize } : { name: `MuCo k=${k}`, packing: 'multi', turns: k, imagesPerStep: images, chunkSize })),
+    ...factors.map((f): ThroughputVariant => ({ name: `single-turn, ${f}x images`, packing: 'single', turns: 1, imagesPerStep: images * f, chunkSize })),
   ];
 }
 
-export interface ThroughputRow {
+export type ThroughputRow = {
   variant: string;
   imagesPerStep: number;
   pairsPerStep: number;
@@ -143,7 +146,7 @@ export interface ThroughputRow {
   gflopsPerStep: number;
   /** Analytic FLOPs over measured time. */
   gflopsPerSec: number;
-}
+};
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 

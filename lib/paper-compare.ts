@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MMEB_V1_DATASETS } from './eval/mmeb-aggregate';
+import { MmebAggregate, MMEB_V1_DATASETS } from './eval/mmeb-aggregate';
 import { aggregateMbeir, MBEIR_TASKS, MbeirAggregate, mbeirCatalogue } from './eval/mbeir-aggregate';
 import { mmebSummary, readMmebScores } from './eval/mmeb';
 import { comparisonRows, readLog, RunRow } from './experiment/compare';
@@ -73,8 +73,8 @@ export function readRunScores(experimentDir: string, scale: string, order?: read
   });
 }
 
-/** A row of the Table 1 layout. */
-export interface MmebTableRow {
+/** A row of the Table 1 layout (a type alias, so it passes as a table row record). */
+export type MmebTableRow = {
   source: string;
   setting: string;
   model: string;
@@ -86,7 +86,7 @@ export interface MmebTableRow {
   IND: Num;
   OOD: Num;
   Overall: Num;
-}
+};
 
 const billions = (b: Num): string => (b === null ? '–' : `${b}B`);
 const millions = (p: Num): string => (p === null ? '–' : `${(p / 1e6).toFixed(2)}M`);
@@ -118,20 +118,24 @@ export function ourMmebRow(s: RunScores): MmebTableRow {
 
 const r1 = (x: Num): Num => (x === null ? null : Math.round(x * 10) / 10);
 
+/** An MMEB aggregate (lib/eval/mmeb-aggregate, ×100) as a Table 1 row; incomplete sets are labelled. */
+export function mmebAggregateRow(a: MmebAggregate, head: { source: string; setting: string; model: string; params?: string }, total = 36): MmebTableRow {
+  const note = a.complete ? '' : ` (${a.numDatasets}/${total} data sets)`;
+  return { source: head.source, setting: head.setting, model: head.model + note, params: head.params ?? '–', CLS: r1(a.metaTask.CLS), VQA: r1(a.metaTask.VQA), RET: r1(a.metaTask.RET), GRD: r1(a.metaTask.VG), IND: r1(a.IND), OOD: r1(a.OOD), Overall: r1(a.overall) };
+}
+
 /**
  * A row from external MMEB scores: a folder of `{dataset}_score.json` (VLM2Vec / MuCo eval output, or a run
  * folder's scores/) or a leaderboard JSON. Only the 36 MMEB data sets count; an incomplete set is labelled.
  */
 export function externalMmebRow(target: string, label: string): MmebTableRow {
-  const a = mmebSummary(readMmebScores(target, MMEB_V1_DATASETS), MMEB_V1_DATASETS);
-  const note = a.complete ? '' : ` (${a.numDatasets}/36 data sets)`;
-  return { source: 'external', setting: 'MMEB', model: label + note, params: '–', CLS: r1(a.metaTask.CLS), VQA: r1(a.metaTask.VQA), RET: r1(a.metaTask.RET), GRD: r1(a.metaTask.VG), IND: r1(a.IND), OOD: r1(a.OOD), Overall: r1(a.overall) };
+  return mmebAggregateRow(mmebSummary(readMmebScores(target, MMEB_V1_DATASETS), MMEB_V1_DATASETS), { source: 'external', setting: 'MMEB', model: label });
 }
 
 export type MbeirPoolName = 'global' | 'local';
 
 /** A row of the Table 2 layout (one pool). */
-export interface MbeirTableRow {
+export type MbeirTableRow = {
   source: string;
   setting: string;
   model: string;
@@ -142,7 +146,7 @@ export interface MbeirTableRow {
   'M→S': Num;
   'M→M': Num;
   Overall: Num;
-}
+};
 
 /** The paper's Table 2 rows on one pool (the local pool has only the overall, from Table I). */
 export function paperMbeirRows(table: PaperTable<'table-2'>, pool: MbeirPoolName): MbeirTableRow[] {
@@ -162,7 +166,8 @@ export function paperMbeirRows(table: PaperTable<'table-2'>, pool: MbeirPoolName
     }));
 }
 
-function mbeirRow(a: MbeirAggregate, head: Omit<MbeirTableRow, 'S→S' | 'S→M' | 'M→S' | 'M→M' | 'Overall'>): MbeirTableRow {
+/** An M-BEIR aggregate (×100) of one pool as a Table 2 row. */
+export function mbeirAggregateRow(a: MbeirAggregate, head: Omit<MbeirTableRow, 'S→S' | 'S→M' | 'M→S' | 'M→M' | 'Overall'>): MbeirTableRow {
   return { ...head, 'S→S': r1(a.groups['S→S']), 'S→M': r1(a.groups['S→M']), 'M→S': r1(a.groups['M→S']), 'M→M': r1(a.groups['M→M']), Overall: r1(a.average) };
 }
 
@@ -170,7 +175,7 @@ function mbeirRow(a: MbeirAggregate, head: Omit<MbeirTableRow, 'S→S' | 'S→M'
 export function ourMbeirRow(s: RunScores, pool: MbeirPoolName): MbeirTableRow | null {
   const a = s.mbeir[pool];
   if (a === null) return null;
-  return mbeirRow(a, { source: s.source, setting: 'pretrained (zero-shot), mini-M-BEIR', model: `${s.experiment}/${s.run}`, params: millions(s.parameters), pool });
+  return mbeirAggregateRow(a, { source: s.source, setting: 'pretrained (zero-shot), mini-M-BEIR', model: `${s.experiment}/${s.run}`, params: millions(s.parameters), pool });
 }
 
 function aggregateFrom(value: unknown, where: string): MbeirAggregate {
@@ -200,7 +205,7 @@ export function externalMbeirRows(target: string, label: string): MbeirTableRow[
     if (v === undefined || v === null) return [];
     const a = aggregateFrom(v, `${file} ${pool}`);
     const note = a.complete ? '' : ` (${a.numTasks} sets)`;
-    return [mbeirRow(a, { source: 'external', setting: 'M-BEIR', model: label + note, params: '–', pool })];
+    return [mbeirAggregateRow(a, { source: 'external', setting: 'M-BEIR', model: label + note, params: '–', pool })];
   });
   if (rows.length === 0) throw new Error(`${file}: no "local" or "global" M-BEIR scores found (top level${isDir ? ', metrics or metrics.mbeir' : ''}).`);
   return rows;
@@ -218,14 +223,14 @@ export function noiseBand(pct: number, n: number): number {
   return 100 * 1.96 * Math.sqrt((2 * v) / n);
 }
 
-export interface Verdict {
+export type Verdict = {
   comparison: string;
   'paper Δ': number;
   'ours Δ': Num;
   /** ± band of our Δ (sampling noise of the evaluation); null when unknown. */
   'noise ±': Num;
   agrees: 'same direction' | 'opposite direction' | 'within noise' | 'not run';
-}
+};
 
 /**
  * Does our difference (a − b) go the paper's way? `within noise` when |Δ| is inside the band, `not run`

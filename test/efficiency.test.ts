@@ -78,6 +78,7 @@ describe('efficiency', () => {
     assert.deepEqual(turnVariants([1, 4], 8, [4]).map((v) => [v.name, v.packing, v.turns, v.imagesPerStep]), [
       ['single-turn', 'single', 1, 8], ['MuCo k=4', 'multi', 4, 8], ['single-turn, 4x images', 'single', 1, 32],
     ]);
+    assert.deepEqual(turnVariants([1, 2], 4, [2], 8).map((v) => v.chunkSize), [8, 8, 8]);
   });
 
   it('measures a short run: pairs per step, positive rates, peak memory, no tensors left', async () => {
