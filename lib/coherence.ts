@@ -9,6 +9,7 @@
  *   turnAgreement  mean cosine between the turn embeddings of one dialogue (within) versus between turns of
  *                  different dialogues (between); their difference is how much a dialogue's turns cohere
  *   pairCosines    cos(x_i, y_{(i+shift) mod n}): positives at shift 0, a negative sample at shift ≥ 1
+ *   agreementBySlot  cos(turn t, turn 0) of the same dialogue, averaged per t: how turns drift from the first
  *   principalAxes  the top principal components (for a 2-D picture of the modality gap)
  *
  * Embeddings are row-major Float32Array [n, dim]. Conventions: pairs are ordered (i < j, each counted once);
@@ -175,6 +176,41 @@ export function turnAgreement(x: Float32Array, groups: readonly number[], dim: n
   return { within, between, margin: within - between, withinPairs, betweenPairs };
 }
 
+/**
+ * Mean cosine between each turn's embedding and the first turn's embedding of the same dialogue, by turn
+ * slot (slot 0 is 1 by definition; a dialogue without slot 0 is skipped). @param x [n, dim]
+ * @param groups [n] dialogue ids @param slots [n] turn slots @returns [maxSlot + 1] (null: no such turn)
+ */
+export function agreementBySlot(x: Float32Array, groups: readonly number[], slots: readonly number[], dim: number): (number | null)[] {
+  const n = rowsOf(x, dim, 'agreementBySlot');
+  if (groups.length !== n || slots.length !== n) throw new Error(`agreementBySlot: ${groups.length} groups and ${slots.length} slots for ${n} rows; give one of each per row.`);
+  const cos = pairCosinesOf(x, dim);
+  const first = new Map<number, number>();
+  slots.forEach((s, i) => s === 0 && first.set(groups[i] as number, i));
+  const sums: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = first.get(groups[i] as number);
+    if (f === undefined) continue;
+    const s = slots[i] as number;
+    sums[s] = (sums[s] ?? 0) + (cos(i, f) as number);
+    counts[s] = (counts[s] ?? 0) + 1;
+  }
+  return Array.from({ length: sums.length }, (_, s) => (counts[s] ? (sums[s] as number) / (counts[s] as number) : null));
+}
+
+/** cos(x_i, x_j) by index, from one Gram matrix of unit rows. */
+function pairCosinesOf(x: Float32Array, dim: number): (i: number, j: number) => number {
+  const n = x.length / dim;
+  const gram = tf.tidy(() => {
+    const u = unitRows(tf.tensor2d(x, [n, dim]));
+    return tf.matMul(u, u, false, true);
+  });
+  const values = gram.dataSync();
+  gram.dispose();
+  return (i, j) => values[i * n + j] as number;
+}
+
 export interface PrincipalAxes {
   /** [k, dim] unit components, strongest first. */
   components: Float64Array;
@@ -182,6 +218,8 @@ export interface PrincipalAxes {
   variances: number[];
   /** Column means subtracted before projecting. [dim] */
   mean: Float64Array;
+  /** Total variance (trace of the covariance): variances[c] / totalVariance is the share of component c. */
+  totalVariance: number;
 }
 
 /**
@@ -202,6 +240,8 @@ export function principalAxes(x: Float32Array, dim: number, k = 2, options: { it
     }
   }
   for (let a = 0; a < dim; a++) for (let b = a; b < dim; b++) cov[b * dim + a] = cov[a * dim + b] = (cov[a * dim + b] as number) / n;
+  let totalVariance = 0;
+  for (let a = 0; a < dim; a++) totalVariance += cov[a * dim + a] as number;
   const rng = new Rng(options.seed ?? 0);
   const iterations = options.iterations ?? 500;
   const components = new Float64Array(k * dim);
@@ -227,7 +267,7 @@ export function principalAxes(x: Float32Array, dim: number, k = 2, options: { it
     // Deflate: C ← C − λ v vᵀ.
     for (let a = 0; a < dim; a++) for (let b = 0; b < dim; b++) cov[a * dim + b] = (cov[a * dim + b] as number) - lambda * (v[a] as number) * (v[b] as number);
   }
-  return { components, variances, mean };
+  return { components, variances, mean, totalVariance };
 }
 
 /** Coordinates of rows of `x` on principal axes: (x_i − mean)·v_c. @param x [n, dim] @returns [n, k] row-major */

@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  alignment, coherenceSummary, modalityGap, pairCosines, principalAxes, projectRows, turnAgreement, uniformity,
+  agreementBySlot, alignment, coherenceSummary, modalityGap, pairCosines, principalAxes, projectRows, turnAgreement, uniformity,
 } from '../lib/coherence';
 import { Rng } from '../lib/random';
 
@@ -147,6 +147,24 @@ describe('coherence measures', () => {
     assert.ok(Math.abs(t.within - 1) < 1e-6 && Math.abs(t.between) < 1e-6 && Math.abs(t.margin - 1) < 1e-6);
   });
 
+  it('agreement by slot matches the loop twin; dialogues without a first turn are skipped', () => {
+    const rng = new Rng(18);
+    const groups = [0, 0, 0, 1, 1, 2, 2, 2, 3];
+    const slots = [0, 1, 2, 0, 1, 1, 2, 0, 1]; // dialogue 3 has no slot 0
+    const x = round32(randomRows(groups.length, 5, rng, false));
+    const got = agreementBySlot(flat(x), groups, slots, 5);
+    const want = [0, 1, 2].map((s) => {
+      const c: number[] = [];
+      groups.forEach((g, i) => {
+        const f = groups.findIndex((h, j) => h === g && slots[j] === 0);
+        if (slots[i] === s && f >= 0) c.push(cosine(x[i] as number[], x[f] as number[]));
+      });
+      return c.reduce((a, b) => a + b, 0) / c.length;
+    });
+    got.forEach((v, s) => assert.ok(Math.abs((v as number) - (want[s] as number)) < 1e-5, `slot ${s}: ${v} vs ${want[s]}`));
+    assert.deepEqual(agreementBySlot(flat([[1, 0], [0, 1], [1, 1]]), [0, 0, 0], [0, 2, 2], 2).map((v) => (v === null ? null : Math.round(v * 1e6) / 1e6)), [1, null, Math.round(((0 + Math.SQRT1_2) / 2) * 1e6) / 1e6]); // slot 2: cos 0 and cos 45°
+  });
+
   it('principal axes: eigenvectors of the covariance, strongest first, beating random directions', () => {
     const rng = new Rng(16);
     const d = 6;
@@ -177,6 +195,8 @@ describe('coherence measures', () => {
       for (const e of basis) assert.ok(Math.abs(cov(v, e) - lambda * dot(v, e)) < 1e-3 * lambda);
     });
     assert.ok((axes.variances[0] as number) >= (axes.variances[1] as number));
+    const trace = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0))).reduce((s, e) => s + cov(e, e), 0);
+    assert.ok(Math.abs(axes.totalVariance - trace) < 1e-9 * trace);
     for (const u of randomRows(50, d, rng)) assert.ok(cov(u, u) <= (axes.variances[0] as number) + 1e-9);
     assert.ok(Math.abs(Math.abs(dot(v1, basis[0] as number[])) - 1) < 0.02, 'finds the 3-σ axis');
     const proj = projectRows(flat(x), d, axes);
@@ -188,6 +208,7 @@ describe('coherence measures', () => {
     const axes = principalAxes(flat(ts.map((t) => [3 * t, 4 * t])), 2, 1);
     assert.ok(Math.abs(Math.abs(axes.components[0] as number) - 0.6) < 1e-9 && Math.abs(Math.abs(axes.components[1] as number) - 0.8) < 1e-9);
     assert.ok(Math.abs((axes.variances[0] as number) - 25 * 2) < 1e-9);
+    assert.ok(Math.abs(axes.totalVariance - 25 * 2) < 1e-9, 'all variance on the line');
   });
 
   it('summary holds every measure; errors name the problem; no tensor leaks', () => {
