@@ -7,6 +7,7 @@
  * experiment (the MuCo k = 7 run is the baseline of four experiments) is copied from it instead of trained
  * again: its metrics.json says `reusedFrom`. Interrupted runs resume; finished runs are skipped.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -221,7 +222,9 @@ export async function loadRunModel(cfg: RunConfig, resultsRoot: string): Promise
   const dir = runDir(resultsRoot, cfg.experiment, cfg.run);
   const ckpt = latestCheckpoint(dir);
   if (ckpt !== null) return { model: (await loadCheckpoint(ckpt)).embedder, source: ckpt };
-  const scratch = path.join(os.tmpdir(), 'muco-retrain', path.basename(resultsRoot), cfg.experiment, cfg.run);
+  // Keyed by the config itself, so a changed config never resumes another one's checkpoint.
+  const key = createHash('sha256').update(JSON.stringify(cfg)).digest('hex').slice(0, 12);
+  const scratch = path.join(os.tmpdir(), 'muco-retrain', `${cfg.experiment}-${cfg.run}-${key}`);
   log.info(`${dir} has no checkpoint (they are git-ignored); training the same config again in ${scratch} (${cfg.train.steps} steps).`);
   const { records, data } = await trainingData(cfg);
   const tokFile = path.join(dir, 'tokenizer.json');
