@@ -91,6 +91,10 @@ export function loadNativeBlas(): NativeBlasAddon | string {
     loadFailure = 'addon not built (needs libopenblas-dev; build it with `node scripts/build-native.js`)';
     return loadFailure;
   }
+  // OpenBLAS' idle workers spin ~2^28 cycles (~0.1 s) after each call by default: between the products of a
+  // training step they would hold the other core, which on a shared 2-core machine halved the step rate
+  // (measured). 2^4 cycles: they sleep at once and wake per product (microseconds). Read once, at library load.
+  if (process.env['OPENBLAS_THREAD_TIMEOUT'] === undefined) process.env['OPENBLAS_THREAD_TIMEOUT'] = '4';
   try {
     const loaded = require(file) as Partial<NativeBlasAddon>;
     const missing = ['gemm', 'epilogue', 'reduce', 'slice', 'setThreads', 'info'].filter((f) => typeof loaded[f as keyof NativeBlasAddon] !== 'function');
