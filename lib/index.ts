@@ -81,6 +81,16 @@ export * as inspect from './inspect';
 export * as gallery from './gallery';
 export * as notebookData from './notebook-data';
 
+// Notebook support for experiments: runs, paper-vs-ours tables, efficiency, coherence, Fig. 3.
+export * as notebookRuns from './notebook-runs';
+export * as paperCompare from './paper-compare';
+export * as efficiency from './efficiency';
+export * as coherence from './coherence';
+export * as coherenceProbe from './coherence-probe';
+export * as logitMaskFigure from './logit-mask-figure';
+export { setupNotebook, ensureExperiment, loadRunModel } from './notebook-runs';
+export { alignment, uniformity, modalityGap, turnAgreement, coherenceSummary } from './coherence';
+
 // Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';
