@@ -11,6 +11,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { describeBackend, initBackend } from '../lib/backend';
+import { modelConfig } from '../lib/model/config';
+import { EmbedInput, Embedder } from '../lib/model/embedder';
+import { benchRecords, benchTokenizer } from './fixture';
 import { randomUnitVector } from '../lib/evaluate';
 import { Rng } from '../lib/random';
 import { topK, type TopKResult } from '../lib/rank';
@@ -93,8 +97,10 @@ async function main(): Promise<void> {
     row['agreementTfVsNaive'] = agreement(outputs['tf-cpu'] as Int32Array, outputs.naive as Int32Array);
     results.push(row);
   }
+  const embedding = await embeddingThroughput();
   const out = {
     date: new Date().toISOString(),
+    embedding,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', node: process.versions.node, tfjs: tf.version.tfjs },
     note: 'queries/s of exact top-10 over random unit vectors (width 256); medians after one warm-up; tf-cpu = tfjs cpu backend',
     results,
@@ -109,6 +115,30 @@ async function main(): Promise<void> {
   }
   console.log(lines.join('\n'));
   console.log(`wrote ${file}`);
+}
+
+/**
+ * Embedding throughput of the `small` embedder with the single-turn template (what evaluation spends its time
+ * on), text-only and image+text items, on the fastest backend; an untrained model costs the same as a trained one.
+ */
+async function embeddingThroughput(): Promise<Record<string, number | string>> {
+  const report = await initBackend();
+  const records = benchRecords(256, modelConfig('small').imageSize, 5);
+  const tokenizer = benchTokenizer(records);
+  const model = Embedder.create(modelConfig('small', { vocabSize: Math.max(tokenizer.vocabSize, 512) }), tokenizer, 0);
+  const text = records.map((r) => ({ text: r.pairs[6]!.target }));
+  const withImage = records.map((r) => ({ text: String(r.pairs[0]!.query), image: r.image as Float32Array }));
+  const rate = async (items: EmbedInput[]): Promise<number> => {
+    await model.embedInputs(items.slice(0, 64));
+    const t0 = performance.now();
+    await model.embedInputs(items);
+    return (items.length * 1000) / (performance.now() - t0);
+  };
+  const out = { backend: describeBackend(report), textItemsPerSecond: await rate(text), imageTextItemsPerSecond: await rate(withImage) };
+  process.stderr.write(`embedding (small): ${out.textItemsPerSecond.toFixed(0)} text items/s, ${out.imageTextItemsPerSecond.toFixed(0)} image+text items/s\n`);
+  model.dispose();
+  await tf.setBackend('cpu');
+  return out;
 }
 
 main().catch((e: Error) => {
