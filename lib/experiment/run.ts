@@ -23,7 +23,7 @@ import { evaluateMbeir, mbeirSummary } from '../eval/mbeir';
 import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
 import { log } from '../log';
 import { Embedder } from '../model/embedder';
-import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeMetrics } from '../results';
+import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeJson, writeMetrics } from '../results';
 import { Tokenizer } from '../tokenizer';
 import { train, TrainData, TrainHooks } from '../train';
 import { RunConfig } from './config';
@@ -76,11 +76,18 @@ export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: n
   return Tokenizer.fromCorpus(texts, { maxBpeTokens });
 }
 
-/** Leaf paths where two configs differ (the vocabulary size is derived, so it is ignored). */
+/**
+ * Settings that change how a run executes but not what it computes: the vocabulary size (derived from the
+ * data), GradCache chunking (same gradients as the full batch, tested) and logging cadence. A run may resume,
+ * or be reused, with different values of these.
+ */
+const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.logEvery']);
+
+/** Leaf paths where two configs differ in what they compute (EXECUTION_ONLY settings are ignored). */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) => (prefix + k === 'model.vocabSize' ? [] : configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${prefix}${k}.`)));
+    return [...keys].flatMap((k) => (EXECUTION_ONLY.has(prefix + k) ? [] : configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${prefix}${k}.`)));
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${prefix.slice(0, -1)}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
 }
@@ -140,6 +147,8 @@ export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): P
     if (!sameConfig(saved, resolved)) {
       throw new Error(`${configFile} holds another config than this run's (${configDiff(saved, resolved).join('; ')}): an interrupted run resumes only with the same config. Use another run name, or delete ${dir}.`);
     }
+    // Execution-only settings may have changed (e.g. smaller GradCache chunks to fit memory): record the new ones.
+    writeJson(configFile, resolved, { overwrite: true });
   } else {
     createRun(root, cfg.experiment, cfg.run, resolved);
     tokenizer.save(tokenizerFile);

@@ -18,13 +18,14 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
   },
   quick: {
     preset: 'small',
-    // GradCache chunks keep every run inside the wasm heap (4 GiB) whatever its batch.
-    train: { steps: 120, imagesPerStep: 8, chunkSize: 8, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
+    // GradCache chunks keep every run well inside the wasm heap (4 GiB, and offsets past 2 GiB have been seen
+    // to fault in tfjs-wasm kernels) whatever its batch: a 7-turn chunk of 4 sequences stays under ~1.5 GiB.
+    train: { steps: 120, imagesPerStep: 8, chunkSize: 4, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
     eval: { limit: 25, validationRecords: 200, pools: ['local', 'global'] },
   },
   full: {
     preset: 'small',
-    train: { steps: 250, imagesPerStep: 12, chunkSize: 12, logEvery: 10, checkpointEvery: 50, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
+    train: { steps: 250, imagesPerStep: 12, chunkSize: 4, logEvery: 10, checkpointEvery: 50, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
     eval: { limit: 100, validationRecords: 300, pools: ['local', 'global'] },
   },
 };
