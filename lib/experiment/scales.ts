@@ -2,7 +2,7 @@
  * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
  *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
  *   quick  `npm run reproduce`: the core comparison in ≤ 20 minutes on 2 CPU cores
- *   full   the committed results (the core experiment ≈ 45 minutes on 2 cores, resumable)
+ *   full   the committed results (the core experiment ≈ 1.5 hours on 2 cores, mostly the 7×-images run; resumable)
  */
 import type { RunOverrides } from './config';
 
