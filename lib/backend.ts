@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import { Rng } from './random';
-import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix } from './wasm-fixes';
+import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix, registerSharingKernels } from './wasm-fixes';
 import { enableNativeBlas, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -107,6 +107,7 @@ async function loadWasm(fixes: boolean): Promise<void> {
   if (fixes) {
     // Before initialisation: the re-registered matMul kernels keep the originals' setup functions.
     if (bridged.length === 0) bridged = registerKernelBridge();
+    registerSharingKernels();
     registerMatMulFix();
     enableNativeBlas(); // OpenBLAS matMul kernels (lib/native-blas.ts); a one-line notice when not built
   }

@@ -178,3 +178,44 @@ export function isMatMulFixActive(): boolean {
     return k !== undefined && patchedFuncs.get(name) === k.kernelFunc;
   });
 }
+
+/**
+ * `Identity` and same-dtype `Cast` copy their input on wasm (autodiff emits dozens per training step); share
+ * the input's data instead, with a reference count, as the wasm `Reshape` kernel and tfjs-cpu already do.
+ */
+interface RefCounting {
+  incRef(dataId: object): void;
+}
+
+export function registerSharingKernels(): void {
+  const share = (x: TensorInfo, backend: KernelArgs['backend']): TensorInfo => {
+    (backend as unknown as RefCounting).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (identity !== undefined && !sharing.has(identity.kernelFunc)) {
+    const f: KernelFunc = ({ inputs, backend }: KernelArgs) => share((inputs as { x: TensorInfo }).x, backend);
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ ...identity, kernelFunc: f });
+    sharing.add(f);
+  }
+  const cast = tf.getKernel('Cast', 'wasm');
+  if (cast !== undefined && !sharing.has(cast.kernelFunc)) {
+    const original = cast.kernelFunc;
+    const f: KernelFunc = (args: KernelArgs) => {
+      const x = (args.inputs as { x: TensorInfo }).x;
+      return (args.attrs as { dtype: string }).dtype === x.dtype ? share(x, args.backend) : original(args);
+    };
+    tf.unregisterKernel('Cast', 'wasm');
+    tf.registerKernel({ ...cast, kernelFunc: f });
+    sharing.add(f);
+  }
+}
+
+const sharing = new Set<KernelFunc>();
+
+/** True when the wasm Identity kernel shares its input (structural check for tests). */
+export function isSharingIdentity(): boolean {
+  const k = tf.getKernel('Identity', 'wasm');
+  return k !== undefined && sharing.has(k.kernelFunc);
+}

@@ -7,7 +7,7 @@ import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, seededTensor, assertNoLeak, describeBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
-import { isMatMulFixActive, matMulFixStats, missingWasmKernels } from '../lib/wasm-fixes';
+import { isMatMulFixActive, isSharingIdentity, matMulFixStats, missingWasmKernels } from '../lib/wasm-fixes';
 
 type Case = () => tf.Tensor[];
 
@@ -140,6 +140,22 @@ describe('backend: wasm matches cpu', function () {
       tf.unsortedSegmentSum(input([7, 3, 2], 8), tf.tensor1d([4, 0, 4, 2, 9, 4, 0], 'int32'), 6),
       tf.unsortedSegmentSum(input([5], 9), tf.tensor1d([1, 1, 3, 0, 1], 'int32'), 4),
     ]);
+  });
+
+  it('Identity and same-dtype Cast share their input (no copy); other casts still convert', async () => {
+    await initBackend({ backend: 'wasm' });
+    assert.ok(isSharingIdentity());
+    const x = tf.tensor1d([1.5, -2, 3]);
+    const y = tf.cast(x, 'float32');
+    const z = tf.clone(x);
+    assert.equal(y.dataId, x.dataId, 'same-dtype cast shares the data');
+    assert.equal(z.dataId, x.dataId, 'identity shares the data');
+    assert.deepEqual(Array.from(tf.cast(x, 'int32').dataSync()), [1, -2, 3]);
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(z.dataSync()), [1.5, -2, 3]);
+    tf.dispose([y, z]);
+    await assertParity(() => valueAndGrads((a) => tf.add(tf.clone(a as tf.Tensor), tf.cast(a as tf.Tensor, 'float32')), [[3, 4]], 51));
   });
 
   it('softmax and log-softmax: values and gradients', async () => {
