@@ -5,11 +5,9 @@
  */
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, seededTensor, assertNoLeak, describeBackend } from '../lib/backend';
-import { Rng } from '../lib/random';
+import { initBackend, assertNoLeak, describeBackend } from '../lib/backend';
+import { assertClose, Case, input, valueAndGrads } from './support/parity';
 import { isMatMulFixActive, isSharingIdentity, matMulFixStats, missingWasmKernels } from '../lib/wasm-fixes';
-
-type Case = () => tf.Tensor[];
 
 async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
   await initBackend({ backend });
@@ -20,37 +18,8 @@ async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]>
   });
 }
 
-function relError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length, 'output sizes differ');
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    scale = Math.max(scale, Math.abs(b[i] as number));
-  }
-  return diff / scale;
-}
-
 async function assertParity(fn: Case, tol = 1e-5): Promise<void> {
-  const ref = await runOn('cpu', fn);
-  const got = await runOn('wasm', fn);
-  assert.equal(got.length, ref.length);
-  ref.forEach((r, i) => {
-    const err = relError(got[i] as Float32Array, r);
-    assert.ok(err <= tol, `output ${i}: relative error ${err.toExponential(2)} > ${tol}`);
-  });
-}
-
-/** Seeded input of a given shape (same values on every backend). */
-const input = (shape: number[], seed: number): tf.Tensor => seededTensor(shape, new Rng(seed));
-
-/** Value and gradients of sum(f(inputs) * w) for a fixed random weighting w (exercises every output entry). */
-function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][], seed: number): tf.Tensor[] {
-  const xs = shapes.map((s, i) => input(s, seed + i));
-  const probe = f(...xs);
-  const w = input(probe.shape, seed + 99);
-  const g = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)));
-  return [probe, ...g(xs)];
+  assertClose(await runOn('wasm', fn), await runOn('cpu', fn), tol);
 }
 
 function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {

@@ -12,11 +12,12 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
-import { assertNoLeak, initBackend, seededTensor } from '../lib/backend';
+import { assertNoLeak, initBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
 import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
 import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
+import { assertClose, Case, input, relError, valueAndGrads } from './support/parity';
 
 const size = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
 
@@ -109,8 +110,6 @@ describe('native BLAS: shape planning matches tfjs broadcasting', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 
-type Case = () => tf.Tensor[];
-
 async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
   // setBackend, not initBackend: initBackend would re-enable native BLAS with its default arrangement.
   await tf.setBackend(backend);
@@ -121,37 +120,12 @@ async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]>
   });
 }
 
-function relError(got: Float32Array, ref: Float32Array): number {
-  assert.equal(got.length, ref.length, 'output sizes differ');
-  let diff = 0;
-  let scale = 1e-6;
-  ref.forEach((r, i) => {
-    diff = Math.max(diff, Math.abs((got[i] as number) - r));
-    scale = Math.max(scale, Math.abs(r));
-  });
-  return diff / scale;
-}
-
 /** Run `fn` on wasm (native kernels) and compare with `ref` (default: the same function on cpu). */
 async function assertParity(fn: Case, ref: Case = fn, tol = 1e-5): Promise<void> {
   const want = await runOn('cpu', ref);
-  const got = await runOn('wasm', fn);
-  assert.equal(got.length, want.length);
-  want.forEach((w, i) => {
-    const err = relError(got[i] as Float32Array, w);
-    assert.ok(err <= tol, `output ${i}: relative error ${err.toExponential(2)} > ${tol}`);
-  });
+  assertClose(await runOn('wasm', fn), want, tol);
 }
 
-const input = (shape: number[], seed: number): tf.Tensor => seededTensor(shape, new Rng(seed));
-
-/** Value and gradients of sum(f(xs) · w) for a fixed random weighting w (exercises every output entry). */
-function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][], seed: number): tf.Tensor[] {
-  const xs = shapes.map((s, i) => input(s, seed + i));
-  const probe = f(...xs);
-  const w = input(probe.shape, seed + 99);
-  return [probe, ...tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)))(xs)];
-}
 
 /** Operand shapes of op(A)·op(B) = [...batch, m, n] with inner size k. */
 function operandShapes(aBatch: number[], bBatch: number[], m: number, k: number, n: number, ta: boolean, tb: boolean): number[][] {
