@@ -13,8 +13,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend, seededTensor } from '../lib/backend';
-import { enableNativeBlas, nativeBlasAddon } from '../lib/native-blas';
+import { enableNativeBlas } from '../lib/native-blas';
 import { Rng } from '../lib/random';
+import { BLOCK, makeStep } from './block';
+import { sgemmPeak } from './peak';
 
 /**
  * `wasm-native`: the default arrangement (lib/wasm-fixes' explicit transposes on top of the native kernels);
@@ -23,8 +25,7 @@ import { Rng } from '../lib/random';
 type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-native-flags';
 const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-flags'];
 
-/** The block of issue #9; PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per step on this machine kind. */
-const BLOCK = { batch: 32, seq: 64, dim: 128, heads: 4, mlp: 512 };
+/** PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per block step on this machine kind; `npm run bench` measures it side by side. */
 const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (shared/reference/toolchain.md)' };
 /** Timed repetitions per variant (after warm-up): the cpu backend needs seconds per step. */
 const REPS: Record<Variant, { matMul: number; step: number }> = {
@@ -71,64 +72,6 @@ function times(fn: () => tf.Tensor | void, reps: number, warmup = 1): number[] {
 
 /** Median wall time (ms): the figure we report. */
 const timeMs = (fn: () => tf.Tensor | void, reps: number, warmup = 1): number => median(times(fn, reps, warmup));
-
-// ---------------------------------------------------------------------------------------------------------
-// The block: pre-norm attention + GELU MLP with plain tf ops, 4-D head reshapes, GELU as x·σ(1.702x).
-
-interface BlockParams {
-  [name: string]: tf.Variable;
-}
-
-function makeParams(rng: Rng): BlockParams {
-  const { dim, mlp } = BLOCK;
-  const w = (shape: number[], fanIn: number): tf.Variable => tf.variable(seededTensor(shape, rng, 'normal', 1 / Math.sqrt(fanIn)));
-  const c = (shape: number[], kind: 'zeros' | 'ones'): tf.Variable => tf.variable(seededTensor(shape, rng, kind));
-  return {
-    ln1: c([dim], 'ones'), wqkv: w([dim, 3 * dim], dim), wo: w([dim, dim], dim),
-    ln2: c([dim], 'ones'), w1: w([dim, mlp], dim), b1: c([mlp], 'zeros'), w2: w([mlp, dim], mlp), b2: c([dim], 'zeros'),
-  };
-}
-
-function layerNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain);
-}
-
-/** (B·T, d) → (B, H, T, hd) */
-function splitHeads(x: tf.Tensor): tf.Tensor {
-  const { batch, seq, heads, dim } = BLOCK;
-  return tf.transpose(tf.reshape(x, [batch, seq, heads, dim / heads]), [0, 2, 1, 3]);
-}
-
-/** Mean squared error of the block's output against `target`; x, target: [B·T, d]. */
-function blockLoss(p: BlockParams, x: tf.Tensor, target: tf.Tensor, mask: tf.Tensor): tf.Scalar {
-  const { batch, seq, dim, heads } = BLOCK;
-  const P = p as Required<BlockParams>;
-  const qkv = tf.matMul(layerNorm(x, P['ln1'] as tf.Tensor), P['wqkv'] as tf.Tensor); // (B·T, 3d)
-  const [q, k, v] = tf.split(qkv, 3, -1).map(splitHeads) as [tf.Tensor, tf.Tensor, tf.Tensor]; // (B, H, T, hd)
-  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim / heads)), mask); // (B, H, T, T)
-  const context = tf.matMul(tf.softmax(scores), v); // (B, H, T, hd)
-  const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, dim]); // (B·T, d)
-  const x1 = tf.add(x, tf.matMul(merged, P['wo'] as tf.Tensor));
-  const u = tf.add(tf.matMul(layerNorm(x1, P['ln2'] as tf.Tensor), P['w1'] as tf.Tensor), P['b1'] as tf.Tensor); // (B·T, mlp)
-  const gelu = tf.mul(u, tf.sigmoid(tf.mul(u, 1.702)));
-  const x2 = tf.add(x1, tf.add(tf.matMul(gelu, P['w2'] as tf.Tensor), P['b2'] as tf.Tensor));
-  return tf.mean(tf.square(tf.sub(x2, target)));
-}
-
-/** A closure running one Adam step of the block on fixed seeded data; returns the loss tensor. */
-function makeStep(): () => tf.Tensor {
-  const { batch, seq, dim } = BLOCK;
-  const rng = new Rng(9);
-  const params = makeParams(rng);
-  const x = seededTensor([batch * seq, dim], rng);
-  const target = seededTensor([batch * seq, dim], rng);
-  // Causal mask (T, T): −1e9 above the diagonal.
-  const mask = tf.tidy(() => tf.mul(tf.sub(tf.ones([seq, seq]), tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0)), -1e9));
-  const opt = tf.train.adam(1e-3);
-  const vars = Object.values(params);
-  return () => opt.minimize(() => blockLoss(params, x, target, mask), true, vars) as tf.Scalar;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // One variant, in a child process.
@@ -206,19 +149,6 @@ async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   }
   if (variant === 'wasm-native') result['peak'] = sgemmPeak();
   return result;
-}
-
-/** GFLOP/s of the raw native sgemm at 1024² (no tfjs in the loop): the machine's matMul peak. */
-function sgemmPeak(): { gflops: number; ms: number; threads: number; openblas: string } {
-  const lib = nativeBlasAddon();
-  if (lib === null) throw new Error('native BLAS addon is not built.');
-  const n = 1024;
-  const heap = new Float32Array(3 * n * n);
-  const rng = new Rng(2);
-  for (let i = 0; i < 2 * n * n; i++) heap[i] = rng.normal();
-  const ms = timeMs(() => lib.gemm(heap.buffer, 0, 4 * n * n, 8 * n * n, 1, null, null, n, n, n, false, false), 20, 2);
-  const info = lib.info();
-  return { gflops: (2 * n ** 3) / (ms * 1e6), ms, threads: info.threads, openblas: `${info.config} (${info.corename})` };
 }
 
 function runChild(variant: Variant): Promise<Record<string, unknown>> {
