@@ -11,7 +11,7 @@ import { initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
 import { experimentRuns } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
-import { runExperiment } from '../lib/experiment/run';
+import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { comparisonRows, markdownTable } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
@@ -83,6 +83,19 @@ describe('experiments', function () {
     const rows = comparisonRows(path.join(results, 'core'));
     assert.equal(rows.length, 1);
     assert.match(markdownTable(rows), /\| muco-k7_/);
+    // The same work under another experiment's name is reused, not retrained; different work is not.
+    const twin = { ...cfg, experiment: 'logit-mask', run: 'mask-on' };
+    const reused = await runExperiment(twin, { resultsRoot: results, progress: 'none' });
+    const twinDir = path.join(results, 'logit-mask', 'mask-on');
+    assert.equal(reused.dir, twinDir);
+    const tm = readMetrics(twinDir);
+    assert.equal(tm.metadata.reusedFrom, `core/${cfg.run}`);
+    assert.equal(tm.metadata.run, 'mask-on');
+    assert.deepEqual(tm.metrics, m.metrics);
+    assert.ok(!fs.existsSync(path.join(twinDir, 'checkpoints')));
+    assert.equal((JSON.parse(fs.readFileSync(path.join(twinDir, 'config.json'), 'utf8')) as RunConfig).run, 'mask-on');
+    const other = { ...twin, run: 'mask-off', train: { ...cfg.train, loss: { ...cfg.train.loss, logitMask: !cfg.train.loss.logitMask } } };
+    assert.equal(findEquivalentRun(results, other), null);
   });
 
   it('every committed results/**/metrics.json validates against the schema', () => {

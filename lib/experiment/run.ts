@@ -36,6 +36,8 @@ export interface RunOptions {
   progress?: 'bar' | 'lines' | 'none';
   /** Keep the trained model in memory and return it (notebooks); default false (disposed). */
   keepModel?: boolean;
+  /** Reuse a finished run of another experiment with the same config instead of training (default true). */
+  reuse?: boolean;
 }
 
 export interface RunOutcome {
@@ -125,7 +127,54 @@ export async function evaluateRun(model: Embedder, cfg: RunConfig, dir: string):
   return out;
 }
 
-/** Train and evaluate one run (or return its results if it already finished). */
+/** Runs that compute the same thing whatever their names: configs equal but for experiment, run and execution-only settings. */
+function sameWork(a: RunConfig, b: RunConfig): boolean {
+  return sameConfig({ ...a, experiment: '', run: '' }, { ...b, experiment: '', run: '' });
+}
+
+/**
+ * A finished run of another experiment (same results root) with the same work as `cfg`, if any: grids share
+ * runs (the turns grid's 7-turn run is the core experiment's MuCo run), which are trained once.
+ */
+export function findEquivalentRun(root: string, cfg: RunConfig): string | null {
+  if (!fs.existsSync(root)) return null;
+  for (const experiment of fs.readdirSync(root).sort()) {
+    const expDir = path.join(root, experiment);
+    if (!fs.statSync(expDir).isDirectory()) continue;
+    for (const run of fs.readdirSync(expDir).sort()) {
+      const dir = path.join(expDir, run);
+      if ((experiment === cfg.experiment && run === cfg.run) || !isFinished(dir) || !fs.existsSync(path.join(dir, 'config.json'))) continue;
+      const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
+      if (readMetrics(dir).metadata.reusedFrom === undefined && sameWork(saved, cfg)) return dir;
+    }
+  }
+  return null;
+}
+
+/** Copy a finished run's results (not its checkpoints) under this run's name; metadata names the source. */
+function reuseRun(source: string, dir: string, cfg: RunConfig): MetricsFile {
+  fs.mkdirSync(dir, { recursive: true });
+  const copy = (from: string, to: string): void => {
+    for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+      if (entry.name === 'checkpoints' || entry.name === 'metrics.json' || entry.name === 'config.json') continue;
+      const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
+      if (entry.isDirectory()) {
+        fs.mkdirSync(b, { recursive: true });
+        copy(a, b);
+      } else fs.copyFileSync(a, b);
+    }
+  };
+  copy(source, dir);
+  const saved = JSON.parse(fs.readFileSync(path.join(source, 'config.json'), 'utf8')) as RunConfig;
+  writeJson(path.join(dir, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
+  const metrics = readMetrics(source);
+  const { experiment, run } = metrics.metadata;
+  const out: MetricsFile = { metadata: { ...metrics.metadata, experiment: cfg.experiment, run: cfg.run, reusedFrom: `${experiment}/${run}` }, metrics: metrics.metrics };
+  writeMetrics(dir, out);
+  return out;
+}
+
+/** Train and evaluate one run (or return its results if it already finished, or reuse an equivalent finished run). */
 export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): Promise<RunOutcome> {
   const root = options.resultsRoot ?? 'results';
   const dir = runDir(root, cfg.experiment, cfg.run);
@@ -136,6 +185,11 @@ export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): P
     }
     log.info(`${cfg.experiment}/${cfg.run}: finished earlier, skipped (delete ${dir} to re-run)`);
     return { dir, metrics: readMetrics(dir), skipped: true, model: null };
+  }
+  const equivalent = options.reuse === false || fs.existsSync(path.join(dir, 'config.json')) ? null : findEquivalentRun(root, cfg);
+  if (equivalent !== null) {
+    log.info(`${cfg.experiment}/${cfg.run}: same config as ${equivalent}, which finished: its results are reused (pass reuse: false to train again)`);
+    return { dir, metrics: reuseRun(equivalent, dir, cfg), skipped: true, model: null };
   }
   const { records, data } = await trainingData(cfg);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
