@@ -205,6 +205,29 @@ const median = (xs: number[]): number => {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const rssMB = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
 
+/** Kernel time (ms) per kernel name over one of our steps, the minimum per call over `runs` profiled steps. */
+async function profileOurs(run: () => Promise<void>, runs = 3): Promise<{ kernel: string; ms: number; calls: number }[]> {
+  const perCall: { name: string; ms: number }[] = [];
+  for (let r = 0; r < runs; r++) {
+    const info = await tf.profile(async () => {
+      await run();
+    });
+    info.kernels.forEach((k, i) => {
+      const ms = k.kernelTimeMs as number;
+      const prev = perCall[i];
+      perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
+    });
+  }
+  const byName = new Map<string, { kernel: string; ms: number; calls: number }>();
+  for (const { name, ms } of perCall) {
+    const e = byName.get(name) ?? { kernel: name, ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    byName.set(name, e);
+  }
+  return [...byName.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 }));
+}
+
 async function timeOurs(run: () => Promise<void>, steps: number): Promise<number[]> {
   await run(); // warm-up
   const ms: number[] = [];
@@ -263,6 +286,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nmatMul peak 1024²: our native sgemm ${ourPeak.gflops.toFixed(1)} GFLOP/s (${ourPeak.threads} threads), torch ${torchPeak.gflops.toFixed(1)} GFLOP/s\n\n`);
 
     const rows: Record<string, unknown>[] = [];
+    const profiles: string[] = [];
     process.stdout.write(`case          ours ms  torch ms  ours/torch  ours GFLOP/s  torch GFLOP/s  (% of peak)   RSS ours / torch MB\n`);
     for (const c of cases) {
       const plan = PLAN[c.name];
@@ -279,18 +303,23 @@ async function main(): Promise<void> {
         theirs.push(...t.ms);
         torchRss = Math.max(torchRss, t.rssMB);
       }
+      const profile = await profileOurs(c.run);
+      const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
       const [o, t] = [median(ours), median(theirs)];
       const gflops = (ms: number): number => c.flops / (ms * 1e6);
       const row = {
         case: c.name, oursMs: o, torchMs: t, ratio: o / t, oursMinMs: Math.min(...ours), torchMinMs: Math.min(...theirs),
         flopsPerStep: c.flops, oursGflops: gflops(o), torchGflops: gflops(t), oursPctOfPeak: (100 * gflops(o)) / peakGflops, torchPctOfPeak: (100 * gflops(t)) / peakGflops,
-        oursRssMB: ourRss, torchRssMB: torchRss, pairs: c.pairs, oursTimesMs: ours, torchTimesMs: theirs,
+        oursRssMB: ourRss, torchRssMB: torchRss, pairs: c.pairs, oursKernelMs: kernelMs, oursProfile: profile.slice(0, 16),
+        oursTimesMs: ours, torchTimesMs: theirs,
       };
+      profiles.push(`${c.name}: kernels ${kernelMs.toFixed(1)} ms of ${o.toFixed(1)} ms; ${profile.slice(0, 8).map((k) => `${k.kernel} ${k.ms.toFixed(1)}`).join(', ')}`);
       rows.push(row);
       process.stdout.write(
         `${c.name.padEnd(12)} ${o.toFixed(1).padStart(8)} ${t.toFixed(1).padStart(9)} ${row.ratio.toFixed(2).padStart(11)} ${row.oursGflops.toFixed(1).padStart(13)} ${row.torchGflops.toFixed(1).padStart(14)}  (${row.oursPctOfPeak.toFixed(1)} / ${row.torchPctOfPeak.toFixed(1)})   ${ourRss} / ${torchRss}\n`,
       );
     }
+    process.stdout.write(`\nour kernel profile (ms per step):\n${profiles.join('\n')}\n`);
     const cpu = os.cpus();
     const out = {
       metadata: {

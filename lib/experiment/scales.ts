@@ -2,7 +2,7 @@
  * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
  *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
  *   quick  `npm run reproduce`: the core comparison in ≤ 20 minutes on 2 CPU cores
- *   full   the committed results (the core experiment ≈ 1.5 hours on 2 cores, mostly the 7×-images run; resumable)
+ *   full   the committed results (every experiment ≈ 1.5–2 hours on 2 cores; resumable)
  */
 import type { RunOverrides } from './config';
 
@@ -24,8 +24,11 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     eval: { limit: 20, validationRecords: 100, pools: ['local'] },
   },
   full: {
+    // Every experiment at this scale together ≈ 1.5–2 hours on 2 cores (runs shared between grids are trained
+    // once, see run.ts). 8 images per step: MuCo k = 7 runs full batch (56 pairs), the 7×-images single-turn
+    // run uses GradCache chunks of 8 sequences.
     preset: 'small',
-    train: { steps: 250, imagesPerStep: 12, chunkSize: 4, logEvery: 10, checkpointEvery: 50, schedule: { lr: 1e-3, warmupSteps: 20 }, loss: { temperature: 0.05 } },
-    eval: { limit: 100, validationRecords: 300, pools: ['local', 'global'] },
+    train: { steps: 150, imagesPerStep: 8, chunkSize: 8, logEvery: 10, checkpointEvery: 50, schedule: { lr: 1e-3, warmupSteps: 15 }, loss: { temperature: 0.05 } },
+    eval: { limit: 60, validationRecords: 300, pools: ['local', 'global'] },
   },
 };

@@ -3,7 +3,8 @@
  * in-batch retrieval on mini-M3T validation records. For each record, the query is (image, its retrieval
  * turn's query) and the target that turn's dense description (unique per image, unlike short answers such as a
  * colour, which would tie), both embedded with the single-turn template as at test time; recall@1 is the
- * fraction of queries whose own target is strictly the nearest among all N targets.
+ * fraction of queries whose own target is strictly the nearest among all N targets; recall@5 / @10 and the mean
+ * reciprocal rank likewise (see `retrievalMetrics`).
  */
 import { readMiniM3t } from '../data/m3t';
 import type { Embedder } from '../model/embedder';
@@ -12,25 +13,46 @@ import type { RunConfig } from './config';
 
 export async function validationRecall(model: Embedder, cfg: RunConfig): Promise<Record<string, MetricValue>> {
   const n = cfg.eval.validationRecords;
-  if (n <= 0) return { records: 0, recallAt1: null };
+  if (n <= 0) return retrievalMetrics(new Float32Array(0), new Float32Array(0), model.dim, 0);
   const split = await readMiniM3t(cfg.data.dir, 'validation');
   const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === 'retrieval');
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
   const queries = await model.embedInputs(records.map((r) => ({ text: first(turnOf(r)!.query), image: `${split.imageRoot}/${r.queryImagePath}` })));
   const targets = await model.embedInputs(records.map((r) => ({ text: turnOf(r)!.target })));
-  const d = model.dim;
-  let hits = 0;
-  for (let i = 0; i < records.length; i++) {
+  return retrievalMetrics(queries, targets, model.dim, records.length);
+}
+
+/**
+ * Rank metrics of N queries against their own targets among all N ([N, D] row-major each): the rank of a
+ * query's own target is 1 + the number of other targets scoring at least as high (ties count against it).
+ * recall@1 is the strict in-batch top-1; recall@5, @10 and the mean reciprocal rank show progress well before
+ * recall@1 moves, which is what choosing settings on validation needs.
+ */
+export function retrievalMetrics(queries: Float32Array, targets: Float32Array, d: number, n: number): Record<string, MetricValue> {
+  if (n === 0) return { records: 0, recallAt1: null, recallAt5: null, recallAt10: null, mrr: null, chanceMrr: null };
+  const ranks: number[] = [];
+  for (let i = 0; i < n; i++) {
     const score = (j: number): number => {
       let s = 0;
       for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (targets[j * d + k] as number);
       return s;
     };
     const own = score(i);
-    let beaten = false;
-    for (let j = 0; j < records.length && !beaten; j++) if (j !== i && score(j) >= own) beaten = true;
-    if (!beaten) hits++;
+    let rank = 1;
+    for (let j = 0; j < n; j++) if (j !== i && score(j) >= own) rank++;
+    ranks.push(rank);
   }
-  return { records: records.length, recallAt1: records.length === 0 ? null : hits / records.length };
+  const share = (k: number): number => ranks.filter((r) => r <= k).length / n;
+  let harmonic = 0;
+  for (let r = 1; r <= n; r++) harmonic += 1 / r;
+  return {
+    records: n,
+    recallAt1: share(1),
+    recallAt5: share(5),
+    recallAt10: share(10),
+    mrr: ranks.reduce((a, r) => a + 1 / r, 0) / n,
+    /** The MRR of a random ranking: H(N)/N. */
+    chanceMrr: harmonic / n,
+  };
 }

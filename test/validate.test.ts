@@ -1,0 +1,55 @@
+/**
+ * The validation metrics used to choose settings: rank-based retrieval metrics against a naive twin that sorts
+ * every query's scores, including ties (which count against the query).
+ */
+import { strict as assert } from 'assert';
+import { retrievalMetrics } from '../lib/experiment/validate';
+import { Rng } from '../lib/random';
+
+function naive(q: Float32Array, t: Float32Array, d: number, n: number): { ranks: number[] } {
+  const ranks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const scores = Array.from({ length: n }, (_, j) => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += q[i * d + k]! * t[j * d + k]!;
+      return { j, s };
+    });
+    // Pessimistic order: among equal scores, the own target comes last.
+    scores.sort((a, b) => b.s - a.s || (a.j === i ? 1 : b.j === i ? -1 : 0));
+    ranks.push(scores.findIndex((x) => x.j === i) + 1);
+  }
+  return { ranks };
+}
+
+describe('validation retrieval metrics', () => {
+  it('recall@k and MRR match a sort-everything twin, ties counting against the query', () => {
+    const rng = new Rng(5);
+    for (const [n, d] of [[1, 3], [7, 4], [40, 8]] as const) {
+      const q = Float32Array.from({ length: n * d }, () => Math.round(rng.normal() * 2) / 2); // coarse values → ties
+      const t = Float32Array.from({ length: n * d }, () => Math.round(rng.normal() * 2) / 2);
+      const m = retrievalMetrics(q, t, d, n) as Record<string, number>;
+      const { ranks } = naive(q, t, d, n);
+      const share = (k: number): number => ranks.filter((r) => r <= k).length / n;
+      assert.equal(m['records'], n);
+      assert.equal(m['recallAt1'], share(1));
+      assert.equal(m['recallAt5'], share(5));
+      assert.equal(m['recallAt10'], share(10));
+      assert.ok(Math.abs(m['mrr']! - ranks.reduce((a, r) => a + 1 / r, 0) / n) < 1e-12);
+    }
+  });
+
+  it('perfect embeddings score 1, constant ones score the worst rank, and chance MRR is H(N)/N', () => {
+    const n = 5;
+    const eye = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+    const perfect = retrievalMetrics(eye, eye, n, n) as Record<string, number>;
+    assert.equal(perfect['recallAt1'], 1);
+    assert.equal(perfect['mrr'], 1);
+    const flat = new Float32Array(n * n).fill(1);
+    const worst = retrievalMetrics(flat, flat, n, n) as Record<string, number>;
+    assert.equal(worst['recallAt1'], 0);
+    assert.ok(Math.abs(worst['mrr']! - 1 / n) < 1e-12);
+    assert.ok(Math.abs((perfect['chanceMrr'] as number) - (1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5) / 5) < 1e-12);
+    assert.equal(retrievalMetrics(new Float32Array(0), new Float32Array(0), 4, 0)['mrr'], null);
+  });
+});
