@@ -13,6 +13,7 @@
  * 3. Time: rounds alternate ours and the twin's (warm-up, then timed steps), medians over all rounds; the
  *    matMul peak of both (1024² sgemm), GFLOP/s of each step from lib/flops, process RSS after each case.
  * Writes bench/results/vs-torch.json. Needs Debian's python3-torch (and libopenblas0-pthread).
+ * `npm run bench -- --ours [case,case]`: our side only (time and kernel profile), for iterating on speed.
  */
 import { ChildProcessWithoutNullStreams, execSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -47,6 +48,8 @@ const PLAN: Record<CaseName, { rounds: number; steps: number }> = {
   'single-turn': { rounds: 5, steps: 3 },
   'muco-k7': { rounds: 5, steps: 3 },
 };
+/** Our step's phases per run: [forward + backward, clip + optimizer] ms (the `--ours` report). */
+const phases: [number, number][] = [];
 const TOLERANCE = { loss: 1e-4, grad: 1e-3 };
 
 type CaseName = 'block' | 'single-turn' | 'muco-k7';
@@ -129,11 +132,15 @@ async function modelCase(f: Fixture, spec: (typeof MODEL_CASES)[number], config:
   f.meta[spec.name] = { loss: values.loss, temperature: c.loss.temperature, pairs: packed.groups.length };
   const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })), DEFAULT_ADAMW);
   const run = async (): Promise<void> => {
+    const t0 = performance.now();
     const { grads: g } = await computeStep(model, packed, opts);
+    const t1 = performance.now();
     const clipped = clipByGlobalNorm(g, CLIP);
     tf.dispose([...Object.values(g), clipped.norm]);
     opt.step(clipped.grads, LR);
     tf.dispose(Object.values(clipped.grads));
+    const t2 = performance.now();
+    phases.push([t1 - t0, t2 - t1]);
   };
   const flops = stepFlops(dimsOf(config), stepShapeFromPacked(packed, { maxLen: config.maxLen }), DEFAULT_FLOPS_OPTIONS).total;
   return { name: spec.name, packed, flops, pairs: packed.groups.length, run };
@@ -249,7 +256,7 @@ function gitSha(): string {
 
 async function main(): Promise<void> {
   setLogLevel('warn');
-  checkTorch();
+  if (!process.argv.includes('--ours')) checkTorch();
   const report = await initBackend();
   const backend = describeBackend(report);
   const threads = report.wasm?.nativeBlas.active === true ? report.wasm.nativeBlas.threads : 1;
@@ -266,6 +273,19 @@ async function main(): Promise<void> {
   fixture.meta['train'] = { lr: LR, clip: CLIP, adamw: DEFAULT_ADAMW };
   const cases: ModelCase[] = [blockCase(fixture)];
   for (const spec of MODEL_CASES) cases.push(await modelCase(fixture, spec, config, records, tokenizer));
+  if (process.argv.includes('--ours')) {
+    // Iterating on our side only: time and profile each case, no twin, nothing written.
+    const only = process.argv[process.argv.indexOf('--ours') + 1];
+    for (const c of cases.filter((x) => only === undefined || only.startsWith('--') || only.split(',').includes(x.name))) {
+      phases.length = 0;
+      const ms = median(await timeOurs(c.run, 2 * PLAN[c.name].steps));
+      if (phases.length > 0) process.stdout.write(`${c.name}: forward+backward ${median(phases.map((p) => p[0])).toFixed(1)} ms, clip+AdamW ${median(phases.map((p) => p[1])).toFixed(1)} ms\n`);
+      const profile = await profileOurs(c.run);
+      const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
+      process.stdout.write(`${c.name}: ${ms.toFixed(1)} ms (${(c.flops / (ms * 1e6)).toFixed(1)} GFLOP/s); kernels ${kernelMs.toFixed(1)} ms: ${profile.slice(0, 14).map((k) => `${k.kernel} ${k.ms.toFixed(1)}×${k.calls}`).join(', ')}\n`);
+    }
+    return;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-vs-torch-'));
   fixture.write(dir);
 

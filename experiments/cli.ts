@@ -1,17 +1,19 @@
 /**
  * `npm run experiment -- <name> [--scale smoke|quick|full] [--runs a,b] [--set key.path=value ...]
- *                                [--results DIR] [--backend auto|wasm|cpu|tensorflow]`
+ *                                [--results DIR] [--backend auto|wasm|cpu|tensorflow] [--summary]`
  *
  * Resolves each run's config (scale preset → experiment overrides → --set), builds the data if needed, trains,
  * evaluates on mini-MMEB and mini-M-BEIR and writes results/<scale>/<name>/<run>/. A finished run is skipped;
  * an interrupted one resumes. Runs given --set get the assignments appended to their name, so a tweak never
- * collides with the stock run. `npm run experiment -- --list` lists the experiments.
+ * collides with the stock run. Afterwards the experiment's summary (summary.csv/.md, loss.html, scores.html)
+ * is written next to its runs; `--summary` only rewrites it. `npm run experiment -- --list` lists the experiments.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
 import { EXPERIMENTS, experimentRuns } from '../lib/experiment/catalog';
+import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
 import { runExperiment, RunOutcome } from '../lib/experiment/run';
 import { SCALES, ScalePreset } from '../lib/experiment/scales';
 import { log } from '../lib/log';
@@ -24,10 +26,12 @@ export interface CliArgs {
   results: string;
   backend: string;
   list: boolean;
+  /** Only (re)write the experiment's summary from its finished runs. */
+  summaryOnly: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { name: '', scale: 'quick', runs: null, sets: [], results: 'results', backend: 'auto', list: false };
+  const args: CliArgs = { name: '', scale: 'quick', runs: null, sets: [], results: 'results', backend: 'auto', list: false, summaryOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -41,6 +45,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     else if (a === '--results') args.results = value();
     else if (a === '--backend') args.backend = value();
     else if (a === '--list') args.list = true;
+    else if (a === '--summary') args.summaryOnly = true;
     else if (a.startsWith('--')) throw new Error(`Unknown option ${a}; see the header of experiments/cli.ts.`);
     else args.name = a;
   }
@@ -61,12 +66,21 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
     for (const [name, def] of Object.entries(EXPERIMENTS)) process.stdout.write(`${name.padEnd(12)} ${def.description} [${def.paper}]\n  runs: ${Object.keys(def.runs).join(', ')}\n`);
     return [];
   }
+  if (args.summaryOnly) {
+    const dir = path.join(args.results, args.scale, args.name);
+    if (finishedRuns(dir).length === 0) throw new Error(`${dir} has no finished run to summarise; run the experiment first.`);
+    process.stdout.write(writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir)));
+    return [];
+  }
   const configs = experimentRuns(args.name, args.scale, args.sets, args.runs);
   const report = await initBackend({ backend: args.backend as 'auto' });
   log.info(`backend: ${describeBackend(report)}`);
   await ensureData(configs[0]?.data.dir ?? 'data');
   const outcomes: RunOutcome[] = [];
   for (const cfg of configs) outcomes.push(await runExperiment(cfg, { resultsRoot: path.join(args.results, args.scale) }));
+  const dir = path.join(args.results, args.scale, args.name);
+  writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir));
+  log.info(`wrote ${dir}/summary.{csv,md}, loss.html, scores.html`);
   return outcomes;
 }
 

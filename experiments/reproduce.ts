@@ -5,12 +5,9 @@
  * scores.html. The quick scale finishes in ≤ 20 minutes on 2 CPU cores.
  */
 import * as path from 'path';
-import { comparisonRows, lossCurves, markdownTable, scoreBars } from '../lib/experiment/compare';
-import { writeFigureHtml } from '../lib/plot';
-import { writeCsv, writeFileAtomic } from '../lib/results';
+import { writeExperimentSummary } from '../lib/experiment/compare';
 import { log } from '../lib/log';
 import { runCli } from './cli';
-import { EXPERIMENTS } from '../lib/experiment/catalog';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -19,13 +16,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   await runCli(['core', '--scale', scale, ...argv.filter((_, i) => i !== scaleAt && i !== scaleAt + 1)]);
   const dir = path.join('results', scale, 'core');
-  const order = Object.keys(EXPERIMENTS['core']!.runs);
-  const rows = comparisonRows(dir, order);
-  writeCsv(dir, 'summary', rows, { overwrite: true });
-  const md = `# Core comparison (${scale} scale)\n\n${EXPERIMENTS['core']!.description}\n\n${markdownTable(rows)}`;
-  writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
-  writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, order));
-  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], `core comparison (${scale})`));
+  const md = writeExperimentSummary(dir, 'core', scale);
   process.stdout.write(`\n${md}\nwrote ${dir}/summary.{csv,md}, loss.html, scores.html in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
   log.debug('done');
 }

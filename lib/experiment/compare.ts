@@ -6,8 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Figure, bars, lines } from '../plot';
-import { MetricValue, readMetrics } from '../results';
+import { Figure, bars, lines, writeFigureHtml } from '../plot';
+import { MetricValue, readMetrics, writeCsv, writeFileAtomic } from '../results';
+import { EXPERIMENTS } from './catalog';
 
 export interface RunRow {
   run: string;
@@ -35,6 +36,7 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
   return finishedRuns(dir, order).map((run) => {
     const m = readMetrics(path.join(dir, run)).metrics;
     const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+    const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
     return {
       run,
       'MMEB CLS': r1(get(m['mmeb'], 'metaTask', 'CLS')),
@@ -46,7 +48,8 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
       'MMEB overall': r1(get(m['mmeb'], 'overall')),
       'M-BEIR local': r1(get(m['mbeir'], 'local', 'average')),
       'M-BEIR global': r1(get(m['mbeir'], 'global', 'average')),
-      'val R@1': r1(100 * (get(m['validation'], 'recallAt1') ?? NaN)),
+      'val R@1': pct(get(m['validation'], 'recallAt1')),
+      'val MRR': pct(get(m['validation'], 'mrr')),
       'pairs/s': r1(get(m['train'], 'pairsPerSec')),
       'images/s': r1(get(m['train'], 'imagesPerSec')),
       'final loss': get(m['train'], 'finalLoss'),
@@ -91,4 +94,30 @@ export function markdownTable(rows: readonly RunRow[]): string {
   const cols = Object.keys(rows[0] as RunRow);
   const fmt = (v: unknown): string => (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '–' : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
   return [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n';
+}
+
+/**
+ * Write an experiment's comparison next to its runs (results/<scale>/<experiment>/): summary.csv, summary.md
+ * (with the chance level of the validation MRR), loss.html and scores.html. Returns the markdown.
+ */
+export function writeExperimentSummary(dir: string, experiment: string, scale: string, order?: readonly string[]): string {
+  const def = EXPERIMENTS[experiment];
+  const runs = order ?? (def === undefined ? undefined : Object.keys(def.runs));
+  const rows = comparisonRows(dir, runs);
+  writeCsv(dir, 'summary', rows, { overwrite: true });
+  const chance = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
+  const reused = finishedRuns(dir, runs).flatMap((r) => {
+    const from = readMetrics(path.join(dir, r)).metadata.reusedFrom;
+    return from === undefined ? [] : [`${r} = ${from}`];
+  });
+  const notes = [
+    ...(chance === undefined || chance === null ? [] : [`val MRR at chance (random ranking): ${(100 * chance).toFixed(1)}.`]),
+    ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
+  ];
+  const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
+  const md = `# ${title} (${scale} scale)\n\n${def?.description ?? ''}${def === undefined ? '' : ` Paper: ${def.paper}.`}\n\n${markdownTable(rows)}${notes.length === 0 ? '' : `\n${notes.join(' ')}\n`}`;
+  writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
+  writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs)));
+  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], `${experiment} (${scale})`));
+  return md;
 }
