@@ -282,6 +282,21 @@ async function main(): Promise<void> {
       if (phases.length > 0) process.stdout.write(`${c.name}: forward+backward ${median(phases.map((p) => p[0])).toFixed(1)} ms, clip+AdamW ${median(phases.map((p) => p[1])).toFixed(1)} ms\n`);
       const profile = await profileOurs(c.run);
       const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
+      if (process.argv.includes('--calls')) {
+        const info = await tf.profile(async () => {
+          await c.run();
+        });
+        const groups = new Map<string, { ms: number; n: number }>();
+        for (const k of info.kernels) {
+          const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+          const g = groups.get(key) ?? { ms: 0, n: 0 };
+          g.ms += k.kernelTimeMs as number;
+          g.n++;
+          groups.set(key, g);
+        }
+        const top = [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
+        process.stdout.write(top.map(([k, g]) => `  ${g.ms.toFixed(2).padStart(8)} ms ×${g.n} ${k}`).join('\n') + '\n');
+      }
       process.stdout.write(`${c.name}: ${ms.toFixed(1)} ms (${(c.flops / (ms * 1e6)).toFixed(1)} GFLOP/s); kernels ${kernelMs.toFixed(1)} ms: ${profile.slice(0, 14).map((k) => `${k.kernel} ${k.ms.toFixed(1)}×${k.calls}`).join(', ')}\n`);
     }
     return;

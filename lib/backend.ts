@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import { Rng } from './random';
 import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix, registerSharingKernels } from './wasm-fixes';
-import { enableNativeBlas, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
+import { enableNativeBlas, isNativeBlasActive, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
@@ -34,6 +34,10 @@ export interface BackendReport {
   /** Where the native backend came from (`@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`), if used. */
   nativePackage: string | null;
   versions: Record<string, string>;
+  /**
+   * `matMulFix`: transposed matMuls take a fast path — lib/wasm-fixes' explicit transposes on top, or native
+   * BLAS taking them as flags (lib/native-blas, `blasTransposes`).
+   */
   wasm: { simd: boolean; threads: boolean; bridgedKernels: string[]; matMulFix: boolean; nativeBlas: NativeBlasStatus } | null;
   /** Why the backends tried before this one did not load (empty when the first choice loaded). */
   skipped: string[];
@@ -108,7 +112,9 @@ async function loadWasm(fixes: boolean): Promise<void> {
     // Before initialisation: the re-registered matMul kernels keep the originals' setup functions.
     if (bridged.length === 0) bridged = registerKernelBridge();
     registerSharingKernels();
-    registerMatMulFix();
+    // Under native BLAS on top (a second initBackend), the fix would wrap it again at every call: it is only
+    // needed beneath (for products that fall back to wasm) or on top when transposes are not BLAS flags.
+    if (!isNativeBlasActive()) registerMatMulFix();
     enableNativeBlas(); // OpenBLAS matMul kernels (lib/native-blas.ts); a one-line notice when not built
   }
   if (!(await tf.setBackend('wasm'))) throw new Error("The 'wasm' backend failed to initialise.");
@@ -172,7 +178,7 @@ function makeReport(
           simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT'),
           threads: tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
           bridgedKernels: bridged,
-          matMulFix: isMatMulFixActive(),
+          matMulFix: isMatMulFixActive() || (nativeBlasStatus().active && isNativeBlasActive()),
           nativeBlas: nativeBlasStatus(),
         }
       : null;

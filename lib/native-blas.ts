@@ -40,8 +40,8 @@ export interface NativeBlasConfig {
    */
   memoryKernels: boolean;
   /**
-   * Hand transposes to BLAS as flags (no copies) instead of keeping lib/wasm-fixes' explicit transposes on top.
-   * Off by default while wasm-fixes' structural check (`isMatMulFixActive`) requires its kernel on top.
+   * Hand transposes to BLAS as flags (no copies; default) instead of keeping lib/wasm-fixes' explicit transposes
+   * on top (each transposed operand copied by the wasm Transpose kernel first: ≈ 13% of the block step).
    */
   blasTransposes: boolean;
 }
@@ -54,7 +54,7 @@ export function defaultNativeBlasConfig(): NativeBlasConfig {
     threads: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, cores),
     minMacs: 0,
     memoryKernels: true,
-    blasTransposes: false,
+    blasTransposes: true,
   };
 }
 

@@ -9,9 +9,9 @@
     {
       "target_name": "muco_blas",
       "sources": ["src/addon.c", "src/gemm.c", "src/kernels.c"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "<@(openblas_cflags)"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-pthread", "<@(openblas_cflags)"],
       "defines": ["NAPI_VERSION=8"],
-      "libraries": ["-L<(openblas_libdir)", "-lopenblas", "-Wl,-rpath,<(openblas_libdir)"]
+      "libraries": ["-L<(openblas_libdir)", "-lopenblas", "-lpthread", "-Wl,-rpath,<(openblas_libdir)"]
     }
   ]
 }

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, assertNoLeak, describeBackend } from '../lib/backend';
 import { assertClose, Case, input, valueAndGrads } from './support/parity';
 import { isMatMulFixActive, isSharingIdentity, matMulFixStats, missingWasmKernels } from '../lib/wasm-fixes';
+import { enableNativeBlas, nativeBlasStatus } from '../lib/native-blas';
 
 async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
   await initBackend({ backend });
@@ -86,12 +87,19 @@ describe('backend: wasm matches cpu', function () {
 
   it('the patched matMul is the one that runs, and it never passes transpose flags on', async () => {
     await initBackend({ backend: 'wasm' });
-    assert.ok(isMatMulFixActive());
-    const before = { ...matMulFixStats };
-    tf.tidy(() => valueAndGrads((a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor), [[4, 3], [3, 2]], 1));
-    // 2 forwards (probe + inside grads); backward: dA = dY·Bᵀ, dB = Aᵀ·dY → 2 calls, 2 transposed operands.
-    assert.equal(matMulFixStats.calls - before.calls, 4);
-    assert.equal(matMulFixStats.transposedOperands - before.transposedOperands, 2);
+    // With the native addon, transposes go to BLAS as flags by default; put the fix on top to test it.
+    const native = nativeBlasStatus().active;
+    if (native) enableNativeBlas({ blasTransposes: false });
+    try {
+      assert.ok(isMatMulFixActive());
+      const before = { ...matMulFixStats };
+      tf.tidy(() => valueAndGrads((a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor), [[4, 3], [3, 2]], 1));
+      // 2 forwards (probe + inside grads); backward: dA = dY·Bᵀ, dB = Aᵀ·dY → 2 calls, 2 transposed operands.
+      assert.equal(matMulFixStats.calls - before.calls, 4);
+      assert.equal(matMulFixStats.transposedOperands - before.transposedOperands, 2);
+    } finally {
+      if (native) enableNativeBlas();
+    }
   });
 
   it('embedding lookup (gather) and its gradient (UnsortedSegmentSum via the bridge)', async () => {

@@ -236,6 +236,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   if (argc != 1 || !get_size(env, argv[0], &n) || n < 1 || n > 1024)
     FAIL(env, "setThreads expects one integer in [1, 1024]");
   openblas_set_num_threads((int)n);
+  muco_set_threads((int)n);
   return NULL;
 }
 
