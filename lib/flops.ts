@@ -48,13 +48,18 @@ export interface FlopsDims {
   mlpDim: number;
   /** Described, not counted: lookups are free and an embedder has no LM head. */
   vocabSize: number;
+  /**
+   * Rotary rotate-half computed as a product with a fixed [hd, hd] signed permutation (lib/model/layers, for
+   * the wasm backend), counted as q·R and k·R; absent (elementwise) at paper scale.
+   */
+  ropeProduct?: boolean;
 }
 
 /** Our model's sizes (lib/model/config): no GQA, head width dim/heads, RGB patches. */
 export function dimsOf(c: ModelConfig): FlopsDims {
   const { visionDim, visionLayers, visionHeads, visionMlpDim, dim, layers, heads, mlpDim, vocabSize } = c;
   const shared = { visionDim, visionLayers, visionHeads, visionMlpDim, dim, layers, heads, mlpDim, vocabSize };
-  return { ...shared, patchValues: c.patchSize * c.patchSize * 3, kvHeads: heads, headDim: dim / heads };
+  return { ...shared, patchValues: c.patchSize * c.patchSize * 3, kvHeads: heads, headDim: dim / heads, ropeProduct: true };
 }
 
 /**
@@ -240,6 +245,11 @@ function sequenceFlops(t: Tally, d: FlopsDims, T: number, mode: Mode, inputGrad:
     const q = t.linear('language.projections', T, d.dim, qWidth, mode, h);
     const k = t.linear('language.projections', T, d.dim, kvWidth, mode, h);
     const v = t.linear('language.projections', T, d.dim, kvWidth, mode, h);
+    if (d.ropeProduct === true) {
+      // Σ heads [T, hd]·[hd, hd]; the permutation is constant, so only the rotated input gets a gradient.
+      t.product('language.attention', T, qWidth, d.headDim, q, false);
+      t.product('language.attention', T, kvWidth, d.headDim, k, false);
+    }
     const scores = t.product('language.attention', T, qWidth, T, q, k); // Σ query heads [T, hd]·[hd, T]
     const mixed = t.product('language.attention', T, T, qWidth, scores, v);
     g = t.linear('language.projections', T, qWidth, d.dim, mode, mixed) || g;

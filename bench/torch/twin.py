@@ -90,9 +90,13 @@ def attention(x, w, heads, mask, rope, prefix, bias):
         return y.reshape(b, t, heads, hd).transpose(1, 2)
 
     q, k, v = proj("wq"), proj("wk"), proj("wv")
+    scale = 1 / math.sqrt(hd)  # on q, as lib/model/layers.ts
     if rope is not None:
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-    scores = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(hd))
+        cos, sin = rope
+        q, k = apply_rope(q, cos * scale, sin * scale), apply_rope(k, cos, sin)
+    else:
+        q = q * scale
+    scores = q @ k.transpose(-1, -2)
     if mask is not None:
         scores = scores + mask
     out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)

@@ -3,7 +3,7 @@
  * B batch, T sequence, D width, H heads, hd head width.
  *
  * Written for the wasm backend's fast paths: attention reshapes stay 4-D, GELU is x·σ(1.702x) (no tanh),
- * no `pow`.
+ * no `pow`, the attention scale on q rather than the scores, rotate-half as a product.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -56,10 +56,30 @@ export function ropeTables(seqLen: number, headDim: number, base: number): { cos
   return { cos: tf.tensor2d(cos, [seqLen, headDim]), sin: tf.tensor2d(sin, [seqLen, headDim]) };
 }
 
-/** x [B, H, T, hd] rotated: x·cos + rotate_half(x)·sin, with rotate_half(x) = [−x₂, x₁]. */
+/** [hd, hd] with x·R = rotate_half(x) = [−x₂, x₁] for a row x (cached per width). */
+const rotationCache = new Map<number, Float32Array>();
+function rotateHalfMatrix(headDim: number): tf.Tensor2D {
+  let values = rotationCache.get(headDim);
+  if (values === undefined) {
+    const half = headDim / 2;
+    values = new Float32Array(headDim * headDim);
+    for (let j = 0; j < half; j++) {
+      values[(j + half) * headDim + j] = -1; // out[j] = −x[j + half]
+      values[j * headDim + j + half] = 1; // out[j + half] = x[j]
+    }
+    rotationCache.set(headDim, values);
+  }
+  return tf.tensor2d(values, [headDim, headDim]);
+}
+
+/**
+ * x [B, H, T, hd] rotated: x·cos + rotate_half(x)·sin, with rotate_half(x) = [−x₂, x₁], taken as one product
+ * with a fixed signed permutation (one BLAS call forward and one backward, instead of split, negate, concat and
+ * their gradients).
+ */
 export function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
-  const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
-  const rotated = tf.concat([tf.neg(x2), x1], -1);
+  const hd = x.shape[x.shape.length - 1] as number;
+  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), rotateHalfMatrix(hd)), x.shape);
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
 }
 
@@ -98,11 +118,15 @@ export function attention(
   let q = splitHeads(linear(x, w.wq, w.bq), heads); // [B, H, T, hd]
   let k = splitHeads(linear(x, w.wk, w.bk), heads);
   const v = splitHeads(linear(x, w.wv, w.bv), heads);
+  // The 1/√hd scale goes on q (or into q's rotary tables), T/hd times fewer multiplies than on the scores.
+  const scale = 1 / Math.sqrt(d / heads);
   if (rope !== null) {
-    q = applyRope(q, rope.cos, rope.sin);
+    q = applyRope(q, tf.mul(rope.cos, scale), tf.mul(rope.sin, scale));
     k = applyRope(k, rope.cos, rope.sin);
+  } else {
+    q = tf.mul(q, scale);
   }
-  let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d / heads)); // [B, H, T, T]
+  let scores = tf.matMul(q, k, false, true); // [B, H, T, T]
   if (mask !== null) scores = tf.add(scores, mask);
   const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, hd]
   const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [b, t, d]);
