@@ -5,7 +5,8 @@
  * scores.html. The quick scale finishes in ≤ 20 minutes on 2 CPU cores.
  */
 import * as path from 'path';
-import { writeExperimentSummary } from '../lib/experiment/compare';
+import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
+import { exportRunModel, latestCheckpoint } from '../lib/notebook-runs';
 import { log } from '../lib/log';
 import { runCli } from './cli';
 
@@ -17,6 +18,10 @@ async function main(): Promise<void> {
   await runCli(['core', '--scale', scale, ...argv.filter((_, i) => i !== scaleAt && i !== scaleAt + 1)]);
   const dir = path.join('results', scale, 'core');
   const md = writeExperimentSummary(dir, 'core', scale);
+  // The core models' final weights go next to their results (committed at full scale: notebook 08 reads them).
+  for (const run of finishedRuns(dir)) {
+    if (latestCheckpoint(path.join(dir, run)) !== null) log.info(`exported ${exportRunModel(path.join(dir, run))}`);
+  }
   process.stdout.write(`\n${md}\nwrote ${dir}/summary.{csv,md}, loss.html, scores.html in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
   log.debug('done');
 }

@@ -15,13 +15,13 @@ import { BackendRequest, describeBackend, initBackend } from './backend';
 import { buildData } from './data/build';
 import { experimentRuns } from './experiment/catalog';
 import { RunConfig, RunOverrides } from './experiment/config';
-import { configDiff, runExperiment, RunOutcome, runTokenizer, trainingData } from './experiment/run';
+import { copyRun, findEquivalentRun, runExperiment, RunOutcome, runTokenizer, trainingData } from './experiment/run';
 import { ScalePreset } from './experiment/scales';
 import { log, logLevel, setLogLevel } from './log';
 import { loadCheckpoint } from './model/checkpoint';
 import { Embedder } from './model/embedder';
 import { isSmoke } from './notebook';
-import { MetricsFile, readMetrics, runDir, writeJson, writeMetrics } from './results';
+import { runDir } from './results';
 import { Tokenizer } from './tokenizer';
 import { StepRecord, train } from './train';
 
@@ -119,44 +119,7 @@ export function selectedRuns(ctx: Pick<NotebookContext, 'scale'>, sel: RunSelect
   return experimentRuns(sel.experiment, ctx.scale, sel.sets ?? [], only, sel.extra);
 }
 
-function finishedRunDirs(resultsRoot: string): string[] {
-  if (!fs.existsSync(resultsRoot)) return [];
-  return fs
-    .readdirSync(resultsRoot, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .flatMap((e) => fs.readdirSync(path.join(resultsRoot, e.name), { withFileTypes: true }).filter((r) => r.isDirectory()).map((r) => path.join(resultsRoot, e.name, r.name)))
-    .filter((d) => fs.existsSync(path.join(d, 'metrics.json')) && fs.existsSync(path.join(d, 'config.json')))
-    .sort();
-}
-
-/** A finished run under `resultsRoot` whose config equals `cfg` but for the experiment and run names. */
-export function findEquivalentRun(cfg: RunConfig, resultsRoot: string): string | null {
-  for (const dir of finishedRunDirs(resultsRoot)) {
-    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
-    if (saved.experiment === cfg.experiment && saved.run === cfg.run) continue;
-    if (configDiff({ ...saved, experiment: cfg.experiment, run: cfg.run }, cfg).length === 0) return dir;
-  }
-  return null;
-}
-
-/**
- * Copy finished run `src` as run `cfg` (into a temporary folder, renamed into place), with config.json and
- * metrics.json naming the new experiment and run and `metrics.reusedFrom` the source.
- */
-export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): string {
-  const dst = runDir(resultsRoot, cfg.experiment, cfg.run);
-  if (fs.existsSync(dst)) throw new Error(`copyRun: ${dst} exists already; delete it to copy ${src} there.`);
-  const tmp = `${dst}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.cpSync(src, tmp, { recursive: true });
-  const saved = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as RunConfig;
-  writeJson(path.join(tmp, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
-  const m: MetricsFile = readMetrics(src);
-  const from = `${m.metadata.experiment}/${m.metadata.run}`;
-  writeMetrics(tmp, { metadata: { ...m.metadata, experiment: cfg.experiment, run: cfg.run }, metrics: { ...m.metrics, reusedFrom: from } }, { overwrite: true });
-  fs.renameSync(tmp, dst);
-  return from;
-}
+export { copyRun, findEquivalentRun };
 
 /**
  * runExperiment with the evaluation's per-data-set lines silenced (unless verbose): the notebook sees one line
@@ -215,13 +178,30 @@ export function latestCheckpoint(dir: string): string | null {
 }
 
 /**
- * The trained model of a run: its latest checkpoint, or (checkpoints are git-ignored, so committed runs
- * have none) the same training again into a temporary folder (seeded: the same model; resumable).
+ * Copy the final weights of a finished run (its latest checkpoint's model.json, weights.bin, tokenizer.json;
+ * not the optimizer state) to `<run>/model/`, which is committed where checkpoints are git-ignored
+ * (`npm run reproduce` does it for the core runs: ≈4 MB each at the small preset). Returns the folder.
+ */
+export function exportRunModel(dir: string): string {
+  const ckpt = latestCheckpoint(dir);
+  if (ckpt === null) throw new Error(`${dir} has no checkpoint to export (train it first, with train.checkpointEvery > 0).`);
+  const out = path.join(dir, 'model');
+  fs.mkdirSync(out, { recursive: true });
+  for (const f of ['model.json', 'weights.bin', 'tokenizer.json']) fs.copyFileSync(path.join(ckpt, f), path.join(out, f));
+  return out;
+}
+
+/**
+ * The trained model of a run: its latest checkpoint, else its exported final weights (`<run>/model/`), else
+ * (checkpoints are git-ignored) the same training again into a temporary folder (seeded: the same model;
+ * resumable).
  */
 export async function loadRunModel(cfg: RunConfig, resultsRoot: string): Promise<{ model: Embedder; source: string }> {
   const dir = runDir(resultsRoot, cfg.experiment, cfg.run);
   const ckpt = latestCheckpoint(dir);
   if (ckpt !== null) return { model: (await loadCheckpoint(ckpt)).embedder, source: ckpt };
+  const committed = path.join(dir, 'model');
+  if (fs.existsSync(path.join(committed, 'model.json'))) return { model: (await loadCheckpoint(committed)).embedder, source: committed };
   // Keyed by the config itself, so a changed config never resumes another one's checkpoint.
   const key = createHash('sha256').update(JSON.stringify(cfg)).digest('hex').slice(0, 12);
   const scratch = path.join(os.tmpdir(), 'muco-retrain', `${cfg.experiment}-${cfg.run}-${key}`);

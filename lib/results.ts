@@ -22,8 +22,6 @@ export interface RunMetadata {
   /** The tfjs backend name, or 'none' where no tensor code ran. */
   backend: string;
   seed: number;
-  /** `<experiment>/<run>` of the finished run whose results this run reuses (same config, lib/experiment/run). */
-  reusedFrom?: string;
 }
 
 /** Metric values: numbers, strings, booleans or null, nested in objects or arrays. */

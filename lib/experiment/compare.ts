@@ -107,8 +107,8 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   writeCsv(dir, 'summary', rows, { overwrite: true });
   const chance = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
   const reused = finishedRuns(dir, runs).flatMap((r) => {
-    const from = readMetrics(path.join(dir, r)).metadata.reusedFrom;
-    return from === undefined ? [] : [`${r} = ${from}`];
+    const from = readMetrics(path.join(dir, r)).metrics['reusedFrom'];
+    return typeof from === 'string' ? [`${r} = ${from}`] : [];
   });
   const notes = [
     ...(chance === undefined || chance === null ? [] : [`val MRR at chance (random ranking): ${(100 * chance).toFixed(1)}.`]),

@@ -127,51 +127,47 @@ export async function evaluateRun(model: Embedder, cfg: RunConfig, dir: string):
   return out;
 }
 
-/** Runs that compute the same thing whatever their names: configs equal but for experiment, run and execution-only settings. */
-function sameWork(a: RunConfig, b: RunConfig): boolean {
-  return sameConfig({ ...a, experiment: '', run: '' }, { ...b, experiment: '', run: '' });
+function finishedRunDirs(resultsRoot: string): string[] {
+  if (!fs.existsSync(resultsRoot)) return [];
+  return fs
+    .readdirSync(resultsRoot, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => fs.readdirSync(path.join(resultsRoot, e.name), { withFileTypes: true }).filter((r) => r.isDirectory()).map((r) => path.join(resultsRoot, e.name, r.name)))
+    .filter((d) => fs.existsSync(path.join(d, 'metrics.json')) && fs.existsSync(path.join(d, 'config.json')))
+    .sort();
 }
 
 /**
- * A finished run of another experiment (same results root) with the same work as `cfg`, if any: grids share
- * runs (the turns grid's 7-turn run is the core experiment's MuCo run), which are trained once.
+ * A finished run under `resultsRoot` whose config equals `cfg` but for the experiment and run names (and
+ * execution-only settings): grids share runs (the turns grid's 7-turn run is the core experiment's MuCo run).
  */
-export function findEquivalentRun(root: string, cfg: RunConfig): string | null {
-  if (!fs.existsSync(root)) return null;
-  for (const experiment of fs.readdirSync(root).sort()) {
-    const expDir = path.join(root, experiment);
-    if (!fs.statSync(expDir).isDirectory()) continue;
-    for (const run of fs.readdirSync(expDir).sort()) {
-      const dir = path.join(expDir, run);
-      if ((experiment === cfg.experiment && run === cfg.run) || !isFinished(dir) || !fs.existsSync(path.join(dir, 'config.json'))) continue;
-      const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
-      if (readMetrics(dir).metadata.reusedFrom === undefined && sameWork(saved, cfg)) return dir;
-    }
+export function findEquivalentRun(cfg: RunConfig, resultsRoot: string): string | null {
+  for (const dir of finishedRunDirs(resultsRoot)) {
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
+    if (saved.experiment === cfg.experiment && saved.run === cfg.run) continue;
+    if (configDiff({ ...saved, experiment: cfg.experiment, run: cfg.run }, cfg).length === 0) return dir;
   }
   return null;
 }
 
-/** Copy a finished run's results (not its checkpoints) under this run's name; metadata names the source. */
-function reuseRun(source: string, dir: string, cfg: RunConfig): MetricsFile {
-  fs.mkdirSync(dir, { recursive: true });
-  const copy = (from: string, to: string): void => {
-    for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
-      if (entry.name === 'checkpoints' || entry.name === 'metrics.json' || entry.name === 'config.json') continue;
-      const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
-      if (entry.isDirectory()) {
-        fs.mkdirSync(b, { recursive: true });
-        copy(a, b);
-      } else fs.copyFileSync(a, b);
-    }
-  };
-  copy(source, dir);
-  const saved = JSON.parse(fs.readFileSync(path.join(source, 'config.json'), 'utf8')) as RunConfig;
-  writeJson(path.join(dir, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
-  const metrics = readMetrics(source);
-  const { experiment, run } = metrics.metadata;
-  const out: MetricsFile = { metadata: { ...metrics.metadata, experiment: cfg.experiment, run: cfg.run, reusedFrom: `${experiment}/${run}` }, metrics: metrics.metrics };
-  writeMetrics(dir, out);
-  return out;
+/**
+ * Copy finished run `src` as run `cfg` (into a temporary folder, renamed into place), with config.json and
+ * metrics.json naming the new experiment and run and `metrics.reusedFrom` the source. Returns the source's
+ * `<experiment>/<run>`.
+ */
+export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): string {
+  const dst = runDir(resultsRoot, cfg.experiment, cfg.run);
+  if (fs.existsSync(dst)) throw new Error(`copyRun: ${dst} exists already; delete it to copy ${src} there.`);
+  const tmp = `${dst}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.cpSync(src, tmp, { recursive: true });
+  const saved = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as RunConfig;
+  writeJson(path.join(tmp, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
+  const m: MetricsFile = readMetrics(src);
+  const from = `${m.metadata.experiment}/${m.metadata.run}`;
+  writeMetrics(tmp, { metadata: { ...m.metadata, experiment: cfg.experiment, run: cfg.run }, metrics: { ...m.metrics, reusedFrom: from } }, { overwrite: true });
+  fs.renameSync(tmp, dst);
+  return from;
 }
 
 /** Train and evaluate one run (or return its results if it already finished, or reuse an equivalent finished run). */
@@ -186,10 +182,11 @@ export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): P
     log.info(`${cfg.experiment}/${cfg.run}: finished earlier, skipped (delete ${dir} to re-run)`);
     return { dir, metrics: readMetrics(dir), skipped: true, model: null };
   }
-  const equivalent = options.reuse === false || fs.existsSync(path.join(dir, 'config.json')) ? null : findEquivalentRun(root, cfg);
+  const equivalent = options.reuse === false || fs.existsSync(dir) ? null : findEquivalentRun(cfg, root);
   if (equivalent !== null) {
-    log.info(`${cfg.experiment}/${cfg.run}: same config as ${equivalent}, which finished: its results are reused (pass reuse: false to train again)`);
-    return { dir, metrics: reuseRun(equivalent, dir, cfg), skipped: true, model: null };
+    const from = copyRun(equivalent, cfg, root);
+    log.info(`${cfg.experiment}/${cfg.run}: same config as ${from}, which finished: its results are copied (delete ${dir} and pass reuse: false to train it anew)`);
+    return { dir, metrics: readMetrics(dir), skipped: true, model: null };
   }
   const { records, data } = await trainingData(cfg);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
