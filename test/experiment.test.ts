@@ -15,6 +15,8 @@ import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { comparisonRows, markdownTable } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
+import { exportRunModel, latestCheckpoint } from '../lib/notebook-runs';
+import { loadCheckpoint } from '../lib/model/checkpoint';
 import { parseArgs } from '../experiments/cli';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -93,6 +95,15 @@ describe('experiments', function () {
     assert.equal(tm.metadata.run, 'mask-on');
     assert.deepEqual({ ...tm.metrics, reusedFrom: undefined }, { ...m.metrics, reusedFrom: undefined });
     assert.equal((JSON.parse(fs.readFileSync(path.join(twinDir, 'config.json'), 'utf8')) as RunConfig).run, 'mask-on');
+    // The final weights export (what is committed for the core runs) loads as the same model.
+    const exported = exportRunModel(dir);
+    assert.deepEqual(fs.readdirSync(exported).sort(), ['model.json', 'tokenizer.json', 'weights.bin']);
+    const fromCkpt = (await loadCheckpoint(latestCheckpoint(dir) as string)).embedder;
+    const fromExport = (await loadCheckpoint(exported)).embedder;
+    const probe = [{ text: 'a red heart' }];
+    assert.deepEqual(Array.from(await fromExport.embedInputs(probe)), Array.from(await fromCkpt.embedInputs(probe)));
+    fromCkpt.dispose();
+    fromExport.dispose();
     const other = { ...twin, run: 'mask-off', train: { ...cfg.train, loss: { ...cfg.train.loss, logitMask: !cfg.train.loss.logitMask } } };
     assert.equal(findEquivalentRun(other, results), null);
   });
