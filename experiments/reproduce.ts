@@ -18,8 +18,9 @@ async function main(): Promise<void> {
   await runCli(['core', '--scale', scale, ...argv.filter((_, i) => i !== scaleAt && i !== scaleAt + 1)]);
   const dir = path.join('results', scale, 'core');
   const md = writeExperimentSummary(dir, 'core', scale);
-  // The core models' final weights go next to their results (committed at full scale: notebook 08 reads them).
-  for (const run of finishedRuns(dir)) {
+  // The two core models' final weights go next to their results (committed at full scale, ≈7 MB each:
+  // notebook 08 reads them; other runs' models are retrained from their seed when asked for).
+  for (const run of finishedRuns(dir, ['single-turn', 'muco-k7'])) {
     if (latestCheckpoint(path.join(dir, run)) !== null) log.info(`exported ${exportRunModel(path.join(dir, run))}`);
   }
   process.stdout.write(`\n${md}\nwrote ${dir}/summary.{csv,md}, loss.html, scores.html in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
