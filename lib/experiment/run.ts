@@ -160,7 +160,8 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
   if (fs.existsSync(dst)) throw new Error(`copyRun: ${dst} exists already; delete it to copy ${src} there.`);
   const tmp = `${dst}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  fs.cpSync(src, tmp, { recursive: true });
+  // Not `model/`: the exported final weights (committed for the core runs) stay with the source.
+  fs.cpSync(src, tmp, { recursive: true, filter: (from) => path.relative(src, from) !== 'model' });
   const saved = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as RunConfig;
   writeJson(path.join(tmp, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
   const m: MetricsFile = readMetrics(src);
