@@ -202,3 +202,53 @@ export function isNativeBlasActive(): boolean {
 export function nativeBlasStatus(): NativeBlasStatus {
   return { ...status };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The optimizer update (lib/optim.ts): one native call per parameter instead of ~15 wasm kernels.
+
+/** AdamW hyper-parameters of one update, with the bias corrections and the decay factor worked out. */
+export interface AdamWUpdate {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  /** 1 − β₁ᵗ and 1 − β₂ᵗ. */
+  c1: number;
+  c2: number;
+  eps: number;
+  /** 1 − lr·λ, or 1 without weight decay. */
+  decay: number;
+}
+
+export const nativeAdamWStats = { updates: 0 };
+
+interface WasmData {
+  memoryOffset: number;
+  refCount?: number;
+}
+
+/**
+ * Update p, m, v in place with the native AdamW kernel when it can: the wasm backend is current with the
+ * addon active and a plain heap, all four are float32 of one size, and p, m, v each own their buffer (no other
+ * tensor shares it, so writing in place changes nothing else). Returns false (nothing done) otherwise, and the
+ * caller runs the same update with tf ops.
+ */
+export function nativeAdamWUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, h: AdamWUpdate): boolean {
+  if (addon === null || !status.active || tf.getBackend() !== 'wasm') return false;
+  const n = p.size;
+  if ([p, m, v, g].some((t) => t.dtype !== 'float32' || t.size !== n) || n === 0) return false;
+  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array }; dataIdMap: { get(id: object): WasmData | undefined } };
+  const heap = backend.wasm.HEAPU8.buffer;
+  if (!(heap instanceof ArrayBuffer)) return false;
+  const engineInfo = (tf.engine() as unknown as { state: { tensorInfo: { get(id: object): { refCount: number } | undefined } } }).state.tensorInfo;
+  const offsets: number[] = [];
+  for (const [i, t] of [p, m, v, g].entries()) {
+    const data = backend.dataIdMap.get(t.dataId);
+    if (data === undefined) return false;
+    const owned = i === 3 || ((data.refCount ?? 1) === 1 && (engineInfo.get(t.dataId)?.refCount ?? 1) === 1);
+    if (!owned) return false;
+    offsets.push(data.memoryOffset);
+  }
+  addon.adamw(heap, offsets[0] as number, offsets[1] as number, offsets[2] as number, offsets[3] as number, n, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
+  nativeAdamWStats.updates++;
+  return true;
+}

@@ -19,6 +19,8 @@ export interface NativeBlasAddon {
     biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
   reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
   slice(heap: ArrayBuffer, xOffset: number, outOffset: number, shape: number[], begin: number[], size: number[]): void;
+  adamw(heap: ArrayBuffer, pOffset: number, mOffset: number, vOffset: number, gOffset: number, n: number,
+    lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number): void;
   setThreads(threads: number): void;
   info(): { threads: number; parallel: number; config: string; corename: string };
 }

@@ -1,12 +1,14 @@
 /**
  * AdamW (Loshchilov & Hutter; PyTorch's update) over an explicit list of variables, with its state exposed as
  * named tensors so a checkpoint can save and restore it exactly. tfjs's own Adam has no decoupled weight decay
- * and no portable state, hence this small class.
+ * and no portable state, hence this small class. On the wasm backend with the native addon, each parameter's
+ * update is one native call in place (lib/native-blas `nativeAdamWUpdate`); elsewhere the same formula in tf ops.
  *
  *   p ← p − lr·λ·p   (decay only on matrices: rank ≥ 2, not norms or biases)
  *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  p ← p − lr · (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeAdamWUpdate } from './native-blas';
 
 export interface AdamWConfig {
   beta1: number;
@@ -54,6 +56,8 @@ export class AdamW {
       if (g === undefined) continue;
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
+      const decay = weightDecay > 0 && p.rank >= 2 ? 1 - lr * weightDecay : 1;
+      if (nativeAdamWUpdate(p, m, v, g, { lr, beta1, beta2, c1, c2, eps, decay })) continue;
       tf.tidy(() => {
         const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
         const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));

@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
-import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
+import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
+import { AdamW } from '../lib/optim';
 import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
 import { assertClose, Case, input, relError, valueAndGrads } from './support/parity';
 
@@ -323,6 +324,37 @@ function kernelSuite(blasTransposes: boolean): void {
       tf.dispose([got, big, a, b]);
       const [want] = await runOn('cpu', () => [tf.matMul(input([33, 17], 1), input([17, 29], 2))]);
       assert.ok(relError(data, want as Float32Array) <= 1e-5);
+    });
+
+    it('AdamW updates owned parameters in place natively, equal to the tf-op update; shared buffers fall back', async () => {
+      await tf.setBackend('wasm');
+      const own = (t: tf.Tensor): tf.Variable => {
+        const v = tf.variable(t);
+        t.dispose(); // the variable is the buffer's only owner
+        return v;
+      };
+      const nativeParams = [own(input([37, 11], 1)), own(input([11], 2))];
+      const aliases = [input([37, 11], 1), input([11], 2)]; // kept: their variables share the buffers → tf ops
+      const tfParams = aliases.map((t) => tf.variable(t));
+      const named = (vs: tf.Variable[]): { name: string; variable: tf.Variable }[] => vs.map((variable, i) => ({ name: `p${i}`, variable }));
+      const config = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 };
+      const [a, b] = [new AdamW(named(nativeParams), config), new AdamW(named(tfParams), config)];
+      const before = nativeAdamWStats.updates;
+      for (let t = 0; t < 3; t++) {
+        const gs = [input([37, 11], 10 + t), input([11], 20 + t)];
+        a.step({ [nativeParams[0]!.name]: gs[0]!, [nativeParams[1]!.name]: gs[1]! }, 0.01);
+        b.step({ [tfParams[0]!.name]: gs[0]!, [tfParams[1]!.name]: gs[1]! }, 0.01);
+        tf.dispose(gs);
+      }
+      // Owned: native at all 3 steps. Shared: the first update runs as tf ops, whose assign gives the variable a
+      // buffer of its own, so steps 2 and 3 go native too: 2·3 + 2·2.
+      assert.equal(nativeAdamWStats.updates - before, 10);
+      nativeParams.forEach((p, i) => assert.ok(relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array) <= 1e-6, `param ${i}: ${relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array)}`));
+      const [sa, sb] = [a.state().tensors, b.state().tensors];
+      for (const key of Object.keys(sa)) assert.ok(relError((sa[key] as tf.Tensor).dataSync() as Float32Array, (sb[key] as tf.Tensor).dataSync() as Float32Array) <= 1e-6, key);
+      a.dispose();
+      b.dispose();
+      tf.dispose([...nativeParams, ...tfParams, ...aliases]);
     });
 
     it('a training step through the native kernels leaks no tensors', async () => {

@@ -9,6 +9,7 @@
  *   epilogue(heap, cOff, batch, m, n, biasOff|-1, biasStrides[3], act, preluOff|-1, preluStrides[3], alpha)
  *   reduce(heap, xOff, outOff, outer, r, inner, scale)     out[o, i] = scale · Σ_j x[o, j, i]
  *   slice(heap, xOff, outOff, shape[], begin[], size[])     packed copy of a box of a 4-byte tensor
+ *   adamw(heap, pOff, mOff, vOff, gOff, n, lr, beta1, beta2, c1, c2, eps, decay): one AdamW update in place
  *   setThreads(n) / info() -> {threads, config, corename, parallel}
  */
 #include <node_api.h>
@@ -228,6 +229,30 @@ static napi_value slice(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 13) FAIL(env, "adamw expects 13 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "adamw: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t off[4], n;
+  double h[7];
+  for (int i = 0; i < 4; i++)
+    if (!get_size(env, argv[1 + i], &off[i])) FAIL(env, "adamw: offsets must be non-negative integers");
+  if (!get_size(env, argv[5], &n)) FAIL(env, "adamw: the size must be a non-negative integer");
+  for (int i = 0; i < 7; i++)
+    if (!get_f64(env, argv[6 + i], &h[i])) FAIL(env, "adamw: lr, beta1, beta2, c1, c2, eps and decay must be numbers");
+  if (n == 0) return NULL;
+  if (n > SIZE_MAX / 4) FAIL(env, "adamw: bad size");
+  for (int i = 0; i < 4; i++)
+    if (!in_heap(&heap, off[i], n * 4)) FAIL(env, "adamw: operand %d lies outside the heap or is misaligned (heap %zu bytes)", i, heap.length);
+  muco_adamw((float *)(heap.base + off[0]), (float *)(heap.base + off[1]), (float *)(heap.base + off[2]),
+             (const float *)(heap.base + off[3]), n, (float)h[0], (float)h[1], (float)h[2], (float)(1.0 - h[1]),
+             (float)(1.0 - h[2]), (float)h[3], (float)h[4], (float)h[5], (float)h[6]);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -267,6 +292,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_default, NULL},
       {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
       {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
+      {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -1,6 +1,7 @@
 /* Reductions and strided copies on the wasm heap (kernels.h). */
 #include "kernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,5 +56,20 @@ void muco_slice(const uint32_t *x, uint32_t *out, int rank, const size_t *shape,
       if (++idx[i] < size[i]) break;
       idx[i] = 0;
     }
+  }
+}
+
+void muco_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1, float beta2,
+                float one_minus_beta1, float one_minus_beta2, float c1, float c2, float eps, float decay) {
+  /* 1 − β comes in from double arithmetic, as tf ops get it, so both paths round the same way. */
+  const float a1 = one_minus_beta1, a2 = one_minus_beta2;
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * beta1 + gi * a1;
+    const float vi = v[i] * beta2 + (gi * gi) * a2;
+    m[i] = mi;
+    v[i] = vi;
+    const float update = (mi / c1) / (sqrtf(vi / c2) + eps);
+    p[i] = p[i] * decay - update * lr;
   }
 }

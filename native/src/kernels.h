@@ -24,4 +24,12 @@ void muco_reduce_sum(const float *x, float *out, size_t outer, size_t r, size_t 
 void muco_slice(const uint32_t *x, uint32_t *out, int rank, const size_t *shape, const size_t *begin,
                 const size_t *size);
 
+/*
+ * One AdamW update in place (PyTorch's formula, lib/optim.ts): for each i,
+ *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  p ← p·decay − lr · (m/c₁) / (√(v/c₂) + ε)
+ * with decay = 1 − lr·λ (1 for parameters without weight decay), c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ.
+ */
+void muco_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1, float beta2,
+                float one_minus_beta1, float one_minus_beta2, float c1, float c2, float eps, float decay);
+
 #endif
