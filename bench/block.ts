@@ -1,10 +1,12 @@
 /**
  * The transformer block of issue #9, shared by `bench:backend` and `npm run bench` (which exports it to the
  * PyTorch twin): pre-norm attention + GELU MLP with plain tf ops, 4-D head reshapes, GELU as x·σ(1.702x),
- * LayerNorm without bias (ε 1e-5), causal mask, mean-squared error against a fixed target, Adam (lr 1e-3).
+ * LayerNorm without bias (ε 1e-5), causal mask, mean-squared error against a fixed target, Adam (lr 1e-3,
+ * ε 1e-7).
  */
 import * as tf from '@tensorflow/tfjs';
 import { seededTensor } from '../lib/backend';
+import { AdamW } from '../lib/optim';
 import { Rng } from '../lib/random';
 
 /** B=32, T=64, d=128, 4 heads, MLP 512. */
@@ -73,11 +75,20 @@ export function blockLoss(f: BlockFixture): tf.Scalar {
   return tf.mean(tf.square(tf.sub(x2, f.target)));
 }
 
-/** A closure running one Adam step of the block on the fixture; returns the loss tensor. */
+/**
+ * A closure running one Adam step of the block on the fixture; returns the loss tensor. Adam is lib/optim's
+ * AdamW without weight decay (ε 1e-7, tf.train.adam's): on the wasm backend with the native addon, one native
+ * update per parameter.
+ */
 export function blockStep(f: BlockFixture): () => tf.Tensor {
-  const opt = tf.train.adam(BLOCK_ADAM_LR);
-  const vars = Object.values(f.params);
-  return () => opt.minimize(() => blockLoss(f), true, vars) as tf.Scalar;
+  const vars = Object.entries(f.params).map(([name, variable]) => ({ name, variable }));
+  const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
+  return () => {
+    const { value, grads } = tf.variableGrads(() => blockLoss(f), vars.map((v) => v.variable));
+    opt.step(grads, BLOCK_ADAM_LR);
+    tf.dispose(Object.values(grads));
+    return value;
+  };
 }
 
 /** A fresh fixture's Adam step (bench:backend). */

@@ -14,7 +14,8 @@ Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
   {"op": "info"}                              versions and threads
   {"op": "check"}                             loss and gradients of every case against ours
   {"op": "peak"}                              GFLOP/s of a 1024² matmul
-  {"op": "time", "case": name, "steps": n}    one warm-up step, then n timed steps (ms) of that case
+  {"op": "time", "case": name, "steps": n[, "threads": t]}
+                                              one warm-up step, then n timed steps (ms) of that case
 Usage: twin.py FIXTURE_DIR [--threads N]
 """
 import json
@@ -276,6 +277,7 @@ def main():
             elif op == "peak":
                 reply = peak()
             elif op == "time":
+                torch.set_num_threads(int(req.get("threads", threads)))
                 name = req["case"]
                 if name not in cases:
                     cases[name] = Case(name, arrays, meta)
