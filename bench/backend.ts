@@ -17,6 +17,7 @@ import { enableNativeBlas } from '../lib/native-blas';
 import { Rng } from '../lib/random';
 import { BLOCK, makeStep } from './block';
 import { sgemmPeak } from './peak';
+import { KernelShare, kernelProfile, median } from './profile';
 
 /**
  * `wasm-native`: the default arrangement (lib/wasm-fixes' explicit transposes on top of the native kernels);
@@ -45,11 +46,6 @@ const SWEEP: { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean
   { label: 'context [128,64,64]·[128,64,32]', a: [128, 64, 64], b: [128, 64, 32], ta: false, tb: false },
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** Wall times (ms) of `fn` over `reps` runs, each ended by a host read so async backends finish. */
 function times(fn: () => tf.Tensor | void, reps: number, warmup = 1): number[] {
@@ -76,37 +72,6 @@ const timeMs = (fn: () => tf.Tensor | void, reps: number, warmup = 1): number =>
 // ---------------------------------------------------------------------------------------------------------
 // One variant, in a child process.
 
-interface KernelShare {
-  kernel: string;
-  ms: number;
-  calls: number;
-}
-
-/**
- * Kernel time per kernel name over one step: each call's minimum over `runs` profiled steps (the step runs the
- * same kernel sequence every time), which discounts time lost to other processes on a shared machine.
- */
-async function profileStep(step: () => tf.Tensor, runs = 5): Promise<KernelShare[]> {
-  const perCall: { name: string; ms: number }[] = [];
-  for (let r = 0; r < runs; r++) {
-    const info = await tf.profile(() => {
-      step().dispose();
-    });
-    info.kernels.forEach((k, i) => {
-      const ms = k.kernelTimeMs as number;
-      const prev = perCall[i];
-      perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
-    });
-  }
-  const byName = new Map<string, KernelShare>();
-  for (const { name, ms } of perCall) {
-    const e = byName.get(name) ?? { kernel: name, ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls++;
-    byName.set(name, e);
-  }
-  return [...byName.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 }));
-}
 
 async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   const backend = variant === 'cpu' ? 'cpu' : 'wasm';
@@ -145,7 +110,7 @@ async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
       tf.dispose([x, y]);
       return { label: s.label, ms };
     });
-    result['profile'] = (await profileStep(step)).slice(0, 12);
+    result['profile'] = (await kernelProfile(step)).slice(0, 12);
   }
   if (variant === 'wasm-native') result['peak'] = sgemmPeak();
   return result;

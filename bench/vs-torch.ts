@@ -38,6 +38,7 @@ import { packStep, trainConfig } from '../lib/train';
 import { BLOCK, BLOCK_ADAM_LR, blockForwardFlops, blockLoss, blockStep, makeBlockFixture } from './block';
 import { benchRecords, benchTokenizer } from './fixture';
 import { sgemmPeak } from './peak';
+import { kernelProfile, median } from './profile';
 
 const IMAGES = 8;
 const LR = 1e-4;
@@ -205,36 +206,8 @@ function checkTorch(): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const rssMB = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
-
-/** Kernel time (ms) per kernel name over one of our steps, the minimum per call over `runs` profiled steps. */
-async function profileOurs(run: () => Promise<void>, runs = 3): Promise<{ kernel: string; ms: number; calls: number }[]> {
-  const perCall: { name: string; ms: number }[] = [];
-  for (let r = 0; r < runs; r++) {
-    const info = await tf.profile(async () => {
-      await run();
-    });
-    info.kernels.forEach((k, i) => {
-      const ms = k.kernelTimeMs as number;
-      const prev = perCall[i];
-      perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
-    });
-  }
-  const byName = new Map<string, { kernel: string; ms: number; calls: number }>();
-  for (const { name, ms } of perCall) {
-    const e = byName.get(name) ?? { kernel: name, ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls++;
-    byName.set(name, e);
-  }
-  return [...byName.values()].sort((a, b) => b.ms - a.ms).map((e) => ({ ...e, ms: Math.round(e.ms * 100) / 100 }));
-}
 
 async function timeOurs(run: () => Promise<void>, steps: number): Promise<number[]> {
   await run(); // warm-up
@@ -281,7 +254,7 @@ async function main(): Promise<void> {
       phases.length = 0;
       const ms = median(await timeOurs(c.run, 2 * PLAN[c.name].steps));
       if (phases.length > 0) process.stdout.write(`${c.name}: forward+backward ${median(phases.map((p) => p[0])).toFixed(1)} ms, clip+AdamW ${median(phases.map((p) => p[1])).toFixed(1)} ms\n`);
-      const profile = await profileOurs(c.run);
+      const profile = await kernelProfile(c.run, 3);
       const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
       if (process.argv.includes('--calls')) {
         const info = await tf.profile(async () => {
@@ -345,7 +318,7 @@ async function main(): Promise<void> {
           torchRss = Math.max(torchRss, t.rssMB);
         }
       }
-      const profile = await profileOurs(c.run);
+      const profile = await kernelProfile(c.run, 3);
       const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
       const torchMedians = Object.fromEntries([...theirsBy.entries()].map(([n, ms]) => [`${n} thread${n === 1 ? '' : 's'}`, median(ms)]));
       const bestThreads = [...theirsBy.entries()].sort((a, b) => median(a[1]) - median(b[1]))[0]?.[0] ?? threads;
