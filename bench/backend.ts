@@ -20,11 +20,12 @@ import { sgemmPeak } from './peak';
 import { KernelShare, kernelProfile, median } from './profile';
 
 /**
- * `wasm-native`: the default arrangement (lib/wasm-fixes' explicit transposes on top of the native kernels);
- * `wasm-native-flags`: transposes as BLAS flags (`blasTransposes`), what the fix costs on top.
+ * `wasm-native`: the default arrangement (transposes as BLAS flags, `blasTransposes`);
+ * `wasm-native-fix`: lib/wasm-fixes' explicit transposes on top of the native kernels (the earlier default),
+ * what copying transposed operands costs.
  */
-type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-native-flags';
-const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-flags'];
+type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-native-fix';
+const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-fix'];
 
 /** PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per block step on this machine kind; `npm run bench` measures it side by side. */
 const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (shared/reference/toolchain.md)' };
@@ -34,7 +35,7 @@ const REPS: Record<Variant, { matMul: number; step: number }> = {
   'wasm-stock': { matMul: 15, step: 4 },
   'wasm-fixed': { matMul: 30, step: 10 },
   'wasm-native': { matMul: 100, step: 30 },
-  'wasm-native-flags': { matMul: 100, step: 30 },
+  'wasm-native-fix': { matMul: 100, step: 30 },
 };
 /** matMul shapes of the sweep: [m, k, n] squares plus the block's own products. */
 const SWEEP: { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
@@ -75,15 +76,15 @@ const timeMs = (fn: () => tf.Tensor | void, reps: number, warmup = 1): number =>
 
 async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   const backend = variant === 'cpu' ? 'cpu' : 'wasm';
-  const native = variant === 'wasm-native' || variant === 'wasm-native-flags';
+  const native = variant === 'wasm-native' || variant === 'wasm-native-fix';
   const report = await initBackend({ backend, wasmFixes: variant !== 'wasm-stock' });
   if (native !== (report.wasm?.nativeBlas.active === true)) {
     throw new Error(`variant ${variant}: native BLAS active = ${String(report.wasm?.nativeBlas.active)} (${report.wasm?.nativeBlas.reason ?? ''}); build it with \`node scripts/build-native.js\`.`);
   }
   let described = describeBackend(report);
-  if (variant === 'wasm-native-flags') {
-    enableNativeBlas({ blasTransposes: true });
-    described += ' + transposes as BLAS flags (no wasm-fixes on top)';
+  if (variant === 'wasm-native-fix') {
+    enableNativeBlas({ blasTransposes: false });
+    described += ' + wasm-fixes transposes on top (no BLAS transpose flags)';
   }
   const reps = REPS[variant];
   const rng = new Rng(1);
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
   const native = results['wasm-native'] as { peak?: { gflops: number; threads: number }; stepMs1Thread?: number };
   const peak = native.peak;
   type Sweep = { label: string; ms: number }[];
-  const sweeps = (['wasm-fixed', 'wasm-native', 'wasm-native-flags'] as const).map((v) => (results[v] as { sweep: Sweep }).sweep);
+  const sweeps = (['wasm-fixed', 'wasm-native', 'wasm-native-fix'] as const).map((v) => (results[v] as { sweep: Sweep }).sweep);
   const sweepRows = (sweeps[0] ?? []).map((row, i) => `${row.label.padEnd(34)}${sweeps.map((sw) => fmt(sw[i]?.ms, 3).padStart(10)).join('')}`);
   const profile = (v: Variant): string =>
     ((results[v] as { profile: KernelShare[] }).profile ?? []).slice(0, 8).map((k) => `${k.kernel} ${fmt(k.ms, 1)}`).join(', ');
@@ -168,10 +169,10 @@ async function main(): Promise<void> {
     `\nvariant            512² ms   GFLOP/s    step ms  (min ms)  ×torch\n${rows.join('\n')}\n` +
       `torch (ref)        ${fmt(TORCH.matMul512Ms).padStart(9)} ${fmt((2 * 512 ** 3) / (TORCH.matMul512Ms * 1e6), 1).padStart(8)} ${fmt(TORCH.stepMs, 1).padStart(10)} ${'-'.padStart(9)} ${fmt(1).padStart(8)}\n` +
       `wasm-native step with 1 OpenBLAS thread: ${fmt(native.stepMs1Thread, 1)} ms\n` +
-      `\nmatMul sweep (ms)                      fixed    native     flags\n${sweepRows.join('\n')}\n` +
+      `\nmatMul sweep (ms)                      fixed    native  native+fix\n${sweepRows.join('\n')}\n` +
       `\nkernel ms per step, wasm-fixed:        ${profile('wasm-fixed')}\n` +
       `kernel ms per step, wasm-native:       ${profile('wasm-native')}\n` +
-      `kernel ms per step, wasm-native-flags: ${profile('wasm-native-flags')}\n\n` +
+      `kernel ms per step, wasm-native-flags: ${profile('wasm-native-fix')}\n\n` +
       `native sgemm peak at 1024²: ${fmt(peak?.gflops, 1)} GFLOP/s (${peak?.threads ?? '?'} threads)\n` +
       `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates every time)\n` +
       `wrote ${path.relative(process.cwd(), file)}\n`,
