@@ -172,7 +172,7 @@ async function main(): Promise<void> {
       `\nmatMul sweep (ms)                      fixed    native  native+fix\n${sweepRows.join('\n')}\n` +
       `\nkernel ms per step, wasm-fixed:        ${profile('wasm-fixed')}\n` +
       `kernel ms per step, wasm-native:       ${profile('wasm-native')}\n` +
-      `kernel ms per step, wasm-native-flags: ${profile('wasm-native-fix')}\n\n` +
+      `kernel ms per step, wasm-native-fix:   ${profile('wasm-native-fix')}\n\n` +
       `native sgemm peak at 1024²: ${fmt(peak?.gflops, 1)} GFLOP/s (${peak?.threads ?? '?'} threads)\n` +
       `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates every time)\n` +
       `wrote ${path.relative(process.cwd(), file)}\n`,
