@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { seededTensor } from '../lib/backend';
+import { gelu } from '../lib/model/layers';
 import { AdamW } from '../lib/optim';
 import { Rng } from '../lib/random';
 
@@ -70,8 +71,7 @@ export function blockLoss(f: BlockFixture): tf.Scalar {
   const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, dim]); // (B·T, d)
   const x1 = tf.add(f.x, tf.matMul(merged, P('wo')));
   const u = tf.add(tf.matMul(layerNorm(x1, P('ln2')), P('w1')), P('b1')); // (B·T, mlp)
-  const gelu = tf.mul(u, tf.sigmoid(tf.mul(u, 1.702)));
-  const x2 = tf.add(x1, tf.add(tf.matMul(gelu, P('w2')), P('b2')));
+  const x2 = tf.add(x1, tf.add(tf.matMul(gelu(u), P('w2')), P('b2'))); // lib/model/layers' GELU, x·σ(1.702x)
   return tf.mean(tf.square(tf.sub(x2, f.target)));
 }
 

@@ -19,6 +19,7 @@ export interface NativeBlasAddon {
     biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
   reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
   slice(heap: ArrayBuffer, xOffset: number, outOffset: number, shape: number[], begin: number[], size: number[]): void;
+  geluGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, sOffset: number, outOffset: number, n: number): void;
   adamw(heap: ArrayBuffer, pOffset: number, mOffset: number, vOffset: number, gOffset: number, n: number,
     lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number): void;
   setThreads(threads: number): void;

@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
-import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
+import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats, nativeGeluStats } from '../lib/native-blas';
+import { gelu } from '../lib/model/layers';
 import { AdamW } from '../lib/optim';
 import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
 import { assertClose, Case, input, relError, valueAndGrads } from './support/parity';
@@ -324,6 +325,23 @@ function kernelSuite(blasTransposes: boolean): void {
       tf.dispose([got, big, a, b]);
       const [want] = await runOn('cpu', () => [tf.matMul(input([33, 17], 1), input([17, 29], 2))]);
       assert.ok(relError(data, want as Float32Array) <= 1e-5);
+    });
+
+    it('GELU: the native backward equals cpu, and the written-out gradient equals autodiff of x·σ(1.702x)', async () => {
+      await tf.setBackend('wasm');
+      const before = nativeGeluStats.calls;
+      await assertParity(() => valueAndGrads((x) => tf.sum(tf.mul(gelu(x as tf.Tensor), input([37, 13], 4))), [[37, 13]], 3));
+      assert.ok(nativeGeluStats.calls > before, 'the native GELU backward ran');
+      await tf.setBackend('cpu');
+      try {
+        const x = input([5, 7], 5);
+        const ours = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x);
+        const composite = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(t, tf.sigmoid(tf.mul(t, 1.702)))))(x);
+        assert.ok(relError(ours.dataSync() as Float32Array, composite.dataSync() as Float32Array) <= 1e-6);
+        tf.dispose([x, ours, composite]);
+      } finally {
+        await tf.setBackend('wasm');
+      }
     });
 
     it('AdamW updates owned parameters in place natively, equal to the tf-op update; shared buffers fall back', async () => {

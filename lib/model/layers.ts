@@ -6,6 +6,7 @@
  * no `pow`, the attention scale on q rather than the scores, rotate-half as a product.
  */
 import * as tf from '@tensorflow/tfjs';
+import { GELU_GRAD_KERNEL } from '../native-blas';
 
 /** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
@@ -27,10 +28,25 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
 }
 
-/** GELU, sigmoid approximation x·σ(1.702x) (avoids the slow wasm tanh). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
-}
+/**
+ * GELU, sigmoid approximation x·σ(1.702x) (avoids the slow wasm tanh), with its gradient written out:
+ * dx = dy·s·(1 + 1.702·x·(1 − s)) from the saved s = σ(1.702x) — one native pass on wasm with the addon
+ * (lib/native-blas `MucoGeluGrad`), else the same formula in tf ops (autodiff would run six kernels).
+ */
+export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const s = tf.sigmoid(tf.mul(x, 1.702));
+  save([x, s]);
+  return {
+    value: tf.mul(x, s),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ss] = saved as [tf.Tensor, tf.Tensor];
+      if (tf.getKernel(GELU_GRAD_KERNEL, tf.getBackend()) !== undefined && dy.dtype === 'float32' && dy.size === xs.size) {
+        return tf.engine().runKernel(GELU_GRAD_KERNEL, { dy, x: xs, s: ss }) as tf.Tensor;
+      }
+      return tf.mul(tf.mul(dy, ss), tf.add(1, tf.mul(tf.mul(xs, 1.702), tf.sub(1, ss))));
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** SiLU x·σ(x). */
 export function silu(x: tf.Tensor): tf.Tensor {

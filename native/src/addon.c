@@ -10,6 +10,7 @@
  *   reduce(heap, xOff, outOff, outer, r, inner, scale)     out[o, i] = scale · Σ_j x[o, j, i]
  *   slice(heap, xOff, outOff, shape[], begin[], size[])     packed copy of a box of a 4-byte tensor
  *   adamw(heap, pOff, mOff, vOff, gOff, n, lr, beta1, beta2, c1, c2, eps, decay): one AdamW update in place
+ *   geluGrad(heap, dyOff, xOff, sOff, outOff, n): GELU (x·σ(1.702x)) backward from the saved σ
  *   setThreads(n) / info() -> {threads, config, corename, parallel}
  */
 #include <node_api.h>
@@ -253,6 +254,25 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) FAIL(env, "geluGrad expects 6 arguments, got %zu", argc);
+  heap_t heap;
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "geluGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
+  size_t off[4], n;
+  for (int i = 0; i < 4; i++)
+    if (!get_size(env, argv[1 + i], &off[i])) FAIL(env, "geluGrad: offsets must be non-negative integers");
+  if (!get_size(env, argv[5], &n) || n > SIZE_MAX / 4) FAIL(env, "geluGrad: the size must be a non-negative integer");
+  if (n == 0) return NULL;
+  for (int i = 0; i < 4; i++)
+    if (!in_heap(&heap, off[i], n * 4)) FAIL(env, "geluGrad: operand %d lies outside the heap or is misaligned (heap %zu bytes)", i, heap.length);
+  muco_gelu_grad((const float *)(heap.base + off[0]), (const float *)(heap.base + off[1]),
+                 (const float *)(heap.base + off[2]), (float *)(heap.base + off[3]), n);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -293,6 +313,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
       {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };
