@@ -230,46 +230,51 @@ static napi_value slice(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * Elementwise kernels over `count` float32 operands of n elements each: argv[0] the heap, argv[1..count] the
+ * operands' byte offsets, argv[count + 1] n. Fills heap, ptrs and n; returns an error message or NULL.
+ */
+static const char *get_operands(napi_env env, napi_value *argv, int count, heap_t *heap, float **ptrs, size_t *n) {
+  size_t off[8];
+  if (!get_heap(env, argv[0], heap)) return "argument 0 must be an ArrayBuffer (the wasm heap)";
+  for (int i = 0; i < count; i++)
+    if (!get_size(env, argv[1 + i], &off[i])) return "offsets must be non-negative integers";
+  if (!get_size(env, argv[1 + count], n) || *n > SIZE_MAX / 4) return "the size must be a non-negative integer";
+  for (int i = 0; i < count; i++) {
+    if (*n > 0 && !in_heap(heap, off[i], *n * 4)) return "an operand lies outside the heap or is misaligned";
+    ptrs[i] = (float *)(heap->base + off[i]);
+  }
+  return NULL;
+}
+
 static napi_value adamw(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
+  size_t argc = 13, n;
   napi_value argv[13];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc != 13) FAIL(env, "adamw expects 13 arguments, got %zu", argc);
-  heap_t heap;
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "adamw: argument 0 must be an ArrayBuffer (the wasm heap)");
-  size_t off[4], n;
+  heap_t heap = {NULL, 0};
+  float *x[4];
+  const char *err = get_operands(env, argv, 4, &heap, x, &n);
+  if (err != NULL) FAIL(env, "adamw: %s (heap %zu bytes)", err, heap.length);
   double h[7];
-  for (int i = 0; i < 4; i++)
-    if (!get_size(env, argv[1 + i], &off[i])) FAIL(env, "adamw: offsets must be non-negative integers");
-  if (!get_size(env, argv[5], &n)) FAIL(env, "adamw: the size must be a non-negative integer");
   for (int i = 0; i < 7; i++)
     if (!get_f64(env, argv[6 + i], &h[i])) FAIL(env, "adamw: lr, beta1, beta2, c1, c2, eps and decay must be numbers");
-  if (n == 0) return NULL;
-  if (n > SIZE_MAX / 4) FAIL(env, "adamw: bad size");
-  for (int i = 0; i < 4; i++)
-    if (!in_heap(&heap, off[i], n * 4)) FAIL(env, "adamw: operand %d lies outside the heap or is misaligned (heap %zu bytes)", i, heap.length);
-  muco_adamw((float *)(heap.base + off[0]), (float *)(heap.base + off[1]), (float *)(heap.base + off[2]),
-             (const float *)(heap.base + off[3]), n, (float)h[0], (float)h[1], (float)h[2], (float)(1.0 - h[1]),
-             (float)(1.0 - h[2]), (float)h[3], (float)h[4], (float)h[5], (float)h[6]);
+  if (n > 0)
+    muco_adamw(x[0], x[1], x[2], x[3], n, (float)h[0], (float)h[1], (float)h[2], (float)(1.0 - h[1]), (float)(1.0 - h[2]),
+               (float)h[3], (float)h[4], (float)h[5], (float)h[6]);
   return NULL;
 }
 
 static napi_value gelu_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
+  size_t argc = 6, n;
   napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc != 6) FAIL(env, "geluGrad expects 6 arguments, got %zu", argc);
-  heap_t heap;
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "geluGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
-  size_t off[4], n;
-  for (int i = 0; i < 4; i++)
-    if (!get_size(env, argv[1 + i], &off[i])) FAIL(env, "geluGrad: offsets must be non-negative integers");
-  if (!get_size(env, argv[5], &n) || n > SIZE_MAX / 4) FAIL(env, "geluGrad: the size must be a non-negative integer");
-  if (n == 0) return NULL;
-  for (int i = 0; i < 4; i++)
-    if (!in_heap(&heap, off[i], n * 4)) FAIL(env, "geluGrad: operand %d lies outside the heap or is misaligned (heap %zu bytes)", i, heap.length);
-  muco_gelu_grad((const float *)(heap.base + off[0]), (const float *)(heap.base + off[1]),
-                 (const float *)(heap.base + off[2]), (float *)(heap.base + off[3]), n);
+  heap_t heap = {NULL, 0};
+  float *x[4];
+  const char *err = get_operands(env, argv, 4, &heap, x, &n);
+  if (err != NULL) FAIL(env, "geluGrad: %s (heap %zu bytes)", err, heap.length);
+  if (n > 0) muco_gelu_grad(x[0], x[1], x[2], x[3], n);
   return NULL;
 }
 
