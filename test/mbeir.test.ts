@@ -104,7 +104,8 @@ const tokenEncoder = (dim: number): Encoder => ({
   encode: (items: EncodeItem[]) => {
     const out = new Float32Array(items.length * dim);
     items.forEach((it, i) => {
-      const tok = /T(\d+)/.exec(`${it.text} ${it.image ?? ''}`)?.[1];
+      // Only the text and the image's file name: the temporary folder's random name may itself contain "T<digit>".
+      const tok = /T(\d+)/.exec(`${it.text} ${it.image === undefined ? '' : path.basename(it.image)}`)?.[1];
       if (tok === undefined) throw new Error(`no token in ${JSON.stringify(it)}`);
       randomUnitVector(new Rng(deriveSeed(1, tok)), out, i * dim, dim);
     });
