@@ -1,12 +1,12 @@
 /**
  * The transformer block of issue #9, shared by `bench:backend` and `npm run bench` (which exports it to the
- * PyTorch twin): pre-norm attention + GELU MLP with plain tf ops, 4-D head reshapes, GELU as x·σ(1.702x),
- * LayerNorm without bias (ε 1e-5), causal mask, mean-squared error against a fixed target, Adam (lr 1e-3,
+ * PyTorch twin): pre-norm attention + GELU MLP, 4-D head reshapes, lib/model/layers' GELU (x·σ(1.702x)),
+ * LayerNorm without bias (ε 1e-5) and masked softmax (fused kernels with the addon), causal mask, mean-squared error against a fixed target, Adam (lr 1e-3,
  * ε 1e-7).
  */
 import * as tf from '@tensorflow/tfjs';
 import { seededTensor } from '../lib/backend';
-import { gelu } from '../lib/model/layers';
+import { gelu, layerNorm, maskedSoftmax } from '../lib/model/layers';
 import { AdamW } from '../lib/optim';
 import { Rng } from '../lib/random';
 
@@ -49,11 +49,6 @@ export function makeBlockFixture(seed = 9): BlockFixture {
   return { params, x, target, mask };
 }
 
-function layerNorm(x: tf.Tensor, gain: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gain);
-}
-
 /** (B·T, d) → (B, H, T, hd) */
 function splitHeads(x: tf.Tensor): tf.Tensor {
   const { batch, seq, heads, dim } = BLOCK;
@@ -64,13 +59,13 @@ function splitHeads(x: tf.Tensor): tf.Tensor {
 export function blockLoss(f: BlockFixture): tf.Scalar {
   const { batch, seq, dim, heads } = BLOCK;
   const P = (n: string): tf.Tensor => f.params[n] as tf.Tensor;
-  const qkv = tf.matMul(layerNorm(f.x, P('ln1')), P('wqkv')); // (B·T, 3d)
+  const qkv = tf.matMul(layerNorm(f.x, P('ln1'), null, 1e-5), P('wqkv')); // (B·T, 3d)
   const [q, k, v] = tf.split(qkv, 3, -1).map(splitHeads) as [tf.Tensor, tf.Tensor, tf.Tensor]; // (B, H, T, hd)
-  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim / heads)), f.mask); // (B, H, T, T)
-  const context = tf.matMul(tf.softmax(scores), v); // (B, H, T, hd)
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dim / heads)); // (B, H, T, T)
+  const context = tf.matMul(maskedSoftmax(scores, f.mask), v); // (B, H, T, hd)
   const merged = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch * seq, dim]); // (B·T, d)
   const x1 = tf.add(f.x, tf.matMul(merged, P('wo')));
-  const u = tf.add(tf.matMul(layerNorm(x1, P('ln2')), P('w1')), P('b1')); // (B·T, mlp)
+  const u = tf.add(tf.matMul(layerNorm(x1, P('ln2'), null, 1e-5), P('w1')), P('b1')); // (B·T, mlp)
   const x2 = tf.add(x1, tf.add(tf.matMul(gelu(u), P('w2')), P('b2'))); // lib/model/layers' GELU, x·σ(1.702x)
   return tf.mean(tf.square(tf.sub(x2, f.target)));
 }

@@ -196,7 +196,7 @@ export function describeBackend(r: BackendReport): string {
   if (r.wasm !== null) {
     parts.push(r.wasm.simd ? 'SIMD' : 'no SIMD', r.wasm.threads ? 'threads' : '1 thread');
     parts.push(`${r.wasm.bridgedKernels.length} bridged kernels`, r.wasm.matMulFix ? 'matMul fix' : 'stock matMul');
-    if (r.wasm.nativeBlas.active) parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads`);
+    if (r.wasm.nativeBlas.active) parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads${r.wasm.nativeBlas.fused ? `, fused kernels (${r.wasm.nativeBlas.fused})` : ''}`);
   }
   if (r.backend === 'tensorflow') parts.push(`${r.nativePackage ?? '?'}`, r.gpu ? 'GPU' : 'CPU only');
   const detail = parts.length > 0 ? ` (${parts.join(', ')})` : '';

@@ -17,6 +17,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import { isMatMulFixActive, registerMatMulFix } from './wasm-fixes';
+import { registerFusedKernels } from './native-fused';
 
 import {
   MATMUL_KERNELS, MEMORY_KERNELS, nativeKernelFactories, type NativeBlasAddon, type NativeKernelName,
@@ -25,7 +26,6 @@ import {
 export { nativeBlasStats, type NativeBlasAddon } from './native-kernels';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
-type TensorInfo = tf.TensorInfo;
 
 export interface NativeBlasConfig {
   /** OpenBLAS threads. Default: MUCO_NATIVE_THREADS, else the machine's cores. */
@@ -59,8 +59,11 @@ export function defaultNativeBlasConfig(): NativeBlasConfig {
   };
 }
 
-/** What `enableNativeBlas` achieved; `reason` says why it is inactive. Goes into the BackendReport. */
-export type NativeBlasStatus = { active: boolean; threads: number; reason?: string };
+/**
+ * What `enableNativeBlas` achieved; `reason` says why it is inactive. `fused`: the instruction set of the fused
+ * norm / softmax / gate kernels (lib/native-fused), null when the addon predates them. Goes into the BackendReport.
+ */
+export type NativeBlasStatus = { active: boolean; threads: number; reason?: string; fused?: string | null };
 
 let addon: NativeBlasAddon | null = null;
 let loadFailure: string | null = null;
@@ -141,8 +144,10 @@ export function enableNativeBlas(overrides: Partial<NativeBlasConfig> = {}): Nat
   config = resolveConfig(overrides);
   loaded.setThreads(config.threads);
   if (!isNativeBlasActive()) install(loaded);
-  if (tf.getKernel(GELU_GRAD_KERNEL, 'wasm') === undefined) tf.registerKernel({ kernelName: GELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: geluGradKernel(loaded) });
-  status = { active: true, threads: loaded.info().threads };
+  const fused = typeof loaded.norm === 'function'; // an addon built before them: tf ops instead
+  if (fused) registerFusedKernels(loaded);
+  const info = loaded.info();
+  status = { active: true, threads: info.threads, fused: fused ? (info.fused ?? 'baseline') : null };
   return status;
 }
 
@@ -253,34 +258,4 @@ export function nativeAdamWUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: t
   addon.adamw(heap, offsets[0] as number, offsets[1] as number, offsets[2] as number, offsets[3] as number, n, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
   nativeAdamWStats.updates++;
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// GELU's backward (lib/model/layers `gelu`): one native pass instead of the six wasm kernels autodiff runs.
-
-/** dx = dy · s · (1 + 1.702 · x · (1 − s)) from inputs {dy, x, s} (s = σ(1.702x)); wasm only, with the addon. */
-export const GELU_GRAD_KERNEL = 'MucoGeluGrad';
-
-export const nativeGeluStats = { calls: 0 };
-
-function geluGradKernel(lib: NativeBlasAddon): KernelFunc {
-  return (args) => {
-    const { dy, x, s } = args.inputs as { dy: TensorInfo; x: TensorInfo; s: TensorInfo };
-    const backend = args.backend as unknown as { wasm: { HEAPU8: Uint8Array }; dataIdMap: { get(id: object): WasmData | undefined }; makeOutput(shape: number[], dtype: tf.DataType): TensorInfo };
-    const n = x.shape.reduce((a, b) => a * b, 1);
-    if ([dy, x, s].some((t) => t.dtype !== 'float32' || t.shape.reduce((a, b) => a * b, 1) !== n)) {
-      throw new Error(`${GELU_GRAD_KERNEL}: dy, x and s must be float32 of one size.`);
-    }
-    const out = backend.makeOutput(x.shape, 'float32');
-    const heap = backend.wasm.HEAPU8.buffer;
-    if (!(heap instanceof ArrayBuffer)) throw new Error(`${GELU_GRAD_KERNEL}: the wasm heap is shared; the addon needs a plain ArrayBuffer.`);
-    const offset = (t: TensorInfo): number => {
-      const d = backend.dataIdMap.get(t.dataId);
-      if (d === undefined) throw new Error(`${GELU_GRAD_KERNEL}: a tensor is not on the wasm backend.`);
-      return d.memoryOffset;
-    };
-    lib.geluGrad(heap, offset(dy), offset(x), offset(s), offset(out), n);
-    nativeGeluStats.calls++;
-    return out;
-  };
 }

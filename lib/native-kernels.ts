@@ -19,11 +19,21 @@ export interface NativeBlasAddon {
     biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
   reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
   slice(heap: ArrayBuffer, xOffset: number, outOffset: number, shape: number[], begin: number[], size: number[]): void;
-  geluGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, sOffset: number, outOffset: number, n: number): void;
+  gate(heap: ArrayBuffer, xOffset: number, yOffset: number, sOffset: number, n: number, alpha: number): void;
+  gateGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, sOffset: number, dxOffset: number, n: number, alpha: number): void;
+  /** Offsets of -1: absent (beta; mean for RMSNorm). */
+  norm(heap: ArrayBuffer, xOffset: number, gammaOffset: number, betaOffset: number, yOffset: number, meanOffset: number,
+    rstdOffset: number, rows: number, d: number, eps: number): void;
+  normGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, gammaOffset: number, meanOffset: number, rstdOffset: number,
+    dxOffset: number, dgammaOffset: number, dbetaOffset: number, rows: number, d: number): void;
+  softmax(heap: ArrayBuffer, xOffset: number, maskOffset: number, yOffset: number, rows: number, d: number,
+    group: number, period: number, batches: number): void;
+  softmaxGrad(heap: ArrayBuffer, dyOffset: number, yOffset: number, dxOffset: number, rows: number, d: number): void;
   adamw(heap: ArrayBuffer, pOffset: number, mOffset: number, vOffset: number, gOffset: number, n: number,
     lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number): void;
   setThreads(threads: number): void;
-  info(): { threads: number; parallel: number; config: string; corename: string };
+  /** `fused`: the instruction set the fused kernels run with (avx512, avx2, baseline); absent in older builds. */
+  info(): { threads: number; parallel: number; config: string; corename: string; fused?: string };
 }
 
 /** Counters for structural tests: native products (of which fused), reductions, slices; fallback calls. */

@@ -8,8 +8,8 @@
   "targets": [
     {
       "target_name": "muco_blas",
-      "sources": ["src/addon.c", "src/gemm.c", "src/kernels.c"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-pthread", "<@(openblas_cflags)"],
+      "sources": ["src/addon.c", "src/gemm.c", "src/kernels.c", "src/fused.c", "src/fused_base.c", "src/fused_avx2.c", "src/fused_avx512.c"],
+      "cflags": ["-O3", "-std=c11", "-fno-trapping-math", "-fno-math-errno", "-Wall", "-Wextra", "-pthread", "<@(openblas_cflags)"],
       "defines": ["NAPI_VERSION=8"],
       "libraries": ["-L<(openblas_libdir)", "-lopenblas", "-lpthread", "-Wl,-rpath,<(openblas_libdir)"]
     }

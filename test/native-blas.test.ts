@@ -15,11 +15,10 @@ import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { matMulFixStats } from '../lib/wasm-fixes';
-import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats, nativeGeluStats } from '../lib/native-blas';
-import { gelu } from '../lib/model/layers';
+import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
 import { AdamW } from '../lib/optim';
 import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
-import { assertClose, Case, input, relError, valueAndGrads } from './support/parity';
+import { assertParity, input, relError, runOn, valueAndGrads } from './support/parity';
 
 const size = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
 
@@ -111,23 +110,6 @@ describe('native BLAS: shape planning matches tfjs broadcasting', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-
-async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
-  // setBackend, not initBackend: initBackend would re-enable native BLAS with its default arrangement.
-  await tf.setBackend(backend);
-  return tf.tidy(fn).map((t) => {
-    const data = Float32Array.from(t.dataSync() as Float32Array);
-    t.dispose();
-    return data;
-  });
-}
-
-/** Run `fn` on wasm (native kernels) and compare with `ref` (default: the same function on cpu). */
-async function assertParity(fn: Case, ref: Case = fn, tol = 1e-5): Promise<void> {
-  const want = await runOn('cpu', ref);
-  assertClose(await runOn('wasm', fn), want, tol);
-}
-
 
 /** Operand shapes of op(A)·op(B) = [...batch, m, n] with inner size k. */
 function operandShapes(aBatch: number[], bBatch: number[], m: number, k: number, n: number, ta: boolean, tb: boolean): number[][] {
@@ -325,23 +307,6 @@ function kernelSuite(blasTransposes: boolean): void {
       tf.dispose([got, big, a, b]);
       const [want] = await runOn('cpu', () => [tf.matMul(input([33, 17], 1), input([17, 29], 2))]);
       assert.ok(relError(data, want as Float32Array) <= 1e-5);
-    });
-
-    it('GELU: the native backward equals cpu, and the written-out gradient equals autodiff of x·σ(1.702x)', async () => {
-      await tf.setBackend('wasm');
-      const before = nativeGeluStats.calls;
-      await assertParity(() => valueAndGrads((x) => tf.sum(tf.mul(gelu(x as tf.Tensor), input([37, 13], 4))), [[37, 13]], 3));
-      assert.ok(nativeGeluStats.calls > before, 'the native GELU backward ran');
-      await tf.setBackend('cpu');
-      try {
-        const x = input([5, 7], 5);
-        const ours = tf.grad((t: tf.Tensor) => tf.sum(gelu(t)))(x);
-        const composite = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(t, tf.sigmoid(tf.mul(t, 1.702)))))(x);
-        assert.ok(relError(ours.dataSync() as Float32Array, composite.dataSync() as Float32Array) <= 1e-6);
-        tf.dispose([x, ours, composite]);
-      } finally {
-        await tf.setBackend('wasm');
-      }
     });
 
     it('AdamW updates owned parameters in place natively, equal to the tf-op update; shared buffers fall back', async () => {

@@ -10,8 +10,13 @@
  *   reduce(heap, xOff, outOff, outer, r, inner, scale)     out[o, i] = scale · Σ_j x[o, j, i]
  *   slice(heap, xOff, outOff, shape[], begin[], size[])     packed copy of a box of a 4-byte tensor
  *   adamw(heap, pOff, mOff, vOff, gOff, n, lr, beta1, beta2, c1, c2, eps, decay): one AdamW update in place
- *   geluGrad(heap, dyOff, xOff, sOff, outOff, n): GELU (x·σ(1.702x)) backward from the saved σ
- *   setThreads(n) / info() -> {threads, config, corename, parallel}
+ *   gate(heap, xOff, yOff, sOff, n, alpha) / gateGrad(heap, dyOff, xOff, sOff, dxOff, n, alpha): x·σ(αx) and its
+ *     backward (GELU's approximation, SiLU)
+ *   norm(heap, xOff, gammaOff, betaOff|-1, yOff, meanOff|-1, rstdOff, rows, d, eps): LayerNorm (mean given) or
+ *     RMSNorm; normGrad(heap, dyOff, xOff, gammaOff, meanOff|-1, rstdOff, dxOff, dgammaOff, dbetaOff|-1, rows, d)
+ *   softmax(heap, xOff, maskOff|-1, yOff, rows, d, group, period, batches) / softmaxGrad(heap, dyOff, yOff, dxOff,
+ *     rows, d): the masked softmax of attention (fused.h)
+ *   setThreads(n) / info() -> {threads, config, corename, parallel, fused (the fused kernels' instruction set)}
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "fused.h"
 #include "kernels.h"
 
 #define CHECK(env, call)                                                   \
@@ -265,16 +271,142 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value gelu_grad(napi_env env, napi_callback_info info) {
+/*
+ * An operand of `elems` float32 elements at the byte offset in v (a negative offset means absent when
+ * `optional`). Returns an error message or NULL; *out is NULL for an absent operand.
+ */
+static const char *get_span(napi_env env, const heap_t *heap, napi_value v, size_t elems, int optional, float **out) {
+  double d;
+  *out = NULL;
+  if (!get_f64(env, v, &d)) return "offsets must be numbers";
+  if (d < 0 && optional) return NULL;
+  size_t off;
+  if (!get_size(env, v, &off)) return "offsets must be non-negative integers (or -1 for an absent operand)";
+  if (elems > 0 && !in_heap(heap, off, elems * 4)) return "an operand lies outside the heap or is misaligned";
+  *out = (float *)(heap->base + off);
+  return NULL;
+}
+
+/* Reads argv[from..from+count) as sizes; checks that rows·d fits. */
+static const char *get_sizes(napi_env env, napi_value *argv, int from, int count, size_t *out) {
+  for (int i = 0; i < count; i++)
+    if (!get_size(env, argv[from + i], &out[i])) return "sizes must be non-negative integers";
+  if (count >= 2 && out[1] > 0 && out[0] > SIZE_MAX / 4 / out[1]) return "rows · d is too large";
+  return NULL;
+}
+
+static napi_value gate(napi_env env, napi_callback_info info) {
   size_t argc = 6, n;
   napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) FAIL(env, "geluGrad expects 6 arguments, got %zu", argc);
+  if (argc != 6) FAIL(env, "gate expects 6 arguments, got %zu", argc);
+  heap_t heap = {NULL, 0};
+  float *x[3];
+  const char *err = get_operands(env, argv, 3, &heap, x, &n);
+  double alpha;
+  if (err == NULL && !get_f64(env, argv[5], &alpha)) err = "alpha must be a number";
+  if (err != NULL) FAIL(env, "gate: %s (heap %zu bytes)", err, heap.length);
+  if (n > 0) muco_sigmoid_gate(x[0], x[1], x[2], n, (float)alpha);
+  return NULL;
+}
+
+static napi_value gate_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 7, n;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) FAIL(env, "gateGrad expects 7 arguments, got %zu", argc);
   heap_t heap = {NULL, 0};
   float *x[4];
   const char *err = get_operands(env, argv, 4, &heap, x, &n);
-  if (err != NULL) FAIL(env, "geluGrad: %s (heap %zu bytes)", err, heap.length);
-  if (n > 0) muco_gelu_grad(x[0], x[1], x[2], x[3], n);
+  double alpha;
+  if (err == NULL && !get_f64(env, argv[6], &alpha)) err = "alpha must be a number";
+  if (err != NULL) FAIL(env, "gateGrad: %s (heap %zu bytes)", err, heap.length);
+  if (n > 0) muco_sigmoid_gate_grad(x[0], x[1], x[2], x[3], n, (float)alpha);
+  return NULL;
+}
+
+static napi_value norm(napi_env env, napi_callback_info info) {
+  size_t argc = 10, sz[2];
+  napi_value argv[10];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 10) FAIL(env, "norm expects 10 arguments, got %zu", argc);
+  heap_t heap = {NULL, 0};
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "norm: argument 0 must be an ArrayBuffer (the wasm heap)");
+  const char *err = get_sizes(env, argv, 7, 2, sz);
+  const size_t rows = sz[0], d = sz[1];
+  float *x, *g, *b, *y, *mean, *rstd;
+  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &x);
+  if (err == NULL) err = get_span(env, &heap, argv[2], d, 0, &g);
+  if (err == NULL) err = get_span(env, &heap, argv[3], d, 1, &b);
+  if (err == NULL) err = get_span(env, &heap, argv[4], rows * d, 0, &y);
+  if (err == NULL) err = get_span(env, &heap, argv[5], rows, 1, &mean);
+  if (err == NULL) err = get_span(env, &heap, argv[6], rows, 0, &rstd);
+  double eps;
+  if (err == NULL && !get_f64(env, argv[9], &eps)) err = "eps must be a number";
+  if (err == NULL && b != NULL && mean == NULL) err = "a bias needs the LayerNorm form (mean)";
+  if (err != NULL) FAIL(env, "norm: %s (heap %zu bytes)", err, heap.length);
+  if (rows > 0 && d > 0) muco_norm(x, g, b, y, mean, rstd, rows, d, (float)eps);
+  return NULL;
+}
+
+static napi_value norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 11, sz[2];
+  napi_value argv[11];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 11) FAIL(env, "normGrad expects 11 arguments, got %zu", argc);
+  heap_t heap = {NULL, 0};
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "normGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
+  const char *err = get_sizes(env, argv, 9, 2, sz);
+  const size_t rows = sz[0], d = sz[1];
+  float *dy, *x, *g, *mean, *rstd, *dx, *dg, *db;
+  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &dy);
+  if (err == NULL) err = get_span(env, &heap, argv[2], rows * d, 0, &x);
+  if (err == NULL) err = get_span(env, &heap, argv[3], d, 0, &g);
+  if (err == NULL) err = get_span(env, &heap, argv[4], rows, 1, &mean);
+  if (err == NULL) err = get_span(env, &heap, argv[5], rows, 0, &rstd);
+  if (err == NULL) err = get_span(env, &heap, argv[6], rows * d, 0, &dx);
+  if (err == NULL) err = get_span(env, &heap, argv[7], d, 0, &dg);
+  if (err == NULL) err = get_span(env, &heap, argv[8], d, 1, &db);
+  if (err != NULL) FAIL(env, "normGrad: %s (heap %zu bytes)", err, heap.length);
+  if (d > 0) muco_norm_grad(dy, x, g, mean, rstd, dx, dg, db, rows, d);
+  return NULL;
+}
+
+static napi_value softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 9, sz[5];
+  napi_value argv[9];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 9) FAIL(env, "softmax expects 9 arguments, got %zu", argc);
+  heap_t heap = {NULL, 0};
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "softmax: argument 0 must be an ArrayBuffer (the wasm heap)");
+  const char *err = get_sizes(env, argv, 4, 5, sz);
+  const size_t rows = sz[0], d = sz[1], group = sz[2], period = sz[3], batches = sz[4];
+  float *x, *mask, *y;
+  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &x);
+  if (err == NULL && (group == 0 || period == 0 || batches == 0 || group % period != 0))
+    err = "group, period and batches must be positive, period dividing group";
+  if (err == NULL && batches > SIZE_MAX / 4 / (period * (d > 0 ? d : 1))) err = "the mask is too large";
+  if (err == NULL) err = get_span(env, &heap, argv[2], batches * period * d, 1, &mask);
+  if (err == NULL) err = get_span(env, &heap, argv[3], rows * d, 0, &y);
+  if (err != NULL) FAIL(env, "softmax: %s (heap %zu bytes)", err, heap.length);
+  if (rows > 0 && d > 0) muco_softmax(x, mask, y, rows, d, group, period, batches);
+  return NULL;
+}
+
+static napi_value softmax_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 6, sz[2];
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) FAIL(env, "softmaxGrad expects 6 arguments, got %zu", argc);
+  heap_t heap = {NULL, 0};
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, "softmaxGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
+  const char *err = get_sizes(env, argv, 4, 2, sz);
+  float *dy, *y, *dx;
+  if (err == NULL) err = get_span(env, &heap, argv[1], sz[0] * sz[1], 0, &dy);
+  if (err == NULL) err = get_span(env, &heap, argv[2], sz[0] * sz[1], 0, &y);
+  if (err == NULL) err = get_span(env, &heap, argv[3], sz[0] * sz[1], 0, &dx);
+  if (err != NULL) FAIL(env, "softmaxGrad: %s (heap %zu bytes)", err, heap.length);
+  if (sz[0] > 0 && sz[1] > 0) muco_softmax_grad(dy, y, dx, sz[0], sz[1]);
   return NULL;
 }
 
@@ -308,6 +440,7 @@ static napi_value get_info(napi_env env, napi_callback_info info) {
   CHECK(env, napi_set_named_property(env, obj, "parallel", parallel));
   if (set_string(env, obj, "config", openblas_get_config()) == NULL) return NULL;
   if (set_string(env, obj, "corename", openblas_get_corename()) == NULL) return NULL;
+  if (set_string(env, obj, "fused", muco_fused_isa()) == NULL) return NULL;
   return obj;
 }
 
@@ -318,7 +451,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"reduce", NULL, reduce, NULL, NULL, NULL, napi_default, NULL},
       {"slice", NULL, slice, NULL, NULL, NULL, napi_default, NULL},
       {"adamw", NULL, adamw, NULL, NULL, NULL, napi_default, NULL},
-      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"gate", NULL, gate, NULL, NULL, NULL, napi_default, NULL},
+      {"gateGrad", NULL, gate_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"norm", NULL, norm, NULL, NULL, NULL, napi_default, NULL},
+      {"normGrad", NULL, norm_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"softmax", NULL, softmax, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };

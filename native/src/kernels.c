@@ -73,10 +73,3 @@ void muco_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr
     p[i] = p[i] * decay - update * lr;
   }
 }
-
-void muco_gelu_grad(const float *dy, const float *x, const float *s, float *dx, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    const float si = s[i];
-    dx[i] = dy[i] * si * (1.0f + 1.702f * x[i] * (1.0f - si));
-  }
-}

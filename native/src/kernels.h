@@ -32,7 +32,4 @@ void muco_slice(const uint32_t *x, uint32_t *out, int rank, const size_t *shape,
 void muco_adamw(float *p, float *m, float *v, const float *g, size_t n, float lr, float beta1, float beta2,
                 float one_minus_beta1, float one_minus_beta2, float c1, float c2, float eps, float decay);
 
-/* GELU (x·σ(1.702x)) backward from the saved σ: dx = dy · s · (1 + 1.702 · x · (1 − s)). */
-void muco_gelu_grad(const float *dy, const float *x, const float *s, float *dx, size_t n);
-
 #endif

@@ -38,3 +38,20 @@ export function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: numb
   const w = input(probe.shape, seed + 99);
   return [probe, ...tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), w)))(xs)];
 }
+
+/** Run `fn` on `backend` (tf.setBackend, keeping the kernels registered there) and read its outputs. */
+export async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
+  // setBackend, not initBackend: initBackend would re-enable native BLAS with its default arrangement.
+  await tf.setBackend(backend);
+  return tf.tidy(fn).map((t) => {
+    const data = Float32Array.from(t.dataSync() as Float32Array);
+    t.dispose();
+    return data;
+  });
+}
+
+/** Run `fn` on wasm (native kernels) and compare with `ref` (default: the same function on cpu). */
+export async function assertParity(fn: Case, ref: Case = fn, tol = 1e-5): Promise<void> {
+  const want = await runOn('cpu', ref);
+  assertClose(await runOn('wasm', fn), want, tol);
+}
