@@ -32,6 +32,8 @@ export interface NativeBlasAddon {
   adamw(heap: ArrayBuffer, pOffset: number, mOffset: number, vOffset: number, gOffset: number, n: number,
     lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number): void;
   setThreads(threads: number): void;
+  /** Run the fused kernels with `isa` ('baseline', 'avx2', 'avx512'; at most what the CPU runs); throws otherwise. */
+  setFusedIsa(isa: string): void;
   /** `fused`: the instruction set the fused kernels run with (avx512, avx2, baseline); absent in older builds. */
   info(): { threads: number; parallel: number; config: string; corename: string; fused?: string };
 }

@@ -71,78 +71,95 @@ describe('fused kernels: the softmax mask plan matches tfjs broadcasting', () =>
   });
 });
 
-describe('fused kernels match the tf-op formulas on cpu', function () {
-  before(async function () {
-    await initBackend({ backend: 'cpu' });
-    await initBackend({ backend: 'wasm' });
-    const status = enableNativeBlas();
-    if (!status.active || typeof nativeBlasAddon()?.norm !== 'function') {
-      process.stdout.write(`    skipped: ${status.reason ?? 'the addon lacks the fused kernels'}\n`);
-      this.skip();
+/** The parity suite with the fused kernels built for `isa` (each instruction set this CPU runs). */
+function paritySuite(isa: string): void {
+  describe(`fused kernels match the tf-op formulas on cpu (${isa} build)`, function () {
+    let best: string | undefined;
+    before(async function () {
+      await initBackend({ backend: 'cpu' });
+      await initBackend({ backend: 'wasm' });
+      const status = enableNativeBlas();
+      const lib = nativeBlasAddon();
+      if (!status.active || lib === null || typeof lib.norm !== 'function') {
+        process.stdout.write(`    skipped: ${status.reason ?? 'the addon lacks the fused kernels'}\n`);
+        this.skip();
+      }
+      best = lib.info().fused;
+      try {
+        lib.setFusedIsa(isa);
+      } catch (err) {
+        process.stdout.write(`    skipped: ${(err as Error).message}\n`);
+        this.skip();
+      }
+    });
+    after(() => {
+      if (best !== undefined) nativeBlasAddon()?.setFusedIsa(best);
+    });
+
+    /** Parity plus: the named counter moved on wasm (the fused kernel is the one that ran). */
+    async function fusedParity(counters: (keyof typeof nativeFusedStats)[], fn: () => tf.Tensor[]): Promise<void> {
+      const before = { ...nativeFusedStats };
+      await assertParity(fn);
+      for (const c of counters) assert.ok(nativeFusedStats[c] > before[c], `${c} ran natively`);
     }
-  });
 
-  /** Parity plus: the named counter moved on wasm (the fused kernel is the one that ran). */
-  async function fusedParity(counters: (keyof typeof nativeFusedStats)[], fn: () => tf.Tensor[]): Promise<void> {
-    const before = { ...nativeFusedStats };
-    await assertParity(fn);
-    for (const c of counters) assert.ok(nativeFusedStats[c] > before[c], `${c} ran natively`);
-  }
+    it('LayerNorm with β, without β, and RMSNorm: values and gradients of x, γ, β', async () => {
+      for (const [shape, seed] of [[[37, 13], 1], [[2, 3, 64], 2], [[5, 200], 3]] as [number[], number][]) {
+        const d = shape[shape.length - 1] as number;
+        await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g, b) => layerNorm(x as tf.Tensor, g as tf.Tensor, b as tf.Tensor, 1e-5), [shape, [d], [d]], seed));
+        await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => layerNorm(x as tf.Tensor, g as tf.Tensor, null, 1e-6), [shape, [d]], seed + 10));
+        await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => rmsNorm(x as tf.Tensor, g as tf.Tensor, 1e-6), [shape, [d]], seed + 20));
+      }
+      // Rows far from zero mean and unit scale: the statistics must not lose the small variations.
+      await fusedParity(['norm'], () => valueAndGrads((x, g, b) => layerNorm(tf.add(tf.mul(x as tf.Tensor, 0.01), 40), g as tf.Tensor, b as tf.Tensor, 1e-5), [[9, 32], [32], [32]], 4));
+    });
 
-  it('LayerNorm with β, without β, and RMSNorm: values and gradients of x, γ, β', async () => {
-    for (const [shape, seed] of [[[37, 13], 1], [[2, 3, 64], 2], [[5, 200], 3]] as [number[], number][]) {
-      const d = shape[shape.length - 1] as number;
-      await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g, b) => layerNorm(x as tf.Tensor, g as tf.Tensor, b as tf.Tensor, 1e-5), [shape, [d], [d]], seed));
-      await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => layerNorm(x as tf.Tensor, g as tf.Tensor, null, 1e-6), [shape, [d]], seed + 10));
-      await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => rmsNorm(x as tf.Tensor, g as tf.Tensor, 1e-6), [shape, [d]], seed + 20));
-    }
-    // Rows far from zero mean and unit scale: the statistics must not lose the small variations.
-    await fusedParity(['norm'], () => valueAndGrads((x, g, b) => layerNorm(tf.add(tf.mul(x as tf.Tensor, 0.01), 40), g as tf.Tensor, b as tf.Tensor, 1e-5), [[9, 32], [32], [32]], 4));
-  });
+    it('masked softmax: causal [T, T], per-sequence [B, 1, T, T] and key [B, 1, 1, T] masks, none; values and gradients', async () => {
+      const shape = [2, 3, 7, 7];
+      const masks = [() => causal(7), () => randomMask([2, 1, 7, 7], 5), () => randomMask([2, 1, 1, 7], 6), () => null];
+      for (const [i, mask] of masks.entries()) {
+        await fusedParity(['softmax', 'softmaxGrad'], () => {
+          const m = mask();
+          return valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, m), [shape], 30 + i);
+        });
+      }
+      // Large scores (exp's range reduction), and odd sizes.
+      await fusedParity(['softmax'], () => valueAndGrads((s) => maskedSoftmax(tf.mul(s as tf.Tensor, 30), causal(13)), [[3, 13, 13]], 40));
+      await fusedParity(['softmax'], () => valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, null), [[41, 1]], 41));
+    });
 
-  it('masked softmax: causal [T, T], per-sequence [B, 1, T, T] and key [B, 1, 1, T] masks, none; values and gradients', async () => {
-    const shape = [2, 3, 7, 7];
-    const masks = [() => causal(7), () => randomMask([2, 1, 7, 7], 5), () => randomMask([2, 1, 1, 7], 6), () => null];
-    for (const [i, mask] of masks.entries()) {
-      await fusedParity(['softmax', 'softmaxGrad'], () => {
-        const m = mask();
-        return valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, m), [shape], 30 + i);
-      });
-    }
-    // Large scores (exp's range reduction), and odd sizes.
-    await fusedParity(['softmax'], () => valueAndGrads((s) => maskedSoftmax(tf.mul(s as tf.Tensor, 30), causal(13)), [[3, 13, 13]], 40));
-    await fusedParity(['softmax'], () => valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, null), [[41, 1]], 41));
-  });
+    it('masked softmax: a mask the kernel cannot index takes the tf-op path, same values', async () => {
+      const before = nativeFusedStats.softmax;
+      await assertParity(() => valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, randomMask([1, 3, 5, 5], 7)), [[2, 3, 5, 5]], 42));
+      assert.equal(nativeFusedStats.softmax, before);
+    });
 
-  it('masked softmax: a mask the kernel cannot index takes the tf-op path, same values', async () => {
-    const before = nativeFusedStats.softmax;
-    await assertParity(() => valueAndGrads((s) => maskedSoftmax(s as tf.Tensor, randomMask([1, 3, 5, 5], 7)), [[2, 3, 5, 5]], 42));
-    assert.equal(nativeFusedStats.softmax, before);
-  });
+    it('GELU and SiLU: values and gradients, including saturated inputs', async () => {
+      for (const [f, seed] of [[gelu, 50], [silu, 51]] as [(x: tf.Tensor) => tf.Tensor, number][]) {
+        await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(x as tf.Tensor), [[37, 13]], seed));
+        await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(tf.mul(x as tf.Tensor, 80)), [[11, 7]], seed + 10));
+      }
+    });
 
-  it('GELU and SiLU: values and gradients, including saturated inputs', async () => {
-    for (const [f, seed] of [[gelu, 50], [silu, 51]] as [(x: tf.Tensor) => tf.Tensor, number][]) {
-      await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(x as tf.Tensor), [[37, 13]], seed));
-      await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(tf.mul(x as tf.Tensor, 80)), [[11, 7]], seed + 10));
-    }
+    it('a backward pass through every fused kernel leaks no tensors', async () => {
+      const [x, g, b] = [input([4, 6, 16], 60), tf.variable(input([16], 61)), tf.variable(input([16], 62))];
+      const mask = causal(6);
+      const step = (): void => {
+        const { value, grads } = tf.variableGrads(() => {
+          const h = gelu(layerNorm(x, g, b, 1e-5));
+          const s = maskedSoftmax(tf.matMul(h, silu(rmsNorm(h, g, 1e-6)), false, true), mask);
+          return tf.sum(tf.mul(s, s));
+        }, [g, b]);
+        tf.dispose([value, ...Object.values(grads)]);
+      };
+      step();
+      await assertNoLeak('fused backward', step);
+      tf.dispose([x, g, b, mask]);
+    });
   });
+}
 
-  it('a backward pass through every fused kernel leaks no tensors', async () => {
-    const [x, g, b] = [input([4, 6, 16], 60), tf.variable(input([16], 61)), tf.variable(input([16], 62))];
-    const mask = causal(6);
-    const step = (): void => {
-      const { value, grads } = tf.variableGrads(() => {
-        const h = gelu(layerNorm(x, g, b, 1e-5));
-        const s = maskedSoftmax(tf.matMul(h, silu(rmsNorm(h, g, 1e-6)), false, true), mask);
-        return tf.sum(tf.mul(s, s));
-      }, [g, b]);
-      tf.dispose([value, ...Object.values(grads)]);
-    };
-    step();
-    await assertNoLeak('fused backward', step);
-    tf.dispose([x, g, b, mask]);
-  });
-});
+for (const isa of ['baseline', 'avx2', 'avx512']) paritySuite(isa);
 
 describe('fused kernels: written-out gradients equal autodiff (cpu, the tf-op path)', () => {
   before(async () => {

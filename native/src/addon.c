@@ -16,6 +16,7 @@
  *     RMSNorm; normGrad(heap, dyOff, xOff, gammaOff, meanOff|-1, rstdOff, dxOff, dgammaOff, dbetaOff|-1, rows, d)
  *   softmax(heap, xOff, maskOff|-1, yOff, rows, d, group, period, batches) / softmaxGrad(heap, dyOff, yOff, dxOff,
  *     rows, d): the masked softmax of attention (fused.h)
+ *   setFusedIsa(name): run the fused kernels with the named instruction set (baseline, avx2, avx512; tests)
  *   setThreads(n) / info() -> {threads, config, corename, parallel, fused (the fused kernels' instruction set)}
  */
 #include <node_api.h>
@@ -422,6 +423,17 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value set_fused_isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1];
+  char name[16];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok)
+    FAIL(env, "setFusedIsa expects one string");
+  if (!muco_fused_set_isa(name)) FAIL(env, "setFusedIsa: '%s' is not an instruction set this CPU runs (now %s)", name, muco_fused_isa());
+  return NULL;
+}
+
 static napi_value set_string(napi_env env, napi_value obj, const char *key, const char *value) {
   napi_value v;
   CHECK(env, napi_create_string_utf8(env, value == NULL ? "" : value, NAPI_AUTO_LENGTH, &v));
@@ -458,6 +470,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"softmax", NULL, softmax, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"setFusedIsa", NULL, set_fused_isa, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -6,6 +6,7 @@
 #include "fused.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define MUCO_DECLARE(isa)                                                                                       \
   void muco_norm_##isa(const float *, const float *, const float *, float *, float *, float *, size_t, size_t, float); \
@@ -26,25 +27,38 @@ MUCO_DECLARE(avx512)
 
 typedef enum { ISA_BASE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 } isa_t;
 
-static isa_t isa(void) {
-  static int chosen = -1;
-  if (chosen < 0) {
-    chosen = ISA_BASE;
+static const char *const names[] = {"baseline", "avx2", "avx512"};
+
+/* The best instruction set this CPU runs. */
+static isa_t best(void) {
+  isa_t b = ISA_BASE;
 #ifdef MUCO_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq"))
-      chosen = ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      chosen = ISA_AVX2;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    b = ISA_AVX512;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    b = ISA_AVX2;
 #endif
-  }
+  return b;
+}
+
+static int chosen = -1;
+
+static isa_t isa(void) {
+  if (chosen < 0) chosen = (int)best();
   return (isa_t)chosen;
 }
 
-const char *muco_fused_isa(void) {
-  static const char *names[] = {"baseline", "avx2", "avx512"};
-  return names[isa()];
+const char *muco_fused_isa(void) { return names[isa()]; }
+
+int muco_fused_set_isa(const char *name) {
+  for (int i = 0; i <= (int)best(); i++)
+    if (strcmp(name, names[i]) == 0) {
+      chosen = i;
+      return 1;
+    }
+  return 0;
 }
 
 #ifdef MUCO_X86

@@ -48,4 +48,7 @@ void muco_sigmoid_gate_grad(const float *dy, const float *x, const float *s, flo
 /* The instruction set the kernels above run with on this CPU: "avx512", "avx2" or "baseline" (fused.c). */
 const char *muco_fused_isa(void);
 
+/* Use `name` (one of the above, at most the best this CPU runs) from now on; 0 if it cannot. For tests. */
+int muco_fused_set_isa(const char *name);
+
 #endif
