@@ -1,12 +1,14 @@
 /**
  * `npm run experiment -- <name> [--scale smoke|quick|full] [--runs a,b] [--set key.path=value ...]
- *                                [--results DIR] [--backend auto|wasm|cpu|tensorflow] [--summary]`
+ *                                [--results DIR] [--backend auto|wasm|cpu|tensorflow] [--summary] [--revalidate]`
  *
  * Resolves each run's config (scale preset → experiment overrides → --set), builds the data if needed, trains,
  * evaluates on mini-MMEB and mini-M-BEIR and writes results/<scale>/<name>/<run>/. A finished run is skipped;
  * an interrupted one resumes. Runs given --set get the assignments appended to their name, so a tweak never
  * collides with the stock run. Afterwards the experiment's summary (summary.csv/.md, loss.html, scores.html)
- * is written next to its runs; `--summary` only rewrites it. `npm run experiment -- --list` lists the experiments.
+ * is written next to its runs; `--summary` only rewrites it. `--revalidate` recomputes the validation metrics of
+ * the finished runs from their final weights (lib/experiment/revalidate) and rewrites the summary.
+ * `npm run experiment -- --list` lists the experiments.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -14,6 +16,7 @@ import { describeBackend, initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
 import { EXPERIMENTS, experimentRuns } from '../lib/experiment/catalog';
 import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
+import { revalidateRun } from '../lib/experiment/revalidate';
 import { runExperiment, RunOutcome } from '../lib/experiment/run';
 import { SCALES, ScalePreset } from '../lib/experiment/scales';
 import { log } from '../lib/log';
@@ -28,10 +31,12 @@ export interface CliArgs {
   list: boolean;
   /** Only (re)write the experiment's summary from its finished runs. */
   summaryOnly: boolean;
+  /** Recompute the finished runs' validation metrics from their weights, then rewrite the summary. */
+  revalidate: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { name: '', scale: 'quick', runs: null, sets: [], results: 'results', backend: 'auto', list: false, summaryOnly: false };
+  const args: CliArgs = { name: '', scale: 'quick', runs: null, sets: [], results: 'results', backend: 'auto', list: false, summaryOnly: false, revalidate: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const value = (): string => {
@@ -46,6 +51,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     else if (a === '--backend') args.backend = value();
     else if (a === '--list') args.list = true;
     else if (a === '--summary') args.summaryOnly = true;
+    else if (a === '--revalidate') args.revalidate = true;
     else if (a.startsWith('--')) throw new Error(`Unknown option ${a}; see the header of experiments/cli.ts.`);
     else args.name = a;
   }
@@ -76,6 +82,17 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
   const report = await initBackend({ backend: args.backend as 'auto' });
   log.info(`backend: ${describeBackend(report)}`);
   await ensureData(configs[0]?.data.dir ?? 'data');
+  if (args.revalidate) {
+    const dir = path.join(args.results, args.scale, args.name);
+    const done = finishedRuns(dir, configs.map((c) => c.run));
+    if (done.length === 0) throw new Error(`${dir} has no finished run to revalidate; run the experiment first.`);
+    for (const run of done) {
+      const v = await revalidateRun(path.join(dir, run));
+      log.info(`${args.name}/${run}: validation MRR ${String(v['mrr'])}, other image ${String(v['mrrOtherImage'])}, image only ${String(v['mrrImageOnly'])}`);
+    }
+    writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir));
+    return [];
+  }
   const outcomes: RunOutcome[] = [];
   for (const cfg of configs) outcomes.push(await runExperiment(cfg, { resultsRoot: path.join(args.results, args.scale) }));
   const dir = path.join(args.results, args.scale, args.name);

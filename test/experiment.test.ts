@@ -12,6 +12,7 @@ import { buildData } from '../lib/data/build';
 import { experimentRuns } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
+import { finalWeights, revalidateRun } from '../lib/experiment/revalidate';
 import { comparisonRows, markdownTable } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
@@ -62,6 +63,7 @@ describe('experiments', function () {
     assert.throws(() => experimentRuns('core', 'quick', ['train.stepz=3']), /train\.stepz is not a known setting/);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
+    assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);
   });
 
   it('trains, evaluates and writes a results folder in the schema; a killed run resumes; a finished one is skipped', async () => {
@@ -106,6 +108,17 @@ describe('experiments', function () {
     fromExport.dispose();
     const other = { ...twin, run: 'mask-off', train: { ...cfg.train, loss: { ...cfg.train.loss, logitMask: !cfg.train.loss.logitMask } } };
     assert.equal(findEquivalentRun(other, results), null);
+    // Revalidation recomputes the same validation from the final weights (plus when) and touches nothing else.
+    const v = await revalidateRun(dir);
+    const after = readMetrics(dir);
+    assert.deepEqual({ ...after.metrics, validation: undefined }, { ...m.metrics, validation: undefined });
+    assert.deepEqual({ ...(after.metrics['validation'] as Record<string, unknown>), recomputed: undefined }, { ...(m.metrics['validation'] as Record<string, unknown>), recomputed: undefined });
+    assert.equal((v['recomputed'] as Record<string, string>)['weights'], path.join('checkpoints', 'step-000004'));
+    for (const key of ['mrrOtherImage', 'mrrImageOnly']) assert.equal(typeof v[key], 'number', key);
+    fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true });
+    assert.equal(finalWeights(dir), exported);
+    fs.rmSync(exported, { recursive: true });
+    await assert.rejects(revalidateRun(dir), /neither checkpoints nor model\//);
   });
 
   it('every committed results/**/metrics.json validates against the schema', () => {

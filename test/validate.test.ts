@@ -3,7 +3,8 @@
  * every query's scores, including ties (which count against the query).
  */
 import { strict as assert } from 'assert';
-import { retrievalMetrics } from '../lib/experiment/validate';
+import { retrievalMetrics, validationMetrics, ValidationItem } from '../lib/experiment/validate';
+import type { EmbedInput } from '../lib/model/embedder';
 import { Rng } from '../lib/random';
 
 function naive(q: Float32Array, t: Float32Array, d: number, n: number): { ranks: number[] } {
@@ -51,5 +52,24 @@ describe('validation retrieval metrics', () => {
     assert.ok(Math.abs(worst['mrr']! - 1 / n) < 1e-12);
     assert.ok(Math.abs((perfect['chanceMrr'] as number) - (1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5) / 5) < 1e-12);
     assert.equal(retrievalMetrics(new Float32Array(0), new Float32Array(0), 4, 0)['mrr'], null);
+  });
+
+  it('the image controls: a text-only model keeps its MRR with another image, an image-only one drops to the worst rank', async () => {
+    const n = 6;
+    const items: ValidationItem[] = Array.from({ length: n }, (_, i) => ({ image: `img${i}.png`, query: `q${i}`, target: `t${i}` }));
+    const oneHot = (i: number): number[] => Array.from({ length: n }, (_, j) => (j === i ? 1 : 0));
+    const index = (s: string | undefined): number => (s === undefined || s === '' ? -1 : Number(/\d+/.exec(s)![0]));
+    /** Targets one-hot by their number; queries one-hot by the query text's number or by the image's. */
+    const encoder = (by: 'text' | 'image') => (inputs: EmbedInput[]): Promise<Float32Array> =>
+      Promise.resolve(Float32Array.from(inputs.flatMap((x) => {
+        const i = x.image === undefined ? index(x.text) : index(by === 'text' ? x.text : (x.image as string));
+        return i < 0 ? new Array<number>(n).fill(0) : oneHot(i);
+      })));
+    const textOnly = await validationMetrics(encoder('text'), n, items);
+    assert.deepEqual([textOnly['mrr'], textOnly['mrrOtherImage'], textOnly['mrrImageOnly']], [1, 1, 1 / n]);
+    const imageOnly = await validationMetrics(encoder('image'), n, items);
+    assert.deepEqual([imageOnly['mrr'], imageOnly['mrrOtherImage'], imageOnly['mrrImageOnly']], [1, 1 / n, 1]);
+    const empty = await validationMetrics(encoder('text'), n, []);
+    assert.deepEqual([empty['mrr'], empty['mrrOtherImage'], empty['records']], [null, null, 0]);
   });
 });

@@ -50,6 +50,9 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
       'M-BEIR global': r1(get(m['mbeir'], 'global', 'average')),
       'val R@1': pct(get(m['validation'], 'recallAt1')),
       'val MRR': pct(get(m['validation'], 'mrr')),
+      // The image controls (lib/experiment/validate): another record's image; the image without the query text.
+      'val MRR other image': pct(get(m['validation'], 'mrrOtherImage')),
+      'val MRR image only': pct(get(m['validation'], 'mrrImageOnly')),
       'pairs/s': r1(get(m['train'], 'pairsPerSec')),
       'images/s': r1(get(m['train'], 'imagesPerSec')),
       'final loss': get(m['train'], 'finalLoss'),

@@ -5,22 +5,53 @@
  * colour, which would tie), both embedded with the single-turn template as at test time; recall@1 is the
  * fraction of queries whose own target is strictly the nearest among all N targets; recall@5 / @10 and the mean
  * reciprocal rank likewise (see `retrievalMetrics`).
+ *
+ * Two controls tell whether a model reads the image at all: `mrrOtherImage`, the same queries with each image
+ * swapped for another record's (a rotation by ⌊N/2⌋: neighbouring records are often one concept in two
+ * styles), and `mrrImageOnly`, the image without the query text. A model that answers from the text alone
+ * scores `mrrOtherImage` = `mrr`; one that reads the image drops towards chance on it.
  */
 import { readMiniM3t } from '../data/m3t';
-import type { Embedder } from '../model/embedder';
+import type { EmbedInput, Embedder } from '../model/embedder';
 import type { MetricValue } from '../results';
 import type { RunConfig } from './config';
 
+/** One validation record: its image, its retrieval query text and the target description. */
+export interface ValidationItem {
+  image: string;
+  query: string;
+  target: string;
+}
+
 export async function validationRecall(model: Embedder, cfg: RunConfig): Promise<Record<string, MetricValue>> {
   const n = cfg.eval.validationRecords;
-  if (n <= 0) return retrievalMetrics(new Float32Array(0), new Float32Array(0), model.dim, 0);
+  if (n <= 0) return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, []);
   const split = await readMiniM3t(cfg.data.dir, 'validation');
   const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === 'retrieval');
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
-  const queries = await model.embedInputs(records.map((r) => ({ text: first(turnOf(r)!.query), image: `${split.imageRoot}/${r.queryImagePath}` })));
-  const targets = await model.embedInputs(records.map((r) => ({ text: turnOf(r)!.target })));
-  return retrievalMetrics(queries, targets, model.dim, records.length);
+  const items = records.map((r) => ({ image: `${split.imageRoot}/${r.queryImagePath}`, query: first(turnOf(r)!.query), target: turnOf(r)!.target }));
+  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, items);
+}
+
+/**
+ * The validation metrics of `items` under an embedding function: `retrievalMetrics` of the true queries, plus
+ * the MRR with another record's image (`mrrOtherImage`) and with the image alone (`mrrImageOnly`).
+ */
+export async function validationMetrics(
+  embed: (inputs: EmbedInput[]) => Promise<Float32Array>,
+  dim: number,
+  items: readonly ValidationItem[],
+): Promise<Record<string, MetricValue>> {
+  const n = items.length;
+  if (n === 0) return { ...retrievalMetrics(new Float32Array(0), new Float32Array(0), dim, 0), mrrOtherImage: null, mrrImageOnly: null };
+  const targets = await embed(items.map((it) => ({ text: it.target })));
+  const mrrOf = async (inputs: EmbedInput[]): Promise<Record<string, MetricValue>> => retrievalMetrics(await embed(inputs), targets, dim, n);
+  const shift = Math.floor(n / 2);
+  const truth = await mrrOf(items.map((it) => ({ text: it.query, image: it.image })));
+  const other = await mrrOf(items.map((it, i) => ({ text: it.query, image: (items[(i + shift) % n] as ValidationItem).image })));
+  const imageOnly = await mrrOf(items.map((it) => ({ text: '', image: it.image })));
+  return { ...truth, mrrOtherImage: other['mrr'] ?? null, mrrImageOnly: imageOnly['mrr'] ?? null };
 }
 
 /**
