@@ -11,12 +11,17 @@ export interface ExperimentDef {
   description: string;
   /** The paper table it mirrors. */
   paper: string;
-  /** Run name → overrides, applied on top of the scale preset; `images: k` multiplies imagesPerStep. */
-  runs: Record<string, RunOverrides & { imagesFactor?: number }>;
+  /**
+   * Run name → overrides, applied on top of the scale preset; `imagesFactor` multiplies the scale's imagesPerStep
+   * and `stepsFactor` its steps (so a longer schedule stays relative at every scale).
+   */
+  runs: Record<string, RunOverrides & { imagesFactor?: number; stepsFactor?: number }>;
 }
 
 const single = { train: { packing: 'single' as const, turns: 1 } };
 const muco = (k: number): RunOverrides => ({ train: { packing: 'multi', turns: k } });
+/** 4× the steps and 2× the images per step of the scale: 8× the images seen. */
+const longer = { stepsFactor: 4, imagesFactor: 2 };
 
 export const EXPERIMENTS: Record<string, ExperimentDef> = {
   core: {
@@ -61,6 +66,15 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
       'retrieval-only': { ...muco(7), data: { kinds: ['retrieval'] } },
     },
   },
+  longer: {
+    description: 'The core comparison and retrieval-only training at 4x the steps and 2x the images per step (8x the images seen): do the models start to read the image? (validation: MRR with another image, image only).',
+    paper: 'none: a diagnostic of our scale (retrieval-only as in Table 4)',
+    runs: {
+      'single-turn': { ...single, ...longer },
+      'muco-k7': { ...muco(7), ...longer },
+      'retrieval-only': { ...muco(7), data: { kinds: ['retrieval'] }, ...longer },
+    },
+  },
 };
 
 /**
@@ -84,11 +98,16 @@ export function experimentRuns(
   return (only ?? Object.keys(def.runs)).map((run) => {
     const spec = def.runs[run];
     if (spec === undefined) throw new Error(`Experiment '${name}' has no run '${run}'; its runs: ${Object.keys(def.runs).join(', ')}.`);
-    const { imagesFactor, ...overrides } = spec;
+    const { imagesFactor, stepsFactor, ...overrides } = spec;
     const merged = mergeOverrides(SCALES[scale], overrides, tweaks);
     if (imagesFactor !== undefined) {
       const base = (merged.train?.imagesPerStep as number | undefined) ?? 32;
       merged.train = { ...merged.train, imagesPerStep: base * imagesFactor };
+    }
+    if (stepsFactor !== undefined) {
+      const base = merged.train?.steps as number | undefined;
+      if (base === undefined) throw new Error(`Run '${run}' of '${name}' scales the steps, but scale '${scale}' sets none.`);
+      merged.train = { ...merged.train, steps: base * stepsFactor };
     }
     return resolveRun(name, run + suffix, merged);
   });
