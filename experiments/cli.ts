@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
     const done = finishedRuns(dir, configs.map((c) => c.run));
     if (done.length === 0) throw new Error(`${dir} has no finished run to revalidate; run the experiment first.`);
     for (const run of done) {
-      const v = await revalidateRun(path.join(dir, run));
+      const v = await revalidateRun(path.join(dir, run), path.join(args.results, args.scale));
       log.info(`${args.name}/${run}: validation MRR ${String(v['mrr'])}, other image ${String(v['mrrOtherImage'])}, image only ${String(v['mrrImageOnly'])}`);
     }
     writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir));

@@ -118,7 +118,12 @@ describe('experiments', function () {
     fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true });
     assert.equal(finalWeights(dir), exported);
     fs.rmSync(exported, { recursive: true });
-    await assert.rejects(revalidateRun(dir), /neither checkpoints nor model\//);
+    // Without weights of its own, the copy's weights are the run's: the same validation, named as from there.
+    const viaTwin = await revalidateRun(dir, results);
+    assert.equal(viaTwin['mrr'], v['mrr']);
+    assert.equal((viaTwin['recomputed'] as Record<string, string>)['weights'], path.join('..', '..', 'logit-mask', 'mask-on', 'checkpoints', 'step-000004'));
+    fs.rmSync(path.join(twinDir, 'checkpoints'), { recursive: true });
+    await assert.rejects(revalidateRun(dir, results), /neither checkpoints nor model\/.*no equivalent run has/);
   });
 
   it('every committed results/**/metrics.json validates against the schema', () => {

@@ -1,6 +1,7 @@
 /**
  * Recompute the validation block of finished runs from their final weights (the latest checkpoint, else the
- * exported `model/`), e.g. after new validation metrics were added (the image controls of ./validate). Only
+ * exported `model/`, else those of an equivalent run: a run copied from another, or given the same config,
+ * has the same weights), e.g. after new validation metrics were added (the image controls of ./validate). Only
  * `metrics.validation` changes, and it records when and at which commit it was recomputed; the training and
  * benchmark metrics stay as the run wrote them. Explicit by design (`npm run experiment -- <name> --revalidate`):
  * nothing else rewrites a finished run.
@@ -11,6 +12,7 @@ import { loadCheckpoint } from '../model/checkpoint';
 import { latestCheckpoint } from '../notebook-runs';
 import { gitSha, readMetrics, writeMetrics } from '../results';
 import type { RunConfig } from './config';
+import { equivalentRuns } from './run';
 import { validationRecall } from './validate';
 
 /** The weights a finished run left: its latest checkpoint, else `<run>/model/`; null when neither exists. */
@@ -21,14 +23,18 @@ export function finalWeights(dir: string): string | null {
   return fs.existsSync(path.join(exported, 'model.json')) ? exported : null;
 }
 
-/** Recompute `<dir>`'s validation metrics; returns them. The run must be finished and have its weights. */
-export async function revalidateRun(dir: string): Promise<Record<string, unknown>> {
+/**
+ * Recompute `<dir>`'s validation metrics; returns them. The run must be finished and have weights, its own or,
+ * with `resultsRoot` (the folder of the experiments), those of an equivalent run there.
+ */
+export async function revalidateRun(dir: string, resultsRoot?: string): Promise<Record<string, unknown>> {
   const metrics = readMetrics(dir);
-  const weights = finalWeights(dir);
-  if (weights === null) {
-    throw new Error(`${dir} has neither checkpoints nor model/ (checkpoints are git-ignored): revalidate where it was trained, or delete it and run it again.`);
-  }
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
+  const others = resultsRoot === undefined ? [] : equivalentRuns(cfg, resultsRoot);
+  const weights = [dir, ...others].map(finalWeights).find((w) => w !== null) ?? null;
+  if (weights === null) {
+    throw new Error(`${dir} has neither checkpoints nor model/ (checkpoints are git-ignored), and no equivalent run has: revalidate where it was trained, or delete it and run it again.`);
+  }
   const { embedder } = await loadCheckpoint(weights, { expectConfig: cfg.model });
   try {
     const validation = { ...(await validationRecall(embedder, cfg)), recomputed: { gitSha: gitSha(), date: new Date().toISOString(), weights: path.relative(dir, weights) } };

@@ -142,15 +142,18 @@ function finishedRunDirs(resultsRoot: string): string[] {
  * execution-only settings): grids share runs (the turns grid's 7-turn run is the core experiment's MuCo run).
  */
 export function findEquivalentRun(cfg: RunConfig, resultsRoot: string): string | null {
-  // Runs that were trained come before copies, so `reusedFrom` names the run that actually trained.
+  return equivalentRuns(cfg, resultsRoot)[0] ?? null;
+}
+
+/** Every finished run equivalent to `cfg` (see findEquivalentRun), the runs that trained first, then copies. */
+export function equivalentRuns(cfg: RunConfig, resultsRoot: string): string[] {
   const dirs = finishedRunDirs(resultsRoot);
   const copied = (d: string): boolean => readMetrics(d).metrics['reusedFrom'] !== undefined;
-  for (const dir of [...dirs.filter((d) => !copied(d)), ...dirs.filter(copied)]) {
+  return [...dirs.filter((d) => !copied(d)), ...dirs.filter(copied)].filter((dir) => {
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
-    if (saved.experiment === cfg.experiment && saved.run === cfg.run) continue;
-    if (configDiff({ ...saved, experiment: cfg.experiment, run: cfg.run }, cfg).length === 0) return dir;
-  }
-  return null;
+    if (saved.experiment === cfg.experiment && saved.run === cfg.run) return false;
+    return configDiff({ ...saved, experiment: cfg.experiment, run: cfg.run }, cfg).length === 0;
+  });
 }
 
 /**
