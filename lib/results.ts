@@ -106,11 +106,15 @@ export function toCsv(rows: readonly CsvRow[], columns?: readonly string[]): str
   return lines.join('\n') + '\n';
 }
 
-/** The commit of a checkout, or 'unknown' (a run outside git, or git missing); '-dirty' when files changed. */
+/**
+ * The commit of a checkout, or 'unknown' (a run outside git, or git missing); '-dirty' when tracked files
+ * changed, not counting the outputs runs and benchmarks write themselves (results/, bench/results/).
+ */
 export function gitSha(cwd = process.cwd()): string {
   try {
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+    const outputs = [':(top,exclude)results', ':(top,exclude)bench/results'];
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', ':(top)', ...outputs], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
       .toString()
       .trim();
     return dirty === '' ? sha : `${sha}-dirty`;

@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -73,6 +74,27 @@ describe('results: run folders and atomic writes', () => {
   it('gitSha: a commit id in this checkout, "unknown" outside git', () => {
     assert.match(gitSha(), /^[0-9a-f]{40}(-dirty)?$/);
     assert.equal(gitSha(tmp), 'unknown');
+  });
+
+  it('gitSha: "-dirty" for changed code, not for the outputs runs write (results/, bench/results/)', () => {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-git-'));
+    const git = (...args: string[]): void => void execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo, stdio: 'ignore' });
+    git('init', '-q');
+    for (const f of ['lib/a.ts', 'results/x/metrics.json', 'bench/results/b.json']) {
+      fs.mkdirSync(path.join(repo, path.dirname(f)), { recursive: true });
+      fs.writeFileSync(path.join(repo, f), '1');
+    }
+    git('add', '.');
+    git('commit', '-qm', 'init');
+    const clean = gitSha(repo);
+    assert.match(clean, /^[0-9a-f]{40}$/);
+    fs.writeFileSync(path.join(repo, 'results/x/metrics.json'), '2');
+    fs.writeFileSync(path.join(repo, 'bench/results/b.json'), '2');
+    assert.equal(gitSha(repo), clean);
+    assert.equal(gitSha(path.join(repo, 'lib')), clean, 'from a subfolder too');
+    fs.writeFileSync(path.join(repo, 'lib/a.ts'), '2');
+    assert.equal(gitSha(repo), `${clean}-dirty`);
+    fs.rmSync(repo, { recursive: true, force: true });
   });
 });
 
