@@ -254,11 +254,22 @@ static const char *get_operands(napi_env env, napi_value *argv, int count, heap_
   return NULL;
 }
 
+/* The start of a kernel's glue: exactly `count` arguments. Declares argc and argv. */
+#define KERNEL_ARGS(name, count)                                                        \
+  size_t argc = (count);                                                                \
+  napi_value argv[count];                                                               \
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                     \
+  if (argc != (count)) FAIL(env, name " expects %d arguments, got %zu", (count), argc)
+
+/* KERNEL_ARGS, then argument 0 as the heap. Declares heap too. */
+#define HEAP_KERNEL_ARGS(name, count)                                                   \
+  KERNEL_ARGS(name, count);                                                             \
+  heap_t heap = {NULL, 0};                                                              \
+  if (!get_heap(env, argv[0], &heap)) FAIL(env, name ": argument 0 must be an ArrayBuffer (the wasm heap)")
+
 static napi_value adamw(napi_env env, napi_callback_info info) {
-  size_t argc = 13, n;
-  napi_value argv[13];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 13) FAIL(env, "adamw expects 13 arguments, got %zu", argc);
+  KERNEL_ARGS("adamw", 13);
+  size_t n;
   heap_t heap = {NULL, 0};
   float *x[4];
   const char *err = get_operands(env, argv, 4, &heap, x, &n);
@@ -297,10 +308,8 @@ static const char *get_sizes(napi_env env, napi_value *argv, int from, int count
 }
 
 static napi_value gate(napi_env env, napi_callback_info info) {
-  size_t argc = 6, n;
-  napi_value argv[6];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) FAIL(env, "gate expects 6 arguments, got %zu", argc);
+  KERNEL_ARGS("gate", 6);
+  size_t n;
   heap_t heap = {NULL, 0};
   float *x[3];
   const char *err = get_operands(env, argv, 3, &heap, x, &n);
@@ -312,10 +321,8 @@ static napi_value gate(napi_env env, napi_callback_info info) {
 }
 
 static napi_value gate_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 7, n;
-  napi_value argv[7];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) FAIL(env, "gateGrad expects 7 arguments, got %zu", argc);
+  KERNEL_ARGS("gateGrad", 7);
+  size_t n;
   heap_t heap = {NULL, 0};
   float *x[4];
   const char *err = get_operands(env, argv, 4, &heap, x, &n);
@@ -326,22 +333,31 @@ static napi_value gate_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* One operand of a kernel: its argument index, its size in elements, whether -1 (absent) is allowed, its pointer. */
+typedef struct {
+  int arg;
+  size_t elems;
+  int optional;
+  float **out;
+} span_t;
+
+static const char *get_spans(napi_env env, const heap_t *heap, napi_value *argv, const span_t *spans, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    const char *err = get_span(env, heap, argv[spans[i].arg], spans[i].elems, spans[i].optional, spans[i].out);
+    if (err != NULL) return err;
+  }
+  return NULL;
+}
+
 static napi_value norm(napi_env env, napi_callback_info info) {
-  size_t argc = 10, sz[2];
-  napi_value argv[10];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 10) FAIL(env, "norm expects 10 arguments, got %zu", argc);
-  heap_t heap = {NULL, 0};
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "norm: argument 0 must be an ArrayBuffer (the wasm heap)");
+  HEAP_KERNEL_ARGS("norm", 10);
+  size_t sz[2] = {0, 0};
   const char *err = get_sizes(env, argv, 7, 2, sz);
   const size_t rows = sz[0], d = sz[1];
   float *x, *g, *b, *y, *mean, *rstd;
-  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &x);
-  if (err == NULL) err = get_span(env, &heap, argv[2], d, 0, &g);
-  if (err == NULL) err = get_span(env, &heap, argv[3], d, 1, &b);
-  if (err == NULL) err = get_span(env, &heap, argv[4], rows * d, 0, &y);
-  if (err == NULL) err = get_span(env, &heap, argv[5], rows, 1, &mean);
-  if (err == NULL) err = get_span(env, &heap, argv[6], rows, 0, &rstd);
+  const span_t spans[] = {{1, rows * d, 0, &x}, {2, d, 0, &g},        {3, d, 1, &b},
+                          {4, rows * d, 0, &y}, {5, rows, 1, &mean}, {6, rows, 0, &rstd}};
+  if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   double eps;
   if (err == NULL && !get_f64(env, argv[9], &eps)) err = "eps must be a number";
   if (err == NULL && b != NULL && mean == NULL) err = "a bias needs the LayerNorm form (mean)";
@@ -351,61 +367,42 @@ static napi_value norm(napi_env env, napi_callback_info info) {
 }
 
 static napi_value norm_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 11, sz[2];
-  napi_value argv[11];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 11) FAIL(env, "normGrad expects 11 arguments, got %zu", argc);
-  heap_t heap = {NULL, 0};
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "normGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
+  HEAP_KERNEL_ARGS("normGrad", 11);
+  size_t sz[2] = {0, 0};
   const char *err = get_sizes(env, argv, 9, 2, sz);
   const size_t rows = sz[0], d = sz[1];
   float *dy, *x, *g, *mean, *rstd, *dx, *dg, *db;
-  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &dy);
-  if (err == NULL) err = get_span(env, &heap, argv[2], rows * d, 0, &x);
-  if (err == NULL) err = get_span(env, &heap, argv[3], d, 0, &g);
-  if (err == NULL) err = get_span(env, &heap, argv[4], rows, 1, &mean);
-  if (err == NULL) err = get_span(env, &heap, argv[5], rows, 0, &rstd);
-  if (err == NULL) err = get_span(env, &heap, argv[6], rows * d, 0, &dx);
-  if (err == NULL) err = get_span(env, &heap, argv[7], d, 0, &dg);
-  if (err == NULL) err = get_span(env, &heap, argv[8], d, 1, &db);
+  const span_t spans[] = {{1, rows * d, 0, &dy}, {2, rows * d, 0, &x}, {3, d, 0, &g}, {4, rows, 1, &mean},
+                          {5, rows, 0, &rstd},   {6, rows * d, 0, &dx}, {7, d, 0, &dg}, {8, d, 1, &db}};
+  if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   if (err != NULL) FAIL(env, "normGrad: %s (heap %zu bytes)", err, heap.length);
   if (d > 0) muco_norm_grad(dy, x, g, mean, rstd, dx, dg, db, rows, d);
   return NULL;
 }
 
 static napi_value softmax(napi_env env, napi_callback_info info) {
-  size_t argc = 9, sz[5];
-  napi_value argv[9];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 9) FAIL(env, "softmax expects 9 arguments, got %zu", argc);
-  heap_t heap = {NULL, 0};
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "softmax: argument 0 must be an ArrayBuffer (the wasm heap)");
+  HEAP_KERNEL_ARGS("softmax", 9);
+  size_t sz[5] = {0, 0, 0, 0, 0};
   const char *err = get_sizes(env, argv, 4, 5, sz);
   const size_t rows = sz[0], d = sz[1], group = sz[2], period = sz[3], batches = sz[4];
-  float *x, *mask, *y;
-  if (err == NULL) err = get_span(env, &heap, argv[1], rows * d, 0, &x);
   if (err == NULL && (group == 0 || period == 0 || batches == 0 || group % period != 0))
     err = "group, period and batches must be positive, period dividing group";
   if (err == NULL && batches > SIZE_MAX / 4 / (period * (d > 0 ? d : 1))) err = "the mask is too large";
-  if (err == NULL) err = get_span(env, &heap, argv[2], batches * period * d, 1, &mask);
-  if (err == NULL) err = get_span(env, &heap, argv[3], rows * d, 0, &y);
+  float *x, *mask, *y;
+  const span_t spans[] = {{1, rows * d, 0, &x}, {2, batches * period * d, 1, &mask}, {3, rows * d, 0, &y}};
+  if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   if (err != NULL) FAIL(env, "softmax: %s (heap %zu bytes)", err, heap.length);
   if (rows > 0 && d > 0) muco_softmax(x, mask, y, rows, d, group, period, batches);
   return NULL;
 }
 
 static napi_value softmax_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 6, sz[2];
-  napi_value argv[6];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 6) FAIL(env, "softmaxGrad expects 6 arguments, got %zu", argc);
-  heap_t heap = {NULL, 0};
-  if (!get_heap(env, argv[0], &heap)) FAIL(env, "softmaxGrad: argument 0 must be an ArrayBuffer (the wasm heap)");
+  HEAP_KERNEL_ARGS("softmaxGrad", 6);
+  size_t sz[2] = {0, 0};
   const char *err = get_sizes(env, argv, 4, 2, sz);
   float *dy, *y, *dx;
-  if (err == NULL) err = get_span(env, &heap, argv[1], sz[0] * sz[1], 0, &dy);
-  if (err == NULL) err = get_span(env, &heap, argv[2], sz[0] * sz[1], 0, &y);
-  if (err == NULL) err = get_span(env, &heap, argv[3], sz[0] * sz[1], 0, &dx);
+  const span_t spans[] = {{1, sz[0] * sz[1], 0, &dy}, {2, sz[0] * sz[1], 0, &y}, {3, sz[0] * sz[1], 0, &dx}};
+  if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   if (err != NULL) FAIL(env, "softmaxGrad: %s (heap %zu bytes)", err, heap.length);
   if (sz[0] > 0 && sz[1] > 0) muco_softmax_grad(dy, y, dx, sz[0], sz[1]);
   return NULL;
