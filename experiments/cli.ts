@@ -86,11 +86,18 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
     const dir = path.join(args.results, args.scale, args.name);
     const done = finishedRuns(dir, configs.map((c) => c.run));
     if (done.length === 0) throw new Error(`${dir} has no finished run to revalidate; run the experiment first.`);
+    // One run that cannot be revalidated (no weights) does not stop the others; the summary is rewritten anyway.
+    const failed: string[] = [];
     for (const run of done) {
-      const v = await revalidateRun(path.join(dir, run), path.join(args.results, args.scale));
-      log.info(`${args.name}/${run}: validation MRR ${String(v['mrr'])}, other image ${String(v['mrrOtherImage'])}, image only ${String(v['mrrImageOnly'])}`);
+      try {
+        const v = await revalidateRun(path.join(dir, run), path.join(args.results, args.scale));
+        log.info(`${args.name}/${run}: validation MRR ${String(v['mrr'])}, other image ${String(v['mrrOtherImage'])}, image only ${String(v['mrrImageOnly'])}`);
+      } catch (err) {
+        failed.push(`${run}: ${(err as Error).message}`);
+      }
     }
     writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir));
+    if (failed.length > 0) throw new Error(`revalidation failed for ${failed.length} of ${done.length} runs (the others were rewritten):\n${failed.join('\n')}`);
     return [];
   }
   const outcomes: RunOutcome[] = [];

@@ -64,6 +64,10 @@ describe('experiments', function () {
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);
+    // Factors scale the (tweaked) base, so a grid's runs stay matched.
+    const longer = experimentRuns('longer', 'quick', ['train.steps=10']);
+    assert.deepEqual(longer.map((r) => [r.train.steps, r.train.imagesPerStep]), [[40, 2 * (runs[0]?.train.imagesPerStep as number)], [40, 2 * (runs[0]?.train.imagesPerStep as number)], [40, 2 * (runs[0]?.train.imagesPerStep as number)]]);
+    assert.deepEqual(longer[2]?.data.kinds, ['retrieval']);
   });
 
   it('trains, evaluates and writes a results folder in the schema; a killed run resumes; a finished one is skipped', async () => {
@@ -115,6 +119,10 @@ describe('experiments', function () {
     assert.deepEqual({ ...(after.metrics['validation'] as Record<string, unknown>), recomputed: undefined }, { ...(m.metrics['validation'] as Record<string, unknown>), recomputed: undefined });
     assert.equal((v['recomputed'] as Record<string, string>)['weights'], path.join('checkpoints', 'step-000004'));
     for (const key of ['mrrOtherImage', 'mrrImageOnly']) assert.equal(typeof v[key], 'number', key);
+    // Weights older than the run's last step (an unfinished run) are refused.
+    fs.renameSync(path.join(dir, 'checkpoints', 'step-000004'), path.join(dir, 'checkpoints', 'held'));
+    await assert.rejects(revalidateRun(dir), /from step 2, but the run trains 4 steps/);
+    fs.renameSync(path.join(dir, 'checkpoints', 'held'), path.join(dir, 'checkpoints', 'step-000004'));
     fs.rmSync(path.join(dir, 'checkpoints'), { recursive: true });
     assert.equal(finalWeights(dir), exported);
     fs.rmSync(exported, { recursive: true });

@@ -153,8 +153,26 @@ function paritySuite(isa: string): void {
         tf.dispose([value, ...Object.values(grads)]);
       };
       step();
+      const before = { ...nativeFusedStats };
       await assertNoLeak('fused backward', step);
+      for (const k of Object.keys(before) as (keyof typeof nativeFusedStats)[]) assert.ok(nativeFusedStats[k] > before[k], `${k} ran natively`);
       tf.dispose([x, g, b, mask]);
+    });
+
+    it('NaN propagates as in tfjs: a NaN input gives NaN out of the gates and NaN over its softmax row', async () => {
+      const run = (): number[][] => tf.tidy(() => {
+        const x = tf.tensor2d([[NaN, 0, 1], [0, 1, 2]]);
+        return [gelu(x), silu(x), maskedSoftmax(x, null), layerNorm(x, tf.ones([3]), tf.zeros([3]), 1e-5)].map((t) => Array.from(t.dataSync()));
+      });
+      const wasm = run();
+      await tf.setBackend('cpu');
+      const cpu = run();
+      await tf.setBackend('wasm');
+      wasm.forEach((got, i) => got.forEach((v, j) => {
+        const want = cpu[i]![j]!;
+        assert.ok(Number.isNaN(want) ? Number.isNaN(v) : Math.abs(v - want) <= 1e-5 * Math.max(1, Math.abs(want)), `output ${i}[${j}]: ${v} vs ${want}`);
+      }));
+      assert.ok(wasm[2]!.slice(0, 3).every(Number.isNaN), 'the NaN row of the softmax');
     });
   });
 }
@@ -206,6 +224,10 @@ describe('fused kernels: the addon guards the heap', function () {
     assert.throws(() => lib.normGrad(buf, 0, 0, 32, -1, 104, 64, 200, -1, 2, 400), /outside the heap/);
     assert.throws(() => lib.softmax(buf, 0, -1, 64, 2, 4, 3, 2, 1), /period dividing group/);
     assert.throws(() => lib.softmax(buf, 0, 128, 64, 2, 4, 2, 2, 9), /outside the heap/);
+    // Sizes whose products wrap around 2^64 are refused, not divided by zero or under-checked.
+    assert.throws(() => lib.softmax(buf, 0, 128, 64, 2, 4096, 2 ** 52, 2 ** 52, 1), /the mask is too large/);
+    assert.throws(() => lib.softmax(buf, 0, 128, 64, 2, 4097, 4502500384112656, 4502500384112656, 1), /the mask is too large/);
+    assert.throws(() => lib.norm(buf, 0, 32, -1, 64, 96, 104, NaN, 4, 0), /sizes must be non-negative integers/);
     assert.throws(() => lib.softmaxGrad(buf, 0, 0, 250, 1, 4), /outside the heap/);
     assert.throws(() => lib.gate(buf, 0, 0, 0, 100, 1), /outside the heap/);
     assert.throws(() => (lib.gateGrad as unknown as (...a: unknown[]) => void)(buf, 0), /expects 7 arguments/);

@@ -12,8 +12,9 @@ export interface ExperimentDef {
   /** The paper table it mirrors. */
   paper: string;
   /**
-   * Run name → overrides, applied on top of the scale preset; `imagesFactor` multiplies the scale's imagesPerStep
-   * and `stepsFactor` its steps (so a longer schedule stays relative at every scale).
+   * Run name → overrides, applied on top of the scale preset; `imagesFactor` multiplies imagesPerStep and
+   * `stepsFactor` the steps, after `--set` tweaks, so the runs stay matched: `--set train.steps=100` on `longer`
+   * trains its runs for 400 steps (its run names carry the tweak as given).
    */
   runs: Record<string, RunOverrides & { imagesFactor?: number; stepsFactor?: number }>;
 }

@@ -35,6 +35,10 @@ export async function revalidateRun(dir: string, resultsRoot?: string): Promise<
   if (weights === null) {
     throw new Error(`${dir} has neither checkpoints nor model/ (checkpoints are git-ignored), and no equivalent run has: revalidate where it was trained, or delete it and run it again.`);
   }
+  const step = /step-(\d+)$/.exec(weights)?.[1];
+  if (step !== undefined && Number(step) !== cfg.train.steps) {
+    throw new Error(`${dir}: the newest weights (${weights}) are from step ${Number(step)}, but the run trains ${cfg.train.steps} steps: it is not finished.`);
+  }
   const { embedder } = await loadCheckpoint(weights, { expectConfig: cfg.model });
   try {
     const validation = { ...(await validationRecall(embedder, cfg)), recomputed: { gitSha: gitSha(), date: new Date().toISOString(), weights: path.relative(dir, weights) } };

@@ -49,9 +49,10 @@ export async function validationMetrics(
   const mrrOf = async (inputs: EmbedInput[]): Promise<Record<string, MetricValue>> => retrievalMetrics(await embed(inputs), targets, dim, n);
   const shift = Math.floor(n / 2);
   const truth = await mrrOf(items.map((it) => ({ text: it.query, image: it.image })));
-  const other = await mrrOf(items.map((it, i) => ({ text: it.query, image: (items[(i + shift) % n] as ValidationItem).image })));
+  // With one record there is no other image to swap in.
+  const other = n < 2 ? null : await mrrOf(items.map((it, i) => ({ text: it.query, image: (items[(i + shift) % n] as ValidationItem).image })));
   const imageOnly = await mrrOf(items.map((it) => ({ text: '', image: it.image })));
-  return { ...truth, mrrOtherImage: other['mrr'] ?? null, mrrImageOnly: imageOnly['mrr'] ?? null };
+  return { ...truth, mrrOtherImage: other?.['mrr'] ?? null, mrrImageOnly: imageOnly['mrr'] ?? null };
 }
 
 /**

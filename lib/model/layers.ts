@@ -80,7 +80,7 @@ function sigmoidGate(alpha: number): (x: tf.Tensor) => tf.Tensor {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ss] = saved as [tf.Tensor, tf.Tensor];
-        if (fusable(FUSED_KERNELS.gateGrad, dy, xs) && dy.size === xs.size) return run(FUSED_KERNELS.gateGrad, { dy, x: xs, s: ss }, { alpha }) as tf.Tensor;
+        if (fusable(FUSED_KERNELS.gateGrad, dy, xs)) return run(FUSED_KERNELS.gateGrad, { dy, x: xs, s: ss }, { alpha }) as tf.Tensor;
         return tf.mul(tf.mul(dy, ss), tf.add(1, tf.mul(tf.mul(xs, alpha), tf.sub(1, ss))));
       },
     };

@@ -65,7 +65,8 @@ static int get_f64(napi_env env, napi_value v, double *out) {
 /* A non-negative integer argument below 2^52 (byte offsets, dimensions). */
 static int get_size(napi_env env, napi_value v, size_t *out) {
   double d;
-  if (!get_f64(env, v, &d) || d < 0 || d != (double)(size_t)d || d > 4503599627370496.0) return 0;
+  /* Range first (NaN fails it too): converting an out-of-range double to size_t is undefined. */
+  if (!get_f64(env, v, &d) || !(d >= 0 && d <= 4503599627370496.0) || d != (double)(size_t)d) return 0;
   *out = (size_t)d;
   return 1;
 }
@@ -376,7 +377,7 @@ static napi_value norm_grad(napi_env env, napi_callback_info info) {
                           {5, rows, 0, &rstd},   {6, rows * d, 0, &dx}, {7, d, 0, &dg}, {8, d, 1, &db}};
   if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   if (err != NULL) FAIL(env, "normGrad: %s (heap %zu bytes)", err, heap.length);
-  if (d > 0) muco_norm_grad(dy, x, g, mean, rstd, dx, dg, db, rows, d);
+  if (d > 0 && !muco_norm_grad(dy, x, g, mean, rstd, dx, dg, db, rows, d)) FAIL(env, "normGrad: out of memory (%zu doubles)", 2 * d);
   return NULL;
 }
 
@@ -387,9 +388,13 @@ static napi_value softmax(napi_env env, napi_callback_info info) {
   const size_t rows = sz[0], d = sz[1], group = sz[2], period = sz[3], batches = sz[4];
   if (err == NULL && (group == 0 || period == 0 || batches == 0 || group % period != 0))
     err = "group, period and batches must be positive, period dividing group";
-  if (err == NULL && batches > SIZE_MAX / 4 / (period * (d > 0 ? d : 1))) err = "the mask is too large";
+  /* The mask holds batches · period rows of d: each product checked (the sizes may be up to 2^52 each). */
+  size_t mask_rows = 0, mask_elems = 0;
+  if (err == NULL && (__builtin_mul_overflow(batches, period, &mask_rows) ||
+                      __builtin_mul_overflow(mask_rows, d, &mask_elems) || mask_elems > SIZE_MAX / 4))
+    err = "the mask is too large";
   float *x, *mask, *y;
-  const span_t spans[] = {{1, rows * d, 0, &x}, {2, batches * period * d, 1, &mask}, {3, rows * d, 0, &y}};
+  const span_t spans[] = {{1, rows * d, 0, &x}, {2, mask_elems, 1, &mask}, {3, rows * d, 0, &y}};
   if (err == NULL) err = get_spans(env, &heap, argv, spans, sizeof spans / sizeof spans[0]);
   if (err != NULL) FAIL(env, "softmax: %s (heap %zu bytes)", err, heap.length);
   if (rows > 0 && d > 0) muco_softmax(x, mask, y, rows, d, group, period, batches);

@@ -10,8 +10,8 @@
 
 #define MUCO_DECLARE(isa)                                                                                       \
   void muco_norm_##isa(const float *, const float *, const float *, float *, float *, float *, size_t, size_t, float); \
-  void muco_norm_grad_##isa(const float *, const float *, const float *, const float *, const float *, float *,      \
-                            float *, float *, size_t, size_t);                                                  \
+  int muco_norm_grad_##isa(const float *, const float *, const float *, const float *, const float *, float *,       \
+                           float *, float *, size_t, size_t);                                                   \
   void muco_softmax_##isa(const float *, const float *, float *, size_t, size_t, size_t, size_t, size_t);         \
   void muco_softmax_grad_##isa(const float *, const float *, float *, size_t, size_t);                          \
   void muco_sigmoid_gate_##isa(const float *, float *, float *, size_t, float);                                 \
@@ -83,9 +83,19 @@ void muco_norm(const float *x, const float *gamma, const float *beta, float *y, 
   MUCO_DISPATCH(norm, x, gamma, beta, y, mean, rstd, rows, d, eps)
 }
 
-void muco_norm_grad(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd, float *dx,
-                    float *dgamma, float *dbeta, size_t rows, size_t d) {
-  MUCO_DISPATCH(norm_grad, dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, d)
+int muco_norm_grad(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd, float *dx,
+                   float *dgamma, float *dbeta, size_t rows, size_t d) {
+#ifdef MUCO_X86
+  switch (isa()) {
+    case ISA_AVX512:
+      return muco_norm_grad_avx512(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, d);
+    case ISA_AVX2:
+      return muco_norm_grad_avx2(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, d);
+    default:
+      break;
+  }
+#endif
+  return muco_norm_grad_base(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, d);
 }
 
 void muco_softmax(const float *x, const float *mask, float *y, size_t rows, size_t d, size_t group, size_t period,

@@ -23,8 +23,9 @@ void muco_norm(const float *x, const float *gamma, const float *beta, float *y, 
  * Gradients of muco_norm from the saved μ (NULL for RMSNorm) and r, with x̂ = (x − μ)·r (or x·r) and g = dy·γ:
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂))   (RMSNorm: without the mean(g) term)
  *   dγ = Σ_rows dy·x̂,  dβ = Σ_rows dy    (dbeta may be NULL; the row sums accumulate in double)
+ * Returns 0 (nothing written) when the 2·d accumulators cannot be allocated, else 1.
  */
-void muco_norm_grad(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd,
+int muco_norm_grad(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd,
                     float *dx, float *dgamma, float *dbeta, size_t rows, size_t d);
 
 /*

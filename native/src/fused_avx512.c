@@ -1,6 +1,6 @@
 /* The fused kernels compiled for AVX-512 (Skylake-SP and later); fused.c calls them only when the CPU has it. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC target("arch=skylake-avx512")
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma") /* exactly what fused.c checks */
 #define MUCO_KERNEL(name) muco_##name##_avx512
 #include "fused_impl.h"
 #else

@@ -18,13 +18,13 @@
  * exp for float without branches or calls, so the loops vectorise: n = round(x/ln 2) by adding and
  * subtracting 1.5·2^23 (exact: nothing here may be reassociated), r = x − n·ln 2 in two parts (Cody–Waite),
  * Cephes' degree-6 polynomial for e^r (≈ 1 ulp), 2^n through the exponent bits. Inputs are clamped to
- * [−87.3, 88]; below −87.3 the result is 0 (masked attention entries). A macro, like the lane sum below, so
+ * [−87.3, 88]; below −87.3 the result is 0 (masked attention entries); NaN gives NaN. A macro, like the lane sum below, so
  * that it expands inside each instruction-set build's loops.
  */
 #define MUCO_EXP(out, xin)                                                 \
   do {                                                                     \
     const float x_ = (xin), lo_ = -87.33654f, hi_ = 88.0f;                 \
-    const float xc_ = x_ < lo_ ? lo_ : (x_ > hi_ ? hi_ : x_);              \
+    const float xc_ = x_ > lo_ ? (x_ < hi_ ? x_ : hi_) : lo_; /* NaN → lo */ \
     const float t_ = xc_ * 1.44269504088896341f + 12582912.0f;             \
     const float n_ = t_ - 12582912.0f;                                     \
     float r_ = xc_ - n_ * 0.693359375f;                                    \
@@ -39,7 +39,7 @@
     const int32_t bits_ = ((int32_t)n_ + 127) << 23;                       \
     float scale_;                                                          \
     memcpy(&scale_, &bits_, sizeof scale_);                                \
-    (out) = x_ < lo_ ? 0.0f : p_ * scale_;                                 \
+    (out) = x_ >= lo_ ? p_ * scale_ : (x_ < lo_ ? 0.0f : x_); /* NaN stays */ \
   } while (0)
 
 /*
@@ -83,10 +83,10 @@ void MUCO_KERNEL(norm)(const float *x, const float *gamma, const float *beta, fl
   }
 }
 
-void MUCO_KERNEL(norm_grad)(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd,
+int MUCO_KERNEL(norm_grad)(const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd,
                     float *dx, float *dgamma, float *dbeta, size_t rows, size_t d) {
   double *acc = calloc(2 * d, sizeof(double)); /* dγ, dβ sums */
-  if (acc == NULL) return;
+  if (acc == NULL) return 0;
   for (size_t i = 0; i < rows; i++) {
     const float *xr = x + i * d, *dyr = dy + i * d;
     float *dxr = dx + i * d;
@@ -109,6 +109,7 @@ void MUCO_KERNEL(norm_grad)(const float *dy, const float *x, const float *gamma,
     if (dbeta != NULL) dbeta[j] = (float)acc[d + j];
   }
   free(acc);
+  return 1;
 }
 
 void MUCO_KERNEL(softmax)(const float *x, const float *mask, float *y, size_t rows, size_t d, size_t group, size_t period,
