@@ -308,31 +308,31 @@ static const char *get_sizes(napi_env env, napi_value *argv, int from, int count
   return NULL;
 }
 
-static napi_value gate(napi_env env, napi_callback_info info) {
-  KERNEL_ARGS("gate", 6);
-  size_t n;
+/*
+ * The sigmoid gate forward (heap, x, y, s, n, alpha) and backward (heap, dy, x, s, dx, n, alpha): the same
+ * operand checks, one more operand for the backward.
+ */
+static napi_value gate_kernel(napi_env env, napi_callback_info info, int grad) {
+  const char *name = grad ? "gateGrad" : "gate";
+  const int operands = grad ? 4 : 3;
+  size_t argc = 7, n;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != (size_t)operands + 3) FAIL(env, "%s expects %d arguments, got %zu", name, operands + 3, argc);
   heap_t heap = {NULL, 0};
-  float *x[3];
-  const char *err = get_operands(env, argv, 3, &heap, x, &n);
+  float *x[4];
+  const char *err = get_operands(env, argv, operands, &heap, x, &n);
   double alpha;
-  if (err == NULL && !get_f64(env, argv[5], &alpha)) err = "alpha must be a number";
-  if (err != NULL) FAIL(env, "gate: %s (heap %zu bytes)", err, heap.length);
-  if (n > 0) muco_sigmoid_gate(x[0], x[1], x[2], n, (float)alpha);
+  if (err == NULL && !get_f64(env, argv[operands + 2], &alpha)) err = "alpha must be a number";
+  if (err != NULL) FAIL(env, "%s: %s (heap %zu bytes)", name, err, heap.length);
+  if (n > 0 && grad) muco_sigmoid_gate_grad(x[0], x[1], x[2], x[3], n, (float)alpha);
+  if (n > 0 && !grad) muco_sigmoid_gate(x[0], x[1], x[2], n, (float)alpha);
   return NULL;
 }
 
-static napi_value gate_grad(napi_env env, napi_callback_info info) {
-  KERNEL_ARGS("gateGrad", 7);
-  size_t n;
-  heap_t heap = {NULL, 0};
-  float *x[4];
-  const char *err = get_operands(env, argv, 4, &heap, x, &n);
-  double alpha;
-  if (err == NULL && !get_f64(env, argv[6], &alpha)) err = "alpha must be a number";
-  if (err != NULL) FAIL(env, "gateGrad: %s (heap %zu bytes)", err, heap.length);
-  if (n > 0) muco_sigmoid_gate_grad(x[0], x[1], x[2], x[3], n, (float)alpha);
-  return NULL;
-}
+static napi_value gate(napi_env env, napi_callback_info info) { return gate_kernel(env, info, 0); }
+
+static napi_value gate_grad(napi_env env, napi_callback_info info) { return gate_kernel(env, info, 1); }
 
 /* One operand of a kernel: its argument index, its size in elements, whether -1 (absent) is allowed, its pointer. */
 typedef struct {
