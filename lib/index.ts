@@ -91,6 +91,16 @@ export * as logitMaskFigure from './logit-mask-figure';
 export { setupNotebook, ensureExperiment, loadRunModel } from './notebook-runs';
 export { alignment, uniformity, modalityGap, turnAgreement, coherenceSummary } from './coherence';
 
+// Diagnostics: does a model see its images (pairwise cosine, linear probes on pixels / vision tokens / embeddings).
+export { diagnoseEmbedder, DIAGNOSE_DEFAULTS } from './diagnostics/diagnose';
+export type { DiagnoseOptions } from './diagnostics/diagnose';
+export { meanPairwiseCosine } from './diagnostics/cosine';
+export { linearProbe, fitLinearProbe, predictLinearProbe, majorityClass, LINEAR_PROBE_DEFAULTS } from './diagnostics/linear-probe';
+export type { LinearProbeOptions, LinearProbeModel, ProbeSet, ProbeResult, ProbeForm } from './diagnostics/linear-probe';
+export { probeLabels, dominantColour, emojiGroup, PROBE_TASKS } from './diagnostics/labels';
+export type { ProbeTask, LabelledRecord } from './diagnostics/labels';
+export { solveSpd } from './diagnostics/cholesky';
+
 // Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';
