@@ -74,6 +74,11 @@ export interface RenderedSequence {
   id?: string;
   /** Character offset in `text` where turn t begins (lets truncation cut `text` at a turn boundary). */
   textTurnStarts?: number[];
+  /**
+   * With `RenderOptions.markAnswers`: per token, whether a generative model is trained to produce it (the
+   * text of an assistant message and its closing `<|im_end|>`, so the model learns where an answer stops).
+   */
+  answer?: boolean[];
 }
 
 /** Role markers of the chat format. */
@@ -209,9 +214,14 @@ export interface RenderOptions {
   id?: string;
   /** `renderDialogue` only: clip every dialogue-turn user text to this many tokens (see `clipText`). */
   maxTextTokens?: number;
+  /**
+   * Mark the tokens of assistant answers (`RenderedSequence.answer`) for next-token training. An answer's
+   * text is then encoded on its own, never merged with the role header before it.
+   */
+  markAnswers?: boolean;
 }
 
-type Piece = { turn: number } & ({ kind: 'text'; text: string } | { kind: 'special'; id: number } | { kind: 'image' });
+type Piece = { turn: number; answer?: true } & ({ kind: 'text'; text: string } | { kind: 'special'; id: number } | { kind: 'image' });
 
 /** Flatten messages into special / text / image pieces, each with its turn index. */
 function toPieces(messages: readonly Message[], format: ChatFormat): Piece[] {
@@ -237,7 +247,7 @@ function toPieces(messages: readonly Message[], format: ChatFormat): Piece[] {
     for (const p of parts) {
       switch (p.type) {
         case 'text':
-          pieces.push({ turn: t, kind: 'text', text: p.text });
+          pieces.push(m.role === 'assistant' ? { turn: t, kind: 'text', text: p.text, answer: true } : { turn: t, kind: 'text', text: p.text });
           break;
         case 'image':
           images += 1;
@@ -253,7 +263,7 @@ function toPieces(messages: readonly Message[], format: ChatFormat): Piece[] {
           break;
       }
     }
-    if (m.open !== true) pieces.push({ turn: t, kind: 'special', id: SPECIAL_IDS.imEnd });
+    if (m.open !== true) pieces.push(m.role === 'assistant' ? { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd, answer: true } : { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd });
   });
   return pieces;
 }
@@ -265,14 +275,18 @@ export function renderMessages(messages: readonly Message[], tokenizer: Tokenize
   const seq: RenderedSequence = { ids: [], imageSpan: null, embPositions: [], turnIndex: [], maskKind, text: '' };
   if (options.id !== undefined) seq.id = options.id;
   const pieces = toPieces(messages, format);
+  const marking = options.markAnswers === true;
+  const answer: boolean[] = [];
   let pendingText = '';
   let pendingTurn = -1;
-  const push = (id: number, turn: number): void => {
+  let pendingAnswer = false;
+  const push = (id: number, turn: number, isAnswer = false): void => {
     seq.ids.push(id);
     seq.turnIndex.push(turn);
+    answer.push(isAnswer);
   };
   const flush = (): void => {
-    for (const id of tokenizer.encode(pendingText)) push(id, pendingTurn);
+    for (const id of tokenizer.encode(pendingText)) push(id, pendingTurn, pendingAnswer);
     seq.text += pendingText;
     pendingText = '';
   };
@@ -281,18 +295,20 @@ export function renderMessages(messages: readonly Message[], tokenizer: Tokenize
     if (turn >= 0 && turnStarts[turn] === undefined) turnStarts[turn] = seq.text.length + pendingText.length;
   };
   for (const p of pieces) {
+    const isAnswer = marking && p.answer === true;
     if (p.kind === 'text') {
-      if (p.turn !== pendingTurn) flush();
+      if (p.turn !== pendingTurn || isAnswer !== pendingAnswer) flush();
       markTurn(p.turn);
       pendingText += p.text;
       pendingTurn = p.turn;
+      pendingAnswer = isAnswer;
       continue;
     }
     flush();
     markTurn(p.turn);
     if (p.kind === 'special') {
       if (p.id === SPECIAL_IDS.emb) seq.embPositions.push(seq.ids.length);
-      push(p.id, p.turn);
+      push(p.id, p.turn, isAnswer);
       seq.text += SPECIAL_TOKENS[p.id];
     } else {
       const n = options.imageTokens;
@@ -306,6 +322,7 @@ export function renderMessages(messages: readonly Message[], tokenizer: Tokenize
   }
   flush();
   seq.textTurnStarts = turnStarts;
+  if (marking) seq.answer = answer;
   return seq;
 }
 

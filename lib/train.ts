@@ -174,7 +174,8 @@ export function packStep(model: Embedder, records: readonly TrainRecord[], c: Tr
 
 const CKPT = /^step-(\d{6,})$/;
 
-function checkpointDirs(runDir: string): { step: number; dir: string }[] {
+/** The run's complete checkpoints (those with a trainer.json), oldest first. */
+export function checkpointDirs(runDir: string): { step: number; dir: string }[] {
   const root = path.join(runDir, 'checkpoints');
   if (!fs.existsSync(root)) return [];
   return fs
@@ -185,7 +186,8 @@ function checkpointDirs(runDir: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
-async function saveTrainState(runDir: string, step: number, model: Embedder, opt: AdamW, temp: LearnableTemperature | null, c: TrainConfig): Promise<void> {
+/** Save model, optimizer and trainer state as checkpoint `step` of the run; keep the last `c.keepCheckpoints`. */
+export async function saveTrainState(runDir: string, step: number, model: Embedder, opt: AdamW, temp: LearnableTemperature | null, c: { keepCheckpoints: number }): Promise<void> {
   const dir = path.join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
   const state = opt.state();
   const tensors: tf.NamedTensorMap = { ...state.tensors };
@@ -199,7 +201,8 @@ async function saveTrainState(runDir: string, step: number, model: Embedder, opt
   for (const old of checkpointDirs(runDir).slice(0, -c.keepCheckpoints)) fs.rmSync(old.dir, { recursive: true, force: true });
 }
 
-async function restoreTrainState(dir: string, model: Embedder, opt: AdamW, temp: LearnableTemperature | null): Promise<number> {
+/** Load a checkpoint's model, optimizer and temperature state; returns its step. */
+export async function restoreTrainState(dir: string, model: Embedder, opt: AdamW, temp: LearnableTemperature | null): Promise<number> {
   const meta = readCheckpointMetadata(dir);
   await loadCheckpointInto(dir, model);
   const { t, specs } = JSON.parse(fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as { t: number; specs: tf.io.WeightsManifestEntry[] };
@@ -213,13 +216,14 @@ async function restoreTrainState(dir: string, model: Embedder, opt: AdamW, temp:
   return Number(meta.extra['step']);
 }
 
-function appendLog(runDir: string | null, record: object): void {
+/** Append one JSON line to the run's log.jsonl (nothing when runDir is null). */
+export function appendLog(runDir: string | null, record: object): void {
   if (runDir === null) return;
   fs.appendFileSync(path.join(runDir, 'log.jsonl'), JSON.stringify(record) + '\n');
 }
 
 /** Keep only the log lines of steps before `step` (a resumed run rewrites what came after its checkpoint). */
-function truncateLog(runDir: string, step: number): void {
+export function truncateLog(runDir: string, step: number): void {
   const file = path.join(runDir, 'log.jsonl');
   if (!fs.existsSync(file)) return;
   const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step < step);

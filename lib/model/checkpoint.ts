@@ -110,8 +110,12 @@ export function readCheckpointMetadata(dir: string): CheckpointMetadata {
   if (meta === undefined || meta.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${file} is not a ${CHECKPOINT_FORMAT} checkpoint (format ${String(meta?.format)}).`);
   }
-  return meta;
+  // Checkpoints written before a config key existed hold the value that was built in then.
+  return { ...meta, modelConfig: { ...LEGACY_CONFIG_DEFAULTS, ...meta.modelConfig } };
 }
+
+/** Model config keys added after checkpoints were first written, with the behaviour those checkpoints have. */
+const LEGACY_CONFIG_DEFAULTS: Partial<ModelConfig> = { visionStem: 'patch' };
 
 function configDiff(a: ModelConfig, b: ModelConfig): string[] {
   return (Object.keys(a) as (keyof ModelConfig)[]).filter((k) => a[k] !== b[k]).map((k) => `${k}: checkpoint ${a[k]} vs expected ${b[k]}`);

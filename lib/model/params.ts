@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededTensor } from '../backend';
 import { Rng } from '../random';
-import { ModelConfig, patchCount, patchValues } from './config';
+import { ModelConfig, patchCount, patchValues, stemChannels } from './config';
 
 export type Params = Map<string, tf.Variable>;
 
@@ -25,8 +25,17 @@ export function parameterSpecs(c: ModelConfig): { name: string; shape: number[];
   const zeros: Init = { kind: 'zeros' };
   const v = c.visionDim;
   const vOut = 0.02 / Math.sqrt(2 * Math.max(1, c.visionLayers));
-  add('vision.patch.w', [patchValues(c), v], w());
-  add('vision.patch.b', [v], zeros);
+  if (c.visionStem === 'conv') {
+    // He initialisation: the stem feeds GELUs, not a normalised residual stream.
+    const c1 = stemChannels(c);
+    add('vision.stem1.w', [27, c1], w(Math.sqrt(2 / 27)));
+    add('vision.stem1.b', [c1], zeros);
+    add('vision.stem2.w', [9 * c1, v], w(Math.sqrt(2 / (9 * c1))));
+    add('vision.stem2.b', [v], zeros);
+  } else {
+    add('vision.patch.w', [patchValues(c), v], w());
+    add('vision.patch.b', [v], zeros);
+  }
   add('vision.pos', [patchCount(c), v], w());
   for (let l = 0; l < c.visionLayers; l++) {
     const p = `vision.${l}.`;

@@ -1,0 +1,185 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend';
+import { collate } from '../lib/batch';
+import { modelConfig } from '../lib/model/config';
+import { Embedder } from '../lib/model/embedder';
+import { patchTensor } from '../lib/model/vision';
+import { styleNamed } from '../lib/pretrain/evaluate';
+import { generate } from '../lib/pretrain/generate';
+import { answerTargets, generativeLoss } from '../lib/pretrain/objective';
+import { packGenerative, renderPrompt, renderQa } from '../lib/pretrain/packing';
+import { generativeStep, pretrain, pretrainConfig, PretrainConfig } from '../lib/pretrain/train';
+import { Rng } from '../lib/random';
+import { SPECIAL_IDS, Tokenizer } from '../lib/tokenizer';
+import type { TrainData, TrainRecord } from '../lib/train';
+
+const COLOURS = ['red', 'green', 'blue', 'yellow'];
+const RGB: Record<string, [number, number, number]> = { red: [1, 0, 0], green: [0, 1, 0], blue: [0, 0, 1], yellow: [1, 1, 0] };
+
+/** Plain-colour images whose answers need the image: "What colour is it?" → its colour. */
+function records(n: number, size: number): TrainRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const colour = COLOURS[i % COLOURS.length] as string;
+    const image = new Float32Array(size * size * 3);
+    for (let p = 0; p < size * size; p++) image.set(RGB[colour] as [number, number, number], 3 * p);
+    return { id: `img${i}`, image, pairs: [{ query: ['What colour is it?', 'Which colour?'], target: colour }, { query: 'Is it a picture?', target: 'yes, a plain picture' }] };
+  });
+}
+
+const tokenizer = Tokenizer.fromCorpus(records(4, 1).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(typeof p.query === 'string' ? [p.query] : p.query)])));
+const config = modelConfig('tiny', { vocabSize: tokenizer.vocabSize });
+const data = records(16, config.imageSize);
+const trainData: TrainData = { size: data.length, get: (i) => data[i] as TrainRecord };
+const imageTokens = config.imageSize ** 2 / config.patchSize ** 2 / 4;
+
+function cfg(o: Parameters<typeof pretrainConfig>[0] = {}): PretrainConfig {
+  return pretrainConfig({ steps: 6, imagesPerStep: 8, logEvery: 1000, evalEvery: null, checkpointEvery: null, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 }, ...o });
+}
+
+describe('base model (generative pretraining)', function () {
+  this.timeout(120_000);
+  before(async () => {
+    await initBackend({ backend: 'wasm' });
+  });
+  after(async () => {
+    await initBackend({ backend: 'cpu' });
+  });
+
+  it('marks exactly the answer tokens and their <|im_end|>; the prompt is the rendering up to the answer', () => {
+    const seq = renderQa([{ question: 'Which colour?', answer: 'red' }, { question: 'Is it a picture?', answer: 'yes, a plain picture' }], true, tokenizer, { imageTokens });
+    const marks = seq.answer as boolean[];
+    assert.equal(marks.length, seq.ids.length);
+    const marked = seq.ids.filter((_, i) => marks[i]);
+    const imEnds = marked.filter((id) => id === SPECIAL_IDS.imEnd).length;
+    assert.equal(imEnds, 2);
+    assert.equal(tokenizer.decode(marked.filter((id) => id !== SPECIAL_IDS.imEnd)), 'redyes, a plain picture');
+    const prompt = renderPrompt('Which colour?', true, tokenizer, { imageTokens });
+    assert.deepEqual(prompt.ids, seq.ids.slice(0, prompt.ids.length));
+    assert.equal(marks[prompt.ids.length], true, 'the first token after the prompt is the first answer token');
+    assert.equal(marks[prompt.ids.length - 1], false);
+  });
+
+  it('answer targets: row b·T + p − 1 predicts token p (naive twin), after padding', () => {
+    const packed = packGenerative(data.slice(0, 3), tokenizer, new Rng(1), { turns: null, imageTokens });
+    const batch = collate(packed.sequences, {});
+    const got = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+    const rows: number[] = [];
+    const ids: number[] = [];
+    packed.sequences.forEach((s, b) => s.ids.forEach((id, p) => {
+      if (p > 0 && s.answer?.[p] === true) {
+        rows.push(b * batch.seqLen + p - 1);
+        ids.push(id);
+      }
+    }));
+    assert.deepEqual([...got.rows], rows);
+    assert.deepEqual([...got.ids], ids);
+  });
+
+  it('the loss is the mean cross-entropy of the answer tokens under the tied head (loop twin)', () => {
+    const model = Embedder.create(config, tokenizer, 3);
+    const packed = packGenerative(data.slice(0, 2), tokenizer, new Rng(2), { turns: null, imageTokens });
+    const batch = collate(packed.sequences, {});
+    const targets = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+    const images = packed.images as Float32Array[];
+    const [loss, hidden, embed] = tf.tidy(() => {
+      const patches = patchTensor(images, config);
+      const out = generativeLoss(model, batch, patches, targets);
+      return [out.loss.dataSync()[0] as number, model.hidden(batch, patches).dataSync(), (model.params.get('lm.embed') as tf.Variable).dataSync()];
+    });
+    const d = config.dim;
+    let total = 0;
+    targets.rows.forEach((row, i) => {
+      const logits = Array.from({ length: config.vocabSize }, (_, v) => {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += (hidden[row * d + k] as number) * (embed[v * d + k] as number);
+        return s;
+      });
+      const max = Math.max(...logits);
+      const lse = max + Math.log(logits.reduce((s, x) => s + Math.exp(x - max), 0));
+      total += lse - (logits[targets.ids[i] as number] as number);
+    });
+    assert.ok(Math.abs(loss - total / targets.ids.length) < 1e-4, `${loss} vs ${total / targets.ids.length}`);
+    model.dispose();
+  });
+
+  it('a step leaks no tensor, and its gradient matches finite differences', () => {
+    const model = Embedder.create(config, tokenizer, 4);
+    const c = cfg();
+    const warm = generativeStep(model, data.slice(0, 4), c, 0);
+    tf.dispose(Object.values(warm.grads));
+    const before = tf.memory().numTensors;
+    const { loss, grads } = generativeStep(model, data.slice(0, 4), c, 0);
+    const w = model.params.get('lm.0.wq') as tf.Variable;
+    const g = (grads[w.name] as tf.Tensor).dataSync();
+    tf.dispose(Object.values(grads));
+    assert.equal(tf.memory().numTensors, before);
+    const base = w.dataSync().slice();
+    const eps = 1e-3;
+    for (const i of [1, 77, 500]) {
+      const at = (delta: number): number => {
+        const v = base.slice();
+        v[i] = (v[i] as number) + delta;
+        w.assign(tf.tensor(v, w.shape));
+        const out = generativeStep(model, data.slice(0, 4), c, 0);
+        tf.dispose(Object.values(out.grads));
+        return out.loss;
+      };
+      const fd = (at(eps) - at(-eps)) / (2 * eps);
+      assert.ok(Math.abs(fd - (g[i] as number)) <= 2e-3 + 0.05 * Math.abs(fd), `wq[${i}]: autodiff ${g[i]} vs finite difference ${fd}`);
+    }
+    w.assign(tf.tensor(base, w.shape));
+    assert.ok(Number.isFinite(loss));
+    model.dispose();
+  });
+
+  it('training lowers the loss and teaches the colours; greedy answers are deterministic and stop at <|im_end|>', async () => {
+    const model = Embedder.create(config, tokenizer, 5);
+    const out = await pretrain(model, trainData, cfg({ steps: 150, schedule: { kind: 'constant', lr: 3e-3, warmupSteps: 10 } }), { progress: 'none' });
+    const first = out.records.slice(0, 3).reduce((s, r) => s + r.loss, 0) / 3;
+    const last = out.records.slice(-3).reduce((s, r) => s + r.loss, 0) / 3;
+    assert.ok(last < 0.5 * first, `loss ${first} → ${last}`);
+    const questions = data.slice(0, 4).map((r) => ({ question: 'What colour is it?', image: r.image as Float32Array }));
+    const answers = generate(model, questions, { maxNewTokens: 12 });
+    assert.deepEqual(answers, generate(model, questions, { maxNewTokens: 12 }));
+    assert.deepEqual(answers, COLOURS, 'each image gets its own colour, and decoding stops after it');
+    model.dispose();
+  });
+
+  it('resumes exactly: 3 steps, stop, 3 more = 6 straight', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-'));
+    try {
+      const c = cfg({ checkpointEvery: 3 });
+      const a = Embedder.create(config, tokenizer, 6);
+      await pretrain(a, trainData, c, { runDir: path.join(dir, 'a'), progress: 'none', stopAfter: 3 });
+      a.dispose();
+      const resumed = Embedder.create(config, tokenizer, 6);
+      const r = await pretrain(resumed, trainData, c, { runDir: path.join(dir, 'a'), progress: 'none' });
+      assert.equal(r.resumedFrom, 3);
+      const straight = Embedder.create(config, tokenizer, 6);
+      await pretrain(straight, trainData, c, { progress: 'none' });
+      for (const [name, v] of resumed.params) assert.deepEqual(v.dataSync(), (straight.params.get(name) as tf.Variable).dataSync(), name);
+      const lines = fs.readFileSync(path.join(dir, 'a', 'log.jsonl'), 'utf8').trim().split('\n');
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as { step: number }).step), [0, 1, 2, 3, 4, 5]);
+      resumed.dispose();
+      straight.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the drawing style a description names', () => {
+    assert.equal(styleNamed('grinning face: an emoji, drawn in the glossy Noto Emoji style. It is'), 'noto');
+    assert.equal(styleNamed('Flag of France, drawn in the flag-icons 4:3 rendering.'), 'flag-icons');
+    assert.equal(styleNamed('a face'), null);
+  });
+
+  it('rejects bad settings by name', () => {
+    assert.throws(() => pretrainConfig({ steps: 2.5 }), /pretrain.steps must be a positive integer/);
+    assert.throws(() => pretrainConfig({ schedule: { lr: -1 } }), /pretrain.schedule.lr must be > 0/);
+    assert.throws(() => pretrainConfig({ stepz: 3 } as never), /stepz/);
+  });
+});
