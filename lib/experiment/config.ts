@@ -32,6 +32,21 @@ export interface EvalConfig {
   validationRecords: number;
 }
 
+/**
+ * Where a run's weights start (docs/base-model.md): `base`, the committed generatively pretrained model of
+ * the run's preset (`results/base/<preset>/model`, or `dir`); `scratch`, a fresh seeded initialisation (the
+ * ablation that shows what pretraining buys). A run records the base's folder and the SHA-256 of its weights.
+ */
+export interface InitConfig {
+  from: 'base' | 'scratch';
+  /** The base model folder; null: `results/base/<preset>/model`. */
+  dir: string | null;
+  /** SHA-256 of the base's weights.bin: filled in when the run starts; when given, the base must match it. */
+  sha256: string | null;
+}
+
+export const DEFAULT_INIT: Readonly<InitConfig> = Object.freeze({ from: 'base', dir: null, sha256: null });
+
 export interface RunSpec {
   preset: ModelPreset;
   model: Overrides<ModelConfig>;
@@ -44,6 +59,7 @@ export interface RunConfig {
   experiment: string;
   run: string;
   preset: ModelPreset;
+  init: InitConfig;
   model: ModelConfig;
   train: TrainConfig;
   data: DataConfig;
@@ -61,13 +77,14 @@ export const DEFAULT_EVAL: Readonly<EvalConfig> = Object.freeze({
 /** Overrides a run may carry (every part optional). */
 export interface RunOverrides {
   preset?: ModelPreset;
+  init?: Partial<InitConfig>;
   model?: Overrides<ModelConfig>;
   train?: Overrides<TrainConfig>;
   data?: Partial<DataConfig>;
   eval?: Partial<EvalConfig>;
 }
 
-const RUN_KEYS = ['preset', 'model', 'train', 'data', 'eval'];
+const RUN_KEYS = ['preset', 'init', 'model', 'train', 'data', 'eval'];
 
 /** Merge override layers (later wins, objects merged key by key). */
 export function mergeOverrides(...layers: (RunOverrides | undefined)[]): RunOverrides {
@@ -97,10 +114,13 @@ export function resolveRun(experiment: string, run: string, overrides: RunOverri
     throw new Error(`Experiment and run names may hold letters, digits and . _ - = only; got '${experiment}' / '${run}'.`);
   }
   const preset = overrides.preset ?? 'small';
+  const init = resolveConfig(DEFAULT_INIT as InitConfig, overrides.init, 'init');
+  if (init.from !== 'base' && init.from !== 'scratch') throw new Error(`init.from must be 'base' or 'scratch', got '${String(init.from)}'.`);
   return {
     experiment,
     run,
     preset,
+    init,
     model: modelConfig(preset, overrides.model),
     train: trainConfig(overrides.train),
     data: resolveConfig(DEFAULT_DATA as DataConfig, overrides.data, 'data'),

@@ -27,6 +27,7 @@ import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDi
 import { Tokenizer } from '../tokenizer';
 import { train, TrainData, TrainHooks } from '../train';
 import { RunConfig } from './config';
+import { baseTokenizer, initialModel, resolveInit } from './init';
 import { validationRecall } from './validate';
 
 export interface RunOptions {
@@ -178,7 +179,8 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
 }
 
 /** Train and evaluate one run (or return its results if it already finished, or reuse an equivalent finished run). */
-export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): Promise<RunOutcome> {
+export async function runExperiment(unresolved: RunConfig, options: RunOptions = {}): Promise<RunOutcome> {
+  const cfg = resolveInit(unresolved);
   const root = options.resultsRoot ?? 'results';
   const dir = runDir(root, cfg.experiment, cfg.run);
   if (isFinished(dir)) {
@@ -197,8 +199,9 @@ export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): P
   }
   const { records, data } = await trainingData(cfg);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
-  const tokenizer = fs.existsSync(tokenizerFile) ? Tokenizer.load(tokenizerFile) : runTokenizer(records, cfg.data.maxBpeTokens);
-  const resolved: RunConfig = { ...cfg, model: { ...cfg.model, vocabSize: tokenizer.vocabSize } };
+  const tokenizer = fs.existsSync(tokenizerFile) ? Tokenizer.load(tokenizerFile) : (baseTokenizer(cfg) ?? runTokenizer(records, cfg.data.maxBpeTokens));
+  // From a base, the model keeps the base's vocabulary size (its embedding table); from scratch, the run's.
+  const resolved: RunConfig = cfg.init.from === 'base' ? cfg : { ...cfg, model: { ...cfg.model, vocabSize: tokenizer.vocabSize } };
   const configFile = path.join(dir, 'config.json');
   if (fs.existsSync(configFile)) {
     const saved = JSON.parse(fs.readFileSync(configFile, 'utf8')) as RunConfig;
@@ -212,7 +215,7 @@ export async function runExperiment(cfg: RunConfig, options: RunOptions = {}): P
     tokenizer.save(tokenizerFile);
   }
   log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, vocabulary ${tokenizer.vocabSize}`);
-  const model = Embedder.create(resolved.model, tokenizer, resolved.train.seed);
+  const model = await initialModel(resolved, tokenizer);
   const t0 = Date.now();
   const summary = await train(model, data, resolved.train, { runDir: dir, ...(options.hooks ? { hooks: options.hooks } : {}), progress: options.progress ?? 'lines' });
   const trainSeconds = (Date.now() - t0) / 1000;

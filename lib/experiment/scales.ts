@@ -10,7 +10,9 @@ export type ScalePreset = 'smoke' | 'quick' | 'full';
 
 export const SCALES: Record<ScalePreset, RunOverrides> = {
   smoke: {
+    // No base model is committed for the tiny preset: smoke runs start from scratch.
     preset: 'tiny',
+    init: { from: 'scratch' },
     model: { imageSize: 32, patchSize: 4 },
     train: { steps: 3, imagesPerStep: 4, logEvery: 1, schedule: { warmupSteps: 1 } },
     data: { maxRecords: 64, maxBpeTokens: 1000 },

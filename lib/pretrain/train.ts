@@ -44,7 +44,7 @@ export interface PretrainConfig {
 }
 
 export const DEFAULT_PRETRAIN: Readonly<PretrainConfig> = Object.freeze({
-  steps: 3000,
+  steps: 2000,
   imagesPerStep: 16,
   // 4 of a record's 7 turns in ≤ 256 tokens: half the padded length of all 7 (≈480), twice the images per second.
   turns: 4,
