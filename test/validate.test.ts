@@ -69,6 +69,9 @@ describe('validation retrieval metrics', () => {
     assert.deepEqual([textOnly['mrr'], textOnly['mrrOtherImage'], textOnly['mrrImageOnly']], [1, 1, 1 / n]);
     const imageOnly = await validationMetrics(encoder('image'), n, items);
     assert.deepEqual([imageOnly['mrr'], imageOnly['mrrOtherImage'], imageOnly['mrrImageOnly']], [1, 1 / n, 1]);
+    // Distinct one-hot image embeddings are orthogonal; a text-only encoder gives an image alone no direction.
+    assert.equal(imageOnly['imageOnlyCosine'], 0);
+    assert.equal(textOnly['imageOnlyCosine'], null);
     const one = await validationMetrics(encoder('text'), n, items.slice(0, 1));
     assert.deepEqual([one['mrr'], one['mrrOtherImage']], [1, null]);
     const empty = await validationMetrics(encoder('text'), n, []);

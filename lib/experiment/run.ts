@@ -178,6 +178,18 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
   return from;
 }
 
+/**
+ * The trainer's hooks, with an evaluation every `train.evalEvery` steps (when set and no other is given): the
+ * validation retrieval with its image controls and the image-only cosine, logged with the step, so a run's
+ * log.jsonl shows when it starts to read the image.
+ */
+function withValidationLog(hooks: TrainHooks | undefined, cfg: RunConfig): TrainHooks {
+  if (hooks?.evaluate !== undefined || cfg.train.evalEvery === null) return hooks ?? {};
+  const numeric = (m: Record<string, MetricValue>): Record<string, number> =>
+    Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  return { ...hooks, evaluate: async (_step, model) => numeric(await validationRecall(model, cfg)) };
+}
+
 /** Train and evaluate one run (or return its results if it already finished, or reuse an equivalent finished run). */
 export async function runExperiment(unresolved: RunConfig, options: RunOptions = {}): Promise<RunOutcome> {
   const cfg = resolveInit(unresolved);
@@ -217,7 +229,7 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, vocabulary ${tokenizer.vocabSize}`);
   const model = await initialModel(resolved, tokenizer);
   const t0 = Date.now();
-  const summary = await train(model, data, resolved.train, { runDir: dir, ...(options.hooks ? { hooks: options.hooks } : {}), progress: options.progress ?? 'lines' });
+  const summary = await train(model, data, resolved.train, { runDir: dir, hooks: withValidationLog(options.hooks, resolved), progress: options.progress ?? 'lines' });
   const trainSeconds = (Date.now() - t0) / 1000;
   const last = summary.records.slice(-Math.min(10, summary.records.length));
   const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);

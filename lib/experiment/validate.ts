@@ -12,6 +12,7 @@
  * scores `mrrOtherImage` = `mrr`; one that reads the image drops towards chance on it.
  */
 import { readMiniM3t } from '../data/m3t';
+import { meanPairwiseCosine } from '../diagnostics/cosine';
 import type { EmbedInput, Embedder } from '../model/embedder';
 import type { MetricValue } from '../results';
 import type { RunConfig } from './config';
@@ -44,15 +45,20 @@ export async function validationMetrics(
   items: readonly ValidationItem[],
 ): Promise<Record<string, MetricValue>> {
   const n = items.length;
-  if (n === 0) return { ...retrievalMetrics(new Float32Array(0), new Float32Array(0), dim, 0), mrrOtherImage: null, mrrImageOnly: null };
+  if (n === 0) return { ...retrievalMetrics(new Float32Array(0), new Float32Array(0), dim, 0), mrrOtherImage: null, mrrImageOnly: null, imageOnlyCosine: null };
   const targets = await embed(items.map((it) => ({ text: it.target })));
   const mrrOf = async (inputs: EmbedInput[]): Promise<Record<string, MetricValue>> => retrievalMetrics(await embed(inputs), targets, dim, n);
   const shift = Math.floor(n / 2);
   const truth = await mrrOf(items.map((it) => ({ text: it.query, image: it.image })));
   // With one record there is no other image to swap in.
   const other = n < 2 ? null : await mrrOf(items.map((it, i) => ({ text: it.query, image: (items[(i + shift) % n] as ValidationItem).image })));
-  const imageOnly = await mrrOf(items.map((it) => ({ text: '', image: it.image })));
-  return { ...truth, mrrOtherImage: other?.['mrr'] ?? null, mrrImageOnly: imageOnly['mrr'] ?? null };
+  const imageOnlyEmbeddings = await embed(items.map((it) => ({ text: '', image: it.image })));
+  const imageOnly = retrievalMetrics(imageOnlyEmbeddings, targets, dim, n);
+  // How far apart different images embed on their own (1: every image to one vector; lib/diagnostics).
+  // An encoder that gives an image alone no direction at all (a zero row) has no cosine to report.
+  const directionless = Array.from({ length: n }, (_, i) => imageOnlyEmbeddings.subarray(i * dim, (i + 1) * dim).every((v) => v === 0)).some(Boolean);
+  const imageOnlyCosine = n < 2 || directionless ? null : meanPairwiseCosine(imageOnlyEmbeddings, n, dim);
+  return { ...truth, mrrOtherImage: other?.['mrr'] ?? null, mrrImageOnly: imageOnly['mrr'] ?? null, imageOnlyCosine };
 }
 
 /**
