@@ -24,6 +24,8 @@ import type { Tokenizer } from './tokenizer';
 export interface QueryTargetPair {
   query: string | readonly string[];
   target: string;
+  /** The turn kind (M3T: `cls`, `vqa_global1`, …), when known: batches can share one (TrainConfig.batchKinds). */
+  kind?: string;
 }
 
 /** An image with its n query–target pairs (an M3T record). */

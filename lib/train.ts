@@ -36,6 +36,13 @@ export interface TrainConfig {
   packing: 'single' | 'multi';
   /** k: pairs drawn per image (null = all of them). */
   turns: number | null;
+  /**
+   * `mixed`: each image's pairs are drawn from all its turn kinds; `same`: every step draws one turn kind
+   * (seeded by the step) and each image contributes pairs of that kind only, so a query's wording cannot pick
+   * its target out of the batch (FlagEmbedding's `same_dataset_within_batch`). Images without a pair of the
+   * step's kind fall back to all their pairs. Matters for single-turn packing; a k-turn dialogue holds k kinds.
+   */
+  batchKinds: 'mixed' | 'same';
   maskKind: MaskKind;
   /** Sequences per GradCache chunk; null = full batch. */
   chunkSize: number | null;
@@ -62,6 +69,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   imagesPerStep: 32,
   packing: 'multi',
   turns: 7,
+  batchKinds: 'mixed',
   maskKind: 'causal',
   chunkSize: null,
   maxLen: 512,
@@ -81,6 +89,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
 export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   const c = resolveConfig(DEFAULT_TRAIN as TrainConfig, overrides, 'train');
   if (!(c.steps >= 1 && c.imagesPerStep >= 1)) throw new Error(`train.steps and train.imagesPerStep must be ≥ 1, got ${c.steps} and ${c.imagesPerStep}.`);
+  if (c.batchKinds !== 'mixed' && c.batchKinds !== 'same') throw new Error(`train.batchKinds must be 'mixed' or 'same', got '${String(c.batchKinds)}'.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   return c;
 }
@@ -162,7 +171,22 @@ export function stepIndices(size: number, perStep: number, seed: number, step: n
 }
 
 /** Pack a step's records the way the config asks. */
-export function packStep(model: Embedder, records: readonly TrainRecord[], c: TrainConfig, step: number): PackedBatch {
+/**
+ * The records of a step restricted to one turn kind (`batchKinds: 'same'`): the kind is drawn, seeded by the
+ * step, among the kinds the step's records have; records without it keep all their pairs.
+ */
+export function sameKindRecords(records: readonly TrainRecord[], seed: number, step: number): TrainRecord[] {
+  const kinds = [...new Set(records.flatMap((r) => r.pairs.map((p) => p.kind).filter((k): k is string => k !== undefined)))].sort();
+  if (kinds.length === 0) throw new Error("train.batchKinds 'same' needs the pairs' turn kinds (QueryTargetPair.kind); these records have none.");
+  const kind = new Rng(deriveSeed(seed, `kind/${step}`)).pick(kinds);
+  return records.map((r) => {
+    const pairs = r.pairs.filter((p) => p.kind === kind);
+    return pairs.length === 0 ? r : { ...r, pairs };
+  });
+}
+
+export function packStep(model: Embedder, recordsIn: readonly TrainRecord[], c: TrainConfig, step: number): PackedBatch {
+  const records = c.batchKinds === 'same' ? sameKindRecords(recordsIn, c.seed, step) : recordsIn;
   const rng = new Rng(deriveSeed(c.seed, `pack/${step}`));
   const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind };
   if (c.loss.objective === 'finetune') {

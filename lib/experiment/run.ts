@@ -66,7 +66,7 @@ export async function trainingData(cfg: RunConfig): Promise<{ records: TrainingR
         id: r.id,
         image: row === undefined ? null : cache.floats(row),
         caption: r.querySentence,
-        pairs: r.turns.map((t) => ({ query: t.query, target: t.target })),
+        pairs: r.turns.map((t) => ({ query: t.query, target: t.target, kind: t.kind })),
       };
     },
   };
