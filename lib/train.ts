@@ -88,7 +88,18 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
 
 export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   const c = resolveConfig(DEFAULT_TRAIN as TrainConfig, overrides, 'train');
-  if (!(c.steps >= 1 && c.imagesPerStep >= 1)) throw new Error(`train.steps and train.imagesPerStep must be ≥ 1, got ${c.steps} and ${c.imagesPerStep}.`);
+  const positiveInt = (key: string, v: number | null, orNull = false): void => {
+    if (orNull && v === null) return;
+    if (!(Number.isSafeInteger(v) && (v as number) >= 1)) throw new Error(`train.${key} must be a positive integer${orNull ? ' or null' : ''}, got ${v}.`);
+  };
+  positiveInt('steps', c.steps);
+  positiveInt('imagesPerStep', c.imagesPerStep);
+  positiveInt('checkpointEvery', c.checkpointEvery, true);
+  positiveInt('keepCheckpoints', c.keepCheckpoints);
+  positiveInt('evalEvery', c.evalEvery, true);
+  positiveInt('turns', c.turns, true);
+  if (!(c.schedule.lr > 0 && Number.isFinite(c.schedule.lr))) throw new Error(`train.schedule.lr must be a positive number, got ${c.schedule.lr}.`);
+  if (!(c.loss.temperature > 0)) throw new Error(`train.loss.temperature must be > 0, got ${c.loss.temperature}.`);
   if (c.batchKinds !== 'mixed' && c.batchKinds !== 'same') throw new Error(`train.batchKinds must be 'mixed' or 'same', got '${String(c.batchKinds)}'.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   return c;

@@ -37,3 +37,16 @@ describe('batches that share a turn kind (train.batchKinds)', () => {
     assert.equal(trainConfig().batchKinds, 'mixed');
   });
 });
+
+describe('training settings that are errors', () => {
+  it('names the setting for fractional, huge, zero or negative values', () => {
+    assert.throws(() => trainConfig({ steps: 2.5 }), /train.steps must be a positive integer, got 2.5/);
+    assert.throws(() => trainConfig({ steps: 1e99 }), /train.steps must be a positive integer/);
+    assert.throws(() => trainConfig({ checkpointEvery: 0 }), /train.checkpointEvery must be a positive integer or null/);
+    assert.throws(() => trainConfig({ keepCheckpoints: 0 }), /train.keepCheckpoints must be a positive integer/);
+    assert.throws(() => trainConfig({ turns: 0 }), /train.turns must be a positive integer or null/);
+    assert.throws(() => trainConfig({ schedule: { lr: -1 } }), /train.schedule.lr must be a positive number/);
+    assert.throws(() => trainConfig({ loss: { temperature: 0 } }), /train.loss.temperature must be > 0/);
+    assert.equal(trainConfig({ checkpointEvery: null, turns: null }).turns, null);
+  });
+});

@@ -22,7 +22,7 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     preset: 'small',
     // GradCache chunks keep every run well inside the wasm heap (4 GiB, and offsets past 2 GiB have been seen
     // to fault in tfjs-wasm kernels) whatever its batch: a 7-turn chunk of 4 sequences stays under ~1.5 GiB.
-    train: { steps: 100, imagesPerStep: 6, chunkSize: 4, logEvery: 10, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
+    train: { steps: 100, imagesPerStep: 6, chunkSize: 4, logEvery: 10, checkpointEvery: 25, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
     eval: { limit: 20, validationRecords: 100, pools: ['local'] },
   },
   full: {
