@@ -1,9 +1,10 @@
 /**
  * `npm run pretrain -- [--preset small] [--name NAME] [--set key.path=value ...] [--root results/base]
- *                      [--backend auto|wasm|cpu|tensorflow] [--stop-after N]`
+ *                      [--backend auto|wasm|cpu|tensorflow] [--stop-after N] [--reevaluate]`
  *
  * Trains the base model of a preset generatively (lib/pretrain, docs/base-model.md) into
  * results/base/<name>/ (name defaults to the preset). Resumable: rerun the same command after an interruption.
+ * `--reevaluate` recomputes a finished base's held-out scores from its weights (after the evaluation changed).
  * `--set` takes keys under model., pretrain., data. and eval. (e.g. --set pretrain.steps=500).
  */
 import { describeBackend, initBackend } from '../lib/backend';
@@ -19,6 +20,7 @@ async function main(argv: readonly string[]): Promise<void> {
   let root: string | undefined;
   let backend = 'auto';
   let stopAfter: number | undefined;
+  let reevaluate = false;
   const sets: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -33,6 +35,7 @@ async function main(argv: readonly string[]): Promise<void> {
     else if (a === '--set') sets.push(value());
     else if (a === '--backend') backend = value();
     else if (a === '--stop-after') stopAfter = Number(value());
+    else if (a === '--reevaluate') reevaluate = true;
     else throw new Error(`Unknown argument ${a}; see the header of scripts/pretrain.ts.`);
   }
   const overrides = { preset, ...(parseAssignments(sets) as BaseRunOverrides) };
@@ -40,7 +43,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const report = await initBackend({ backend: backend as never });
   log.info(`backend: ${describeBackend(report)}`);
   await buildData({ outDir: cfg.data.dir });
-  const out = await runBase(cfg, { ...(name === undefined ? {} : { name }), ...(root === undefined ? {} : { root }), ...(stopAfter === undefined ? {} : { stopAfter }) });
+  const out = await runBase(cfg, { ...(name === undefined ? {} : { name }), ...(root === undefined ? {} : { root }), ...(stopAfter === undefined ? {} : { stopAfter }), reevaluate });
   log.info(out.skipped ? `${out.dir} is finished already` : `wrote ${out.dir}`);
   console.log(JSON.stringify(out.metrics.metrics, null, 1));
 }

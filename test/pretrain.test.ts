@@ -8,7 +8,8 @@ import { collate } from '../lib/batch';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { patchTensor } from '../lib/model/vision';
-import { styleNamed } from '../lib/pretrain/evaluate';
+import { GROUP_QUESTION, majorityAnswers, ProbeRecord, probeQuestions, styleNamed } from '../lib/pretrain/evaluate';
+import type { TrainingRecord } from '../lib/data/m3t';
 import { generate } from '../lib/pretrain/generate';
 import { answerTargets, generativeLoss } from '../lib/pretrain/objective';
 import { packGenerative, renderPrompt, renderQa } from '../lib/pretrain/packing';
@@ -175,6 +176,30 @@ describe('base model (generative pretraining)', function () {
     assert.equal(styleNamed('grinning face: an emoji, drawn in the glossy Noto Emoji style. It is'), 'noto');
     assert.equal(styleNamed('Flag of France, drawn in the flag-icons 4:3 rendering.'), 'flag-icons');
     assert.equal(styleNamed('a face'), null);
+  });
+
+  it('probe questions: colour from the English region-colour turn, group of every emoji image from its description, style from the description turn', () => {
+    const rec = (id: string, concept: string, style: string, sentence: string, turns: [string, string, string, string, string][]): ProbeRecord => ({
+      record: { id, concept, style, querySentence: sentence, queryImagePath: 'x.png', targetImagePath: '', source: { file: '', row: 0 }, negatives: [], group: id, turns: turns.map(([kind, , , q, t]) => ({ kind, query: q, target: t, targetSentence: '' })) } as TrainingRecord,
+      facets: turns.map((t) => t[1]),
+      langs: turns.map((t) => t[2]),
+      image: new Float32Array(3),
+    });
+    const smile = rec('a', 'emoji:1F600', 'noto', 'grinning face: an emoji of the smileys & emotion group (smiling), drawn in the glossy Noto Emoji style.', [
+      ['vqa_local1', 'colour:top', 'en', 'Which colour is the top?', 'yellow'],
+      ['vqa_local2', 'colour:left', 'fi', 'Mikä väri?', 'keltainen'],
+      ['retrieval', 'description', 'en', 'Describe it.', 'grinning face: …'],
+    ]);
+    const flag = rec('b', 'flag:FR', 'flag-icons', 'Flag of France, drawn in the flag-icons 4:3 rendering.', [['retrieval', 'description', 'en', 'Describe this flag.', 'Flag of France …']]);
+    const qs = probeQuestions([smile, flag], 10);
+    assert.deepEqual(qs.map((q) => [q.task, q.question, q.expected]), [
+      ['group', GROUP_QUESTION, 'smileys & emotion'],
+      ['colour', 'Which colour is the top?', 'yellow'],
+      ['style', 'Describe it.', 'noto'],
+      ['style', 'Describe this flag.', 'flag-icons'],
+    ]);
+    assert.equal(probeQuestions([smile, flag], 1).length, 3, 'at most perTask of each task');
+    assert.deepEqual(majorityAnswers([smile, flag, flag]), { colour: 'yellow', group: 'smileys & emotion', style: 'flag-icons' });
   });
 
   it('rejects bad settings by name', () => {

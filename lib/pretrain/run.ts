@@ -17,13 +17,14 @@ import { backendReport } from '../backend';
 import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { log } from '../log';
-import { saveCheckpoint } from '../model/checkpoint';
+import { loadEncoder, saveCheckpoint } from '../model/checkpoint';
 import { Embedder } from '../model/embedder';
 import { modelConfig, ModelConfig, ModelPreset } from '../model/config';
 import { Overrides } from '../config';
 import { gitSha, MetricsFile, readMetrics, writeJson, writeMetrics, writeFileAtomic } from '../results';
 import type { TrainData } from '../train';
 import { runTokenizer } from '../experiment/run';
+import { Rng } from '../random';
 import { Tokenizer } from '../tokenizer';
 import { generativeAccuracy, heldOutLoss, majorityAnswers, ProbeRecord, probeQuestions } from './evaluate';
 import { pretrain, pretrainConfig, PretrainConfig } from './train';
@@ -71,7 +72,7 @@ function facetsOf(dataDir: string, split: string): Map<string, { facets: string[
 }
 
 /** Records of a split with pixels and probe columns. */
-async function splitRecords(dataDir: string, split: string, size: number, limit: number | null): Promise<ProbeRecord[]> {
+export async function splitRecords(dataDir: string, split: string, size: number, limit: number | null): Promise<ProbeRecord[]> {
   const m3t = await readMiniM3t(dataDir, split);
   const cache = ImageCache.open(m3t.cacheDir, size);
   const facets = facetsOf(dataDir, split);
@@ -98,7 +99,9 @@ function spread<T>(xs: readonly T[], n: number): T[] {
 export function evaluateBase(model: Embedder, held: readonly ProbeRecord[], train: readonly ProbeRecord[], cfg: BaseRunConfig): Record<string, number> {
   const lossSet = spread(held.filter((r) => r.image !== null), cfg.eval.lossRecords).map(asImageRecord);
   const { loss, tokenAccuracy } = heldOutLoss(model, lossSet);
-  const questions = probeQuestions(spread(held, held.length), cfg.eval.questionsPerTask);
+  // A seeded shuffle: the split's files keep a concept's variants (skin tones, styles) next to each other.
+  const order = new Rng(0).permutation(held.length).map((i) => held[i] as ProbeRecord);
+  const questions = probeQuestions(order, cfg.eval.questionsPerTask);
   return { loss, tokenAccuracy, ...generativeAccuracy(model, questions, majorityAnswers(train)) };
 }
 
@@ -107,6 +110,8 @@ export interface BaseRunOptions {
   name?: string;
   progress?: 'bar' | 'lines' | 'none';
   stopAfter?: number;
+  /** A finished run: recompute its held-out scores from model/ (after the evaluation changed) and rewrite metrics.json and card.md. */
+  reevaluate?: boolean;
 }
 
 /** Train (or resume, or return) a base model. */
@@ -118,7 +123,9 @@ export async function runBase(cfg: BaseRunConfig, options: BaseRunOptions = {}):
     if (saved !== JSON.stringify(cfg, null, 2) + '\n') {
       throw new Error(`${configFile} holds another base config than this one; use another --name, or move the folder away to start over.`);
     }
-    if (fs.existsSync(path.join(dir, 'metrics.json')) && fs.existsSync(path.join(dir, 'model', 'model.json'))) return { dir, metrics: readMetrics(dir), skipped: true };
+    if (fs.existsSync(path.join(dir, 'metrics.json')) && fs.existsSync(path.join(dir, 'model', 'model.json'))) {
+      return options.reevaluate === true ? { dir, metrics: await reevaluateBase(dir, cfg), skipped: false } : { dir, metrics: readMetrics(dir), skipped: true };
+    }
   } else {
     fs.mkdirSync(dir, { recursive: true });
     writeJson(configFile, cfg);
@@ -162,6 +169,26 @@ export async function runBase(cfg: BaseRunConfig, options: BaseRunOptions = {}):
     writeMetrics(dir, metrics);
     writeFileAtomic(path.join(dir, 'card.md'), modelCard(dir, cfg, metrics, model));
     return { dir, metrics, skipped: false };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Recompute a finished base's validation and test scores from its final weights; other metrics are kept. */
+async function reevaluateBase(dir: string, cfg: BaseRunConfig): Promise<MetricsFile> {
+  const model = await loadEncoder(path.join(dir, 'model'));
+  try {
+    const train = await splitRecords(cfg.data.dir, 'train', cfg.model.imageSize, cfg.data.maxRecords);
+    const validation = await splitRecords(cfg.data.dir, 'validation', cfg.model.imageSize, null);
+    const test = await splitRecords(cfg.data.dir, 'test', cfg.model.imageSize, null);
+    const old = readMetrics(dir);
+    const metrics: MetricsFile = {
+      metadata: old.metadata,
+      metrics: { ...old.metrics, validation: evaluateBase(model, validation, train, cfg), test: evaluateBase(model, test, train, cfg), reevaluated: { gitSha: gitSha(), date: new Date().toISOString() } },
+    };
+    writeMetrics(dir, metrics, { overwrite: true });
+    writeFileAtomic(path.join(dir, 'card.md'), modelCard(dir, cfg, metrics, model), { overwrite: true });
+    return metrics;
   } finally {
     model.dispose();
   }
