@@ -94,6 +94,20 @@ export { alignment, uniformity, modalityGap, turnAgreement, coherenceSummary } f
 // Diagnostics: does a model see its images (pairwise cosine, linear probes on pixels / vision tokens / embeddings).
 export { diagnoseEmbedder, DIAGNOSE_DEFAULTS } from './diagnostics/diagnose';
 export type { DiagnoseOptions } from './diagnostics/diagnose';
+
+// The base model (generative pretraining) and where runs start from.
+export { generate, DEFAULT_GENERATE } from './pretrain/generate';
+export type { GenerateInput, GenerateOptions } from './pretrain/generate';
+export { probeQuestions, majorityAnswers, styleNamed, generativeAccuracy } from './pretrain/evaluate';
+export type { ProbeQuestion, ProbeRecord } from './pretrain/evaluate';
+export { runBase, resolveBaseRun, evaluateBase, splitRecords } from './pretrain/run';
+export type { BaseRunConfig, BaseRunOverrides, BaseRunOptions } from './pretrain/run';
+export { pretrain, pretrainConfig, DEFAULT_PRETRAIN } from './pretrain/train';
+export type { PretrainConfig } from './pretrain/train';
+export { resolveInit, baseModelDir } from './experiment/init';
+export * as notebookDiagnostics from './notebook-diagnostics';
+export { diagnoseModels, diagnosticRows, diagnosticFindings, probeAnswers, baseCurves, readBaseLog, baseModelFolder, baseRunDir } from './notebook-diagnostics';
+export type { DiagnosedModel, SkippedModel, DiagnoseModelsOptions, AnswerOptions, BaseLogLine } from './notebook-diagnostics';
 export { meanPairwiseCosine } from './diagnostics/cosine';
 export { linearProbe, fitLinearProbe, predictLinearProbe, majorityClass, LINEAR_PROBE_DEFAULTS } from './diagnostics/linear-probe';
 export type { LinearProbeOptions, LinearProbeModel, ProbeSet, ProbeResult, ProbeForm } from './diagnostics/linear-probe';
