@@ -257,12 +257,62 @@ export function appendLog(runDir: string | null, record: object): void {
   fs.appendFileSync(path.join(runDir, 'log.jsonl'), JSON.stringify(record) + '\n');
 }
 
-/** Keep only the log lines of steps before `step` (a resumed run rewrites what came after its checkpoint). */
+/**
+ * Keep only the log lines of steps before `step` (a resumed run rewrites what came after its checkpoint). A
+ * torn last line (the process was killed mid-write) is dropped with a warning; a broken line elsewhere is an
+ * error naming the file and line.
+ */
 export function truncateLog(runDir: string, step: number): void {
   const file = path.join(runDir, 'log.jsonl');
   if (!fs.existsSync(file)) return;
-  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step < step);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const last = lines.reduce((at, l, i) => (l.trim() === '' ? at : i), -1);
+  const kept: string[] = [];
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    let record: { step: number };
+    try {
+      record = JSON.parse(l) as { step: number };
+    } catch {
+      if (i === last) {
+        log.warn(`${file}: line ${i + 1} is cut off (an interrupted write); dropping it`);
+        return;
+      }
+      throw new Error(`${file}: line ${i + 1} is not valid JSON (${l.slice(0, 60)}…); fix or delete that line to resume.`);
+    }
+    if (record.step < step) kept.push(l);
+  });
   fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+}
+
+/**
+ * Remove what interrupted checkpoint writes left under `<runDir>/checkpoints`: temporary folders of processes
+ * that are gone (`step-N.tmp-PID-…`) and step folders without their trainer.json. Returns what it removed.
+ */
+export function cleanCheckpointLeftovers(runDir: string): string[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(root)) {
+    const dir = path.join(root, name);
+    const tmp = /\.tmp-(\d+)-\d+$/.exec(name);
+    const stale = tmp !== null ? !processAlive(Number(tmp[1])) : CKPT.test(name) && !fs.existsSync(path.join(dir, 'trainer.json'));
+    if (!stale) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  if (removed.length > 0) log.warn(`removed ${removed.length} leftover(s) of interrupted checkpoint writes under ${root}`);
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Train `model` on `data` with config `c`. */
@@ -272,6 +322,7 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
   const temp = c.learnTemperature ? new LearnableTemperature(c.loss.temperature) : null;
   const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]), c.optimizer);
   let start = 0;
+  if (runDir !== null) cleanCheckpointLeftovers(runDir);
   const latest = runDir === null || options.resume === false ? undefined : checkpointDirs(runDir).at(-1);
   if (latest !== undefined) {
     start = await restoreTrainState(latest.dir, model, opt, temp);

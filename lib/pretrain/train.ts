@@ -20,7 +20,7 @@ import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
 import { log } from '../log';
-import { appendLog, checkpointDirs, NonFiniteLossError, restoreTrainState, saveTrainState, stepIndices, TrainData, truncateLog } from '../train';
+import { appendLog, checkpointDirs, cleanCheckpointLeftovers, NonFiniteLossError, restoreTrainState, saveTrainState, stepIndices, TrainData, truncateLog } from '../train';
 import { answerTargets, generativeLoss } from './objective';
 import { packGenerative } from './packing';
 
@@ -117,6 +117,7 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
   if (runDir !== null) fs.mkdirSync(runDir, { recursive: true });
   const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })), c.optimizer);
   let start = 0;
+  if (runDir !== null) cleanCheckpointLeftovers(runDir);
   const latest = runDir === null ? undefined : checkpointDirs(runDir).at(-1);
   if (latest !== undefined) {
     start = await restoreTrainState(latest.dir, model, opt, null);

@@ -1,5 +1,8 @@
 import { strict as assert } from 'assert';
-import { sameKindRecords, trainConfig, TrainRecord } from '../lib/train';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { cleanCheckpointLeftovers, sameKindRecords, trainConfig, TrainRecord, truncateLog } from '../lib/train';
 
 const rec = (id: string, kinds: string[]): TrainRecord => ({
   id,
@@ -48,5 +51,41 @@ describe('training settings that are errors', () => {
     assert.throws(() => trainConfig({ schedule: { lr: -1 } }), /train.schedule.lr must be a positive number/);
     assert.throws(() => trainConfig({ loss: { temperature: 0 } }), /train.loss.temperature must be > 0/);
     assert.equal(trainConfig({ checkpointEvery: null, turns: null }).turns, null);
+  });
+});
+
+describe('resuming after interrupted writes', () => {
+  it('a torn last line of log.jsonl is dropped; a broken line elsewhere names the file and line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'log-'));
+    try {
+      const file = path.join(dir, 'log.jsonl');
+      fs.writeFileSync(file, '{"step":0}\n{"step":1}\n{"step":2}\n{"st');
+      truncateLog(dir, 2);
+      assert.equal(fs.readFileSync(file, 'utf8'), '{"step":0}\n{"step":1}\n');
+      fs.writeFileSync(file, '{"step":0}\n{"st\n{"step":2}\n');
+      assert.throws(() => truncateLog(dir, 2), /log\.jsonl: line 2 is not valid JSON/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leftovers of interrupted checkpoint writes are removed; live writers and complete checkpoints stay', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckpt-'));
+    try {
+      const root = path.join(dir, 'checkpoints');
+      const mk = (name: string, trainer: boolean): void => {
+        fs.mkdirSync(path.join(root, name), { recursive: true });
+        if (trainer) fs.writeFileSync(path.join(root, name, 'trainer.json'), '{}');
+      };
+      mk('step-000010', true);
+      mk('step-000020', false); // emptied by an interrupted replace
+      mk('step-000030.tmp-999999999-1', false); // a writer that is gone
+      mk(`step-000030.tmp-${process.pid}-2`, false); // this process: alive
+      const removed = cleanCheckpointLeftovers(dir).map((d) => path.basename(d)).sort();
+      assert.deepEqual(removed, ['step-000020', 'step-000030.tmp-999999999-1']);
+      assert.deepEqual(fs.readdirSync(root).sort(), ['step-000010', `step-000030.tmp-${process.pid}-2`]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
