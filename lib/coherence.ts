@@ -1,5 +1,5 @@
 /**
- * Representation coherence of an embedding space: measures the paper does not define (muco-paper.md §5: it
+ * Representation coherence of an embedding space: measures the paper does not define (docs/method.md §5: it
  * claims "coherence across modalities" with no metric), taken from the literature so single-turn and MuCo
  * models can be compared on the same footing.
  *

@@ -1,5 +1,5 @@
 /**
- * Efficiency of our runs, measured and analytic (muco-paper.md §3.5, Table 5; design.md §6):
+ * Efficiency of our runs, measured and analytic (docs/method.md §4; the paper's Table 5):
  *   runStepFlops        analytic FLOPs of a run config's training steps (lib/flops on the packed batches
  *                       the trainer builds: padded per GradCache chunk, the recomputation counted)
  *   flopsPerPairCurve   FLOPs per query–target pair versus turns: MuCo (k turns on B images) against

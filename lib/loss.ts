@@ -1,5 +1,5 @@
 /**
- * Contrastive losses (muco-paper.md §1.2, §1.4, §1.5). All take L2-normalised embeddings and return named
+ * Contrastive losses (docs/method.md §3; the paper's Eq. 1, 4–7). All take L2-normalised embeddings and return named
  * parts (open_clip style) plus diagnostics the trainer logs:
  *
  *   infoNCE          Eq. 1: −log softmax(q·tᵀ/τ)[i, pos(i)], query→target (optionally + target→query),

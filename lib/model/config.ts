@@ -1,7 +1,7 @@
 /**
  * The embedder's sizes, its presets, and analytic parameter and memory counts.
  *
- * Shape of the model (design.md §3; Qwen2-VL as MuCo uses it, in miniature):
+ * Shape of the model (docs/model.md; Qwen2-VL as MuCo uses it, in miniature):
  *   image [H, W, 3] → p×p patches (H/p · W/p of them) → vision transformer (width `visionDim`)
  *   → 2×2 patch merge (4·visionDim) → MLP projector → `imageTokens` tokens of width `dim`
  *   → spliced into the token sequence → decoder-only transformer (RMSNorm, rotary positions, SwiGLU)

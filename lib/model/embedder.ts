@@ -1,5 +1,5 @@
 /**
- * The MLLM embedder (design.md §3; muco-paper.md §1.3, §1.6): vision tower + language model, pooled at every
+ * The MLLM embedder (docs/model.md, docs/method.md §1–2): vision tower + language model, pooled at every
  * `<|emb|>` token, L2-normalised.
  *
  *   embed(batch, patches)  → [Σk, D] embeddings + (sequence, slot) index: a single-turn batch gives one row
