@@ -18,19 +18,14 @@ import * as path from 'path';
 import { backendReport } from '../backend';
 import { Overrides, resolveConfig } from '../config';
 import { ImageCache } from '../data/cache';
-import { discoverMbeir } from '../data/mbeir';
-import { discoverMmeb } from '../data/mmeb';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { TURN_KINDS } from '../data/turns';
-import { evaluateMbeir, mbeirSummary } from '../eval/mbeir';
-import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
-import type { Encoder } from '../evaluate';
 import { DEFAULT_EVAL, EvalConfig } from '../experiment/config';
-import { configDiff, runTokenizer } from '../experiment/run';
+import { configDiff, evaluateRun, runTokenizer } from '../experiment/run';
 import type { ScalePreset } from '../experiment/scales';
-import { validationMetrics, ValidationItem } from '../experiment/validate';
+import { validationItems, validationMetrics } from '../experiment/validate';
 import { log } from '../log';
-import { CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeJson, writeMetrics } from '../results';
+import { gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeJson, writeMetrics } from '../results';
 import { Tokenizer } from '../tokenizer';
 import type { TrainData, TrainRecord } from '../train';
 import { loadDualEncoder } from './dual-checkpoint';
@@ -145,47 +140,6 @@ export async function dualTrainingData(cfg: DualRunConfig): Promise<{ records: T
   return { records, data };
 }
 
-/**
- * The validation items, selected exactly as lib/experiment/validate.ts `validationRecall` selects them (the
- * first `n` validation records with an image and a retrieval turn; the query's first phrasing), so the
- * baseline's validation numbers are comparable with the MLLM runs'.
- */
-export async function dualValidationItems(dataDir: string, n: number): Promise<ValidationItem[]> {
-  if (n <= 0) return [];
-  const split = await readMiniM3t(dataDir, 'validation');
-  const turnOf = (r: TrainingRecord): TrainingRecord['turns'][number] | undefined => r.turns.find((t) => t.kind === 'retrieval');
-  const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
-  return split.records
-    .filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined)
-    .slice(0, n)
-    .map((r) => ({ image: `${split.imageRoot}/${r.queryImagePath}`, query: first(turnOf(r)!.query), target: turnOf(r)!.target }));
-}
-
-/** Evaluate any encoder on the configured benchmarks (as lib/experiment/run `evaluateRun`); writes score files and CSVs into `dir`. */
-export async function evaluateEncoder(encoder: Encoder, cfg: Pick<DualRunConfig, 'experiment' | 'run' | 'data' | 'eval'>, dir: string): Promise<Record<string, MetricValue>> {
-  const out: Record<string, MetricValue> = {};
-  const limit = cfg.eval.limit === null ? {} : { limit: cfg.eval.limit };
-  if (cfg.eval.benchmarks.includes('mini-mmeb')) {
-    const entries = discoverMmeb(path.join(cfg.data.dir, 'mini-mmeb'));
-    const files = await evaluateMmeb(entries, encoder, limit);
-    writeMmebScoreFiles(dir, files, { model: `${cfg.experiment}/${cfg.run}` }, { overwrite: true, catalogue: entries });
-    const summary = mmebSummary(files, entries);
-    out['mmeb'] = summary as unknown as MetricValue;
-    writeCsv(dir, 'mmeb', Object.entries(summary.perDataset).map(([dataset, score]): CsvRow => {
-      const e = entries.find((x) => x.name === dataset);
-      return { dataset, metaTask: e?.metaTask ?? '', distribution: e?.distribution ?? '', hitAt1: score };
-    }), { overwrite: true });
-  }
-  if (cfg.eval.benchmarks.includes('mini-mbeir')) {
-    const result = await evaluateMbeir(discoverMbeir(path.join(cfg.data.dir, 'mini-mbeir')), encoder, { pools: cfg.eval.pools, ...limit });
-    const local = mbeirSummary(result.local);
-    const global = cfg.eval.pools.includes('global') ? mbeirSummary(result.global) : null;
-    out['mbeir'] = { local, global } as unknown as MetricValue;
-    writeCsv(dir, 'mbeir', Object.entries(local.perTask).map(([task, score]): CsvRow => ({ task, local: score, global: global?.perTask[task] ?? null })), { overwrite: true });
-  }
-  return out;
-}
-
 export interface DualRunOutcome {
   dir: string;
   metrics: MetricsFile;
@@ -219,7 +173,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
   const model = DualEncoder.create(resolved.model, tokenizer, resolved.train.seed);
   try {
     log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, ${model.describe()}`);
-    const items = await dualValidationItems(resolved.data.dir, resolved.eval.validationRecords);
+    const items = await validationItems(resolved.data.dir, resolved.eval.validationRecords);
     // The validation curve in log.jsonl (train.evalEvery): MRR and its image-only control.
     const evaluate = async (step: number, m: DualEncoder): Promise<Record<string, number | null>> => {
       const v = await validationMetrics((inputs) => m.embedInputs(inputs), m.dim, items);
@@ -250,7 +204,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
       const metrics: Record<string, MetricValue> = {
         train,
         validation: await validationMetrics((inputs) => final.embedInputs(inputs), final.dim, items),
-        ...(await evaluateEncoder(final, resolved, dir)),
+        ...(await evaluateRun(final, resolved, dir)),
       };
       const file: MetricsFile = {
         metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },

@@ -21,6 +21,7 @@ import { discoverMmeb } from '../data/mmeb';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { evaluateMbeir, mbeirSummary } from '../eval/mbeir';
 import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
+import type { Encoder } from '../evaluate';
 import { log } from '../log';
 import { Embedder } from '../model/embedder';
 import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeJson, writeMetrics } from '../results';
@@ -103,8 +104,8 @@ function isFinished(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'metrics.json'));
 }
 
-/** Evaluate a model on the configured benchmarks; writes score files and CSVs into `dir`. */
-export async function evaluateRun(model: Embedder, cfg: RunConfig, dir: string): Promise<Record<string, MetricValue>> {
+/** Evaluate any encoder (our embedder, the dual-encoder baseline) on the configured benchmarks; writes score files and CSVs into `dir`. */
+export async function evaluateRun(model: Encoder, cfg: Pick<RunConfig, 'experiment' | 'run' | 'data' | 'eval'>, dir: string): Promise<Record<string, MetricValue>> {
   const out: Record<string, MetricValue> = {};
   const limit = cfg.eval.limit === null ? {} : { limit: cfg.eval.limit };
   if (cfg.eval.benchmarks.includes('mini-mmeb')) {

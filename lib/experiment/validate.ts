@@ -25,14 +25,20 @@ export interface ValidationItem {
 }
 
 export async function validationRecall(model: Embedder, cfg: RunConfig): Promise<Record<string, MetricValue>> {
-  const n = cfg.eval.validationRecords;
-  if (n <= 0) return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, []);
-  const split = await readMiniM3t(cfg.data.dir, 'validation');
+  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, await validationItems(cfg.data.dir, cfg.eval.validationRecords));
+}
+
+/**
+ * The validation check's items: the first `n` validation records with an image and a retrieval turn, the
+ * query's first phrasing and the turn's target. Every model (ours, the baselines) is validated on these.
+ */
+export async function validationItems(dataDir: string, n: number): Promise<ValidationItem[]> {
+  if (n <= 0) return [];
+  const split = await readMiniM3t(dataDir, 'validation');
   const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === 'retrieval');
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
-  const items = records.map((r) => ({ image: `${split.imageRoot}/${r.queryImagePath}`, query: first(turnOf(r)!.query), target: turnOf(r)!.target }));
-  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, items);
+  return records.map((r) => ({ image: `${split.imageRoot}/${r.queryImagePath}`, query: first(turnOf(r)!.query), target: turnOf(r)!.target }));
 }
 
 /**
