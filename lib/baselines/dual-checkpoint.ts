@@ -12,7 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { fileHandler } from '../model/checkpoint';
+import { fileHandler, renameIntoPlace } from '../model/checkpoint';
 import { Tokenizer } from '../tokenizer';
 import { DualEncoder, DualEncoderConfig, dualEncoderConfig, dualParameterSpecs, DualParams } from './dual-encoder';
 
@@ -23,19 +23,6 @@ export interface DualCheckpointMetadata {
   config: DualEncoderConfig;
   tokenizerFingerprint: string;
   extra: Record<string, unknown>;
-}
-
-/** Replace `target` by the folder `tmp` (rename; an older target is moved aside first, then removed). */
-export function renameIntoPlace(tmp: string, target: string): void {
-  if (fs.existsSync(target)) {
-    const old = `${target}.old-${process.pid}-${Date.now()}`;
-    fs.renameSync(target, old);
-    fs.renameSync(tmp, target);
-    fs.rmSync(old, { recursive: true, force: true });
-  } else {
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(tmp, target);
-  }
 }
 
 /** Save the model's weights (+ config, vocabulary, `extra`) to `dir` atomically. */

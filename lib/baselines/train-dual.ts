@@ -24,7 +24,7 @@ import { choosePairs } from '../packing';
 import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
-import { NonFiniteLossError, stepIndices, TrainData, TrainRecord } from '../train';
+import { checkpointDirs, NonFiniteLossError, stepIndices, TrainData, TrainRecord } from '../train';
 import { loadDualEncoderInto, saveDualEncoder } from './dual-checkpoint';
 import { DualEncoder, DualItem } from './dual-encoder';
 
@@ -202,19 +202,6 @@ export async function dualStep(model: DualEncoder, batch: DualBatch, temp: Learn
   const [loss, accuracy, positive, hardestNegative] = Array.from(await scalars.data());
   tf.dispose([value, scalars]);
   return { grads, loss: loss as number, accuracy: accuracy as number, positive: positive as number, hardestNegative: hardestNegative as number };
-}
-
-const CKPT = /^step-(\d{6,})$/;
-
-function checkpointDirs(runDir: string): { step: number; dir: string }[] {
-  const root = path.join(runDir, 'checkpoints');
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root)
-    .map((name) => ({ m: CKPT.exec(name), dir: path.join(root, name) }))
-    .filter((x) => x.m !== null && fs.existsSync(path.join(x.dir, 'trainer.json')))
-    .map((x) => ({ step: Number((x.m as RegExpExecArray)[1]), dir: x.dir }))
-    .sort((a, b) => a.step - b.step);
 }
 
 /** The newest complete checkpoint folder of a run, or null. */

@@ -84,6 +84,11 @@ export async function saveCheckpoint(
   await fileHandler(tmp).save({ weightSpecs: specs, weightData: data, userDefinedMetadata: metadata as unknown as Record<string, object> });
   tokenizer.save(path.join(tmp, 'tokenizer.json'));
   writeMore?.(tmp);
+  renameIntoPlace(tmp, target);
+}
+
+/** Replace folder `target` by the finished folder `tmp` (rename; an older target is moved aside first, then removed). */
+export function renameIntoPlace(tmp: string, target: string): void {
   if (fs.existsSync(target)) {
     const old = `${target}.old-${process.pid}-${Date.now()}`;
     fs.renameSync(target, old);
