@@ -12,6 +12,7 @@ import { DUAL_SCALES, resolveDualRun, runDualEncoder, DualRunOutcome, DualRunOve
 import { parseAssignments } from '../lib/config';
 import type { ScalePreset } from '../lib/experiment/scales';
 import { log } from '../lib/log';
+import { readArgs } from '../lib/cli-args';
 import { ensureData } from './cli';
 
 export interface BaselineArgs {
@@ -22,20 +23,13 @@ export interface BaselineArgs {
 }
 
 export function parseBaselineArgs(argv: readonly string[]): BaselineArgs {
-  const args: BaselineArgs = { scale: 'quick', sets: [], results: 'results', backend: 'auto' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value.`);
-      return v;
-    };
-    if (a === '--scale') args.scale = value() as ScalePreset;
-    else if (a === '--set') args.sets.push(value());
-    else if (a === '--results') args.results = value();
-    else if (a === '--backend') args.backend = value() as BackendRequest;
-    else throw new Error(`Unknown argument ${a}; see the header of experiments/baseline.ts.`);
-  }
+  const p = readArgs(argv, { '--scale': 'value', '--set': 'list', '--results': 'value', '--backend': 'value' }, { unknown: (a) => `Unknown argument ${a}; see the header of experiments/baseline.ts.` });
+  const args: BaselineArgs = {
+    scale: (p.values.get('--scale') ?? 'quick') as ScalePreset,
+    sets: p.lists.get('--set') ?? [],
+    results: p.values.get('--results') ?? 'results',
+    backend: (p.values.get('--backend') ?? 'auto') as BackendRequest,
+  };
   if (!(args.scale in DUAL_SCALES)) throw new Error(`--scale must be one of ${Object.keys(DUAL_SCALES).join(', ')}, got ${args.scale}.`);
   return args;
 }

@@ -13,6 +13,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
+import { readArgs } from '../lib/cli-args';
 import { buildData } from '../lib/data/build';
 import { EXPERIMENTS, experimentRuns } from '../lib/experiment/catalog';
 import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
@@ -36,25 +37,20 @@ export interface CliArgs {
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { name: '', scale: 'quick', runs: null, sets: [], results: 'results', backend: 'auto', list: false, summaryOnly: false, revalidate: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value.`);
-      return v;
-    };
-    if (a === '--scale') args.scale = value() as ScalePreset;
-    else if (a === '--runs') args.runs = value().split(',');
-    else if (a === '--set') args.sets.push(value());
-    else if (a === '--results') args.results = value();
-    else if (a === '--backend') args.backend = value();
-    else if (a === '--list') args.list = true;
-    else if (a === '--summary') args.summaryOnly = true;
-    else if (a === '--revalidate') args.revalidate = true;
-    else if (a.startsWith('--')) throw new Error(`Unknown option ${a}; see the header of experiments/cli.ts.`);
-    else args.name = a;
-  }
+  const spec = { '--scale': 'value', '--runs': 'value', '--set': 'list', '--results': 'value', '--backend': 'value', '--list': 'flag', '--summary': 'flag', '--revalidate': 'flag' } as const;
+  const p = readArgs(argv, spec, { unknown: (a) => `Unknown option ${a}; see the header of experiments/cli.ts.`, positional: true });
+  const runs = p.values.get('--runs');
+  const args: CliArgs = {
+    name: p.positional.at(-1) ?? '',
+    scale: (p.values.get('--scale') ?? 'quick') as ScalePreset,
+    runs: runs === undefined ? null : runs.split(','),
+    sets: p.lists.get('--set') ?? [],
+    results: p.values.get('--results') ?? 'results',
+    backend: p.values.get('--backend') ?? 'auto',
+    list: p.flags.has('--list'),
+    summaryOnly: p.flags.has('--summary'),
+    revalidate: p.flags.has('--revalidate'),
+  };
   if (!(args.scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${args.scale}.`);
   return args;
 }

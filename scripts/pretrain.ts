@@ -8,6 +8,7 @@
  * `--set` takes keys under model., pretrain., data. and eval. (e.g. --set pretrain.steps=500).
  */
 import { describeBackend, initBackend } from '../lib/backend';
+import { readArgs } from '../lib/cli-args';
 import { parseAssignments } from '../lib/config';
 import { buildData } from '../lib/data/build';
 import { log } from '../lib/log';
@@ -15,29 +16,16 @@ import type { ModelPreset } from '../lib/model/config';
 import { BaseRunOverrides, resolveBaseRun, runBase } from '../lib/pretrain/run';
 
 async function main(argv: readonly string[]): Promise<void> {
-  let preset: ModelPreset = 'small';
-  let name: string | undefined;
-  let root: string | undefined;
-  let backend = 'auto';
-  let stopAfter: number | undefined;
-  let reevaluate = false;
-  const sets: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value.`);
-      return v;
-    };
-    if (a === '--preset') preset = value() as ModelPreset;
-    else if (a === '--name') name = value();
-    else if (a === '--root') root = value();
-    else if (a === '--set') sets.push(value());
-    else if (a === '--backend') backend = value();
-    else if (a === '--stop-after') stopAfter = Number(value());
-    else if (a === '--reevaluate') reevaluate = true;
-    else throw new Error(`Unknown argument ${a}; see the header of scripts/pretrain.ts.`);
-  }
+  const spec = { '--preset': 'value', '--name': 'value', '--root': 'value', '--set': 'list', '--backend': 'value', '--stop-after': 'value', '--reevaluate': 'flag' } as const;
+  const p = readArgs(argv, spec, { unknown: (a) => `Unknown argument ${a}; see the header of scripts/pretrain.ts.` });
+  const preset = (p.values.get('--preset') ?? 'small') as ModelPreset;
+  const name = p.values.get('--name');
+  const root = p.values.get('--root');
+  const backend = p.values.get('--backend') ?? 'auto';
+  const stop = p.values.get('--stop-after');
+  const stopAfter = stop === undefined ? undefined : Number(stop);
+  const reevaluate = p.flags.has('--reevaluate');
+  const sets = p.lists.get('--set') ?? [];
   const overrides = { preset, ...(parseAssignments(sets) as BaseRunOverrides) };
   const cfg = resolveBaseRun(overrides);
   const report = await initBackend({ backend: backend as never });
