@@ -182,13 +182,20 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
 /**
  * The trainer's hooks, with an evaluation every `train.evalEvery` steps (when set and no other is given): the
  * validation retrieval with its image controls and the image-only cosine, logged with the step, so a run's
- * log.jsonl shows when it starts to read the image.
+ * log.jsonl shows when it starts to read the image. `final` keeps the last step's full result, so the runner
+ * does not validate the same weights twice.
  */
-function withValidationLog(hooks: TrainHooks | undefined, cfg: RunConfig): TrainHooks {
-  if (hooks?.evaluate !== undefined || cfg.train.evalEvery === null) return hooks ?? {};
+function withValidationLog(hooks: TrainHooks | undefined, cfg: RunConfig): { hooks: TrainHooks; final: () => Record<string, MetricValue> | null } {
+  if (hooks?.evaluate !== undefined || cfg.train.evalEvery === null) return { hooks: hooks ?? {}, final: () => null };
+  let final: Record<string, MetricValue> | null = null;
   const numeric = (m: Record<string, MetricValue>): Record<string, number> =>
     Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
-  return { ...hooks, evaluate: async (_step, model) => numeric(await validationRecall(model, cfg)) };
+  const evaluate = async (step: number, model: Embedder): Promise<Record<string, number>> => {
+    const m = await validationRecall(model, cfg);
+    final = step === cfg.train.steps ? m : null;
+    return numeric(m);
+  };
+  return { hooks: { ...hooks, evaluate }, final: () => final };
 }
 
 /** Train and evaluate one run (or return its results if it already finished, or reuse an equivalent finished run). */
@@ -230,7 +237,8 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, vocabulary ${tokenizer.vocabSize}`);
   const model = await initialModel(resolved, tokenizer);
   const t0 = Date.now();
-  const summary = await train(model, data, resolved.train, { runDir: dir, hooks: withValidationLog(options.hooks, resolved), progress: options.progress ?? 'lines' });
+  const validationLog = withValidationLog(options.hooks, resolved);
+  const summary = await train(model, data, resolved.train, { runDir: dir, hooks: validationLog.hooks, progress: options.progress ?? 'lines' });
   const trainSeconds = (Date.now() - t0) / 1000;
   const last = summary.records.slice(-Math.min(10, summary.records.length));
   const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
@@ -245,7 +253,7 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
       imagesPerSec: mean(summary.records.map((r) => r.imagesPerSec)),
       parameters: model.parameterCount(),
     },
-    validation: await validationRecall(model, cfg),
+    validation: validationLog.final() ?? (await validationRecall(model, cfg)),
     ...(await evaluateRun(model, resolved, dir)),
   };
   const metricsFile: MetricsFile = {

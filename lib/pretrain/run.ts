@@ -142,7 +142,7 @@ export async function runBase(cfg: BaseRunConfig, options: BaseRunOptions = {}):
   const model = Embedder.create({ ...cfg.model, vocabSize: Math.max(cfg.model.vocabSize, tokenizer.vocabSize) }, tokenizer, cfg.pretrain.seed);
   log.info(`base ${dir}: ${model.describe()}; ${train.length} training images`);
   const withImage = train.filter((r) => r.image !== null);
-  const data: TrainData = { size: withImage.length, get: (i) => asImageRecord(withImage[i] as ProbeRecord) as never };
+  const data: TrainData = { size: withImage.length, get: (i) => asImageRecord(withImage[i] as ProbeRecord) };
   const began = Date.now();
   try {
     const summary = await pretrain(model, data, cfg.pretrain, {
