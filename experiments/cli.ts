@@ -1,6 +1,6 @@
 /**
  * `npm run experiment -- <name> [--scale smoke|quick|full] [--runs a,b] [--set key.path=value ...]
- *                                [--results DIR] [--backend auto|wasm|cpu|tensorflow] [--summary] [--revalidate]`
+ *                                [--results DIR] [--backend auto|webgpu|wasm|cpu|tensorflow] [--summary] [--revalidate]`
  *
  * Resolves each run's config (scale preset → experiment overrides → --set), builds the data if needed, trains,
  * evaluates on mini-MMEB and mini-M-BEIR and writes results/<scale>/<name>/<run>/. A finished run is skipped;

@@ -3,6 +3,7 @@
  *
  * Order, unless the user asks for one (option `backend`, or the environment variable MUCO_BACKEND):
  *   `tensorflow` (tfjs-node-gpu, then tfjs-node, when they load: native TensorFlow, GPU when CUDA 11 loads)
+ *   › `webgpu` (Dawn over Vulkan, lib/webgpu.ts, when a hardware adapter is found)
  *   › `wasm` (with the kernel bridge and the transposed-matMul fix of lib/wasm-fixes.ts)
  *   › `cpu` (pure JS, the reference for every gradient; slow).
  *
@@ -14,13 +15,14 @@ import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import { Rng } from './random';
 import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix, registerSharingKernels } from './wasm-fixes';
+import { describeAdapter, registerWebgpu, type WebgpuAdapterReport } from './webgpu';
 import { enableNativeBlas, isNativeBlasActive, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
 
 export interface BackendOptions {
-  /** Which backend to use; `auto` tries tensorflow › wasm › cpu. Default: MUCO_BACKEND, else `auto`. */
+  /** Which backend to use; `auto` tries tensorflow › webgpu › wasm › cpu. Default: MUCO_BACKEND, else `auto`. */
   backend?: BackendRequest;
   /** Apply the wasm kernel bridge and matMul fix (default true; false only to measure stock wasm). */
   wasmFixes?: boolean;
@@ -29,8 +31,10 @@ export interface BackendOptions {
 export interface BackendReport {
   backend: BackendName;
   requested: BackendRequest;
-  /** True when the native TensorFlow binding runs on a GPU; false otherwise. */
+  /** True when the backend runs on a GPU (native TensorFlow with CUDA, or WebGPU on a hardware adapter). */
   gpu: boolean;
+  /** The WebGPU adapter, when the backend is `webgpu`. */
+  webgpu: WebgpuAdapterReport | null;
   /** Where the native backend came from (`@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`), if used. */
   nativePackage: string | null;
   versions: Record<string, string>;
@@ -43,7 +47,7 @@ export interface BackendReport {
   skipped: string[];
 }
 
-const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
 let lastReport: BackendReport | null = null;
@@ -120,10 +124,18 @@ async function loadWasm(fixes: boolean): Promise<void> {
   if (!(await tf.setBackend('wasm'))) throw new Error("The 'wasm' backend failed to initialise.");
 }
 
-async function activate(name: BackendName, fixes: boolean): Promise<string | null> {
+async function loadWebgpu(allowSoftware: boolean): Promise<WebgpuAdapterReport> {
+  const adapter = await registerWebgpu(allowSoftware);
+  if (!(await tf.setBackend('webgpu'))) throw new Error(`The 'webgpu' backend failed to initialise on ${describeAdapter(adapter)}.`);
+  return adapter;
+}
+
+async function activate(name: BackendName, fixes: boolean, requested: BackendRequest): Promise<string | WebgpuAdapterReport | null> {
   switch (name) {
     case 'tensorflow':
       return loadTensorflow();
+    case 'webgpu':
+      return loadWebgpu(requested === 'webgpu');
     case 'wasm':
       await loadWasm(fixes);
       return null;
@@ -144,13 +156,15 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     throw new Error(`Unknown backend '${String(requested)}'; use one of ${BACKENDS.join(', ')}.`);
   }
   const fixes = options.wasmFixes ?? true;
-  const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
+  const order: BackendName[] = requested === 'auto' ? ['tensorflow', 'webgpu', 'wasm', 'cpu'] : [requested];
   const skipped: string[] = [];
   for (const name of order) {
     try {
-      const nativePackage = await activate(name, fixes);
+      const loaded = await activate(name, fixes, requested);
       await tf.ready();
-      lastReport = makeReport(name, requested, nativePackage, skipped);
+      const nativePackage = typeof loaded === 'string' ? loaded : null;
+      const adapter = loaded !== null && typeof loaded === 'object' ? loaded : null;
+      lastReport = makeReport(name, requested, nativePackage, adapter, skipped);
       log.debug(`backend: ${describeBackend(lastReport)}`);
       return lastReport;
     } catch (err) {
@@ -165,10 +179,12 @@ function makeReport(
   backend: BackendName,
   requested: BackendRequest,
   nativePackage: string | null,
+  adapter: WebgpuAdapterReport | null,
   skipped: string[],
 ): BackendReport {
   const versions: Record<string, string> = { node: process.versions.node, tfjs: tf.version.tfjs };
-  for (const pkg of ['@tensorflow/tfjs-backend-wasm', nativePackage]) {
+  const packages = backend === 'webgpu' ? ['@tensorflow/tfjs-backend-webgpu', 'webgpu'] : ['@tensorflow/tfjs-backend-wasm', nativePackage];
+  for (const pkg of packages) {
     const v = pkg === null ? null : packageVersion(pkg);
     if (pkg !== null && v !== null) versions[pkg] = v;
   }
@@ -182,7 +198,8 @@ function makeReport(
           nativeBlas: nativeBlasStatus(),
         }
       : null;
-  return { backend, requested, gpu: backend === 'tensorflow' && nativeUsesGpu(), nativePackage, versions, wasm, skipped };
+  const gpu = (backend === 'tensorflow' && nativeUsesGpu()) || (adapter !== null && !adapter.fallback);
+  return { backend, requested, gpu, webgpu: adapter, nativePackage, versions, wasm, skipped };
 }
 
 /** The report of the last `initBackend`, or null before the first. */
@@ -199,6 +216,7 @@ export function describeBackend(r: BackendReport): string {
     if (r.wasm.nativeBlas.active) parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads${r.wasm.nativeBlas.fused ? `, fused kernels (${r.wasm.nativeBlas.fused})` : ''}`);
   }
   if (r.backend === 'tensorflow') parts.push(`${r.nativePackage ?? '?'}`, r.gpu ? 'GPU' : 'CPU only');
+  if (r.webgpu !== null) parts.push(describeAdapter(r.webgpu), `${r.webgpu.missingKernels.length} cpu kernels absent`);
   const detail = parts.length > 0 ? ` (${parts.join(', ')})` : '';
   return `${r.backend}${detail}, tfjs ${r.versions['tfjs'] ?? '?'}, node ${r.versions['node'] ?? '?'}`;
 }

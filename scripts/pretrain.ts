@@ -1,6 +1,6 @@
 /**
  * `npm run pretrain -- [--preset small] [--name NAME] [--set key.path=value ...] [--root results/base]
- *                      [--backend auto|wasm|cpu|tensorflow] [--stop-after N] [--reevaluate]`
+ *                      [--backend auto|webgpu|wasm|cpu|tensorflow] [--stop-after N] [--reevaluate]`
  *
  * Trains the base model of a preset generatively (lib/pretrain, docs/base-model.md) into
  * results/base/<name>/ (name defaults to the preset). Resumable: rerun the same command after an interruption.

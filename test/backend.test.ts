@@ -56,7 +56,7 @@ describe('backend: wasm matches cpu', function () {
   });
 
   it('an unknown backend request is a clear error', async () => {
-    await assert.rejects(initBackend({ backend: 'gpu' as never }), /Unknown backend 'gpu'; use one of auto, tensorflow, wasm, cpu/);
+    await assert.rejects(initBackend({ backend: 'gpu' as never }), /Unknown backend 'gpu'; use one of auto, tensorflow, webgpu, wasm, cpu/);
   });
 
   for (const rank of [2, 3, 4]) {

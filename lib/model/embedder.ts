@@ -137,7 +137,7 @@ export class Embedder implements Encoder {
         const first = index.map((e, r) => (e.slot === 0 ? r : -1)).filter((r) => r >= 0);
         return tf.gather(embeddings, tf.tensor1d(first, 'int32'));
       });
-      out.set(values.dataSync(), start * this.dim);
+      out.set(await values.data(), start * this.dim); // async: WebGPU on Node cannot read synchronously
       values.dispose();
     }
     return out;

@@ -91,7 +91,7 @@ export interface PretrainOptions {
 }
 
 /** One generative step: forward, loss, gradients. Returns host values and the gradients (caller disposes). */
-export function generativeStep(model: Embedder, records: Parameters<typeof packGenerative>[0], c: PretrainConfig, step: number): { loss: number; accuracy: number; tokens: number; grads: tf.NamedTensorMap } {
+export async function generativeStep(model: Embedder, records: Parameters<typeof packGenerative>[0], c: PretrainConfig, step: number): Promise<{ loss: number; accuracy: number; tokens: number; grads: tf.NamedTensorMap }> {
   const packed = packGenerative(records, model.tokenizer, new Rng(deriveSeed(c.seed, `pack/${step}`)), { turns: c.turns, imageTokens: model.imageTokens });
   const batch = collate(packed.sequences, { maxLen: Math.min(c.maxLen, model.config.maxLen) });
   const targets = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
@@ -105,8 +105,9 @@ export function generativeStep(model: Embedder, records: Parameters<typeof packG
     return out.loss;
   }, model.variables());
   patches?.dispose();
-  const loss = value.dataSync()[0] as number;
-  const acc = (accuracy as tf.Scalar | null)?.dataSync()[0] ?? NaN;
+  // Asynchronous reads: WebGPU on Node cannot read synchronously (docs/gpu.md).
+  const loss = (await value.data())[0] as number;
+  const acc = accuracy === null ? NaN : ((await (accuracy as tf.Scalar).data())[0] as number);
   tf.dispose([value, accuracy as tf.Scalar | null].filter((t): t is tf.Scalar => t !== null));
   return { loss, accuracy: acc, tokens: targets.ids.length, grads };
 }
@@ -132,7 +133,7 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
       const t0 = Date.now();
       const lr = learningRate(c.schedule, step, c.steps);
       const batch = await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i)));
-      const { loss, accuracy, tokens, grads } = generativeStep(model, batch, c, step);
+      const { loss, accuracy, tokens, grads } = await generativeStep(model, batch, c, step);
       if (!Number.isFinite(loss)) {
         tf.dispose(Object.values(grads));
         throw new NonFiniteLossError(`Non-finite pretraining loss (${loss}) at step ${step}: nothing was applied or saved after the last checkpoint. Lower pretrain.schedule.lr (now ${c.schedule.lr}).`);
@@ -143,7 +144,7 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
         const clipped = clipByGlobalNorm(grads, c.clipNorm);
         tf.dispose(Object.values(grads));
         applied = clipped.grads;
-        if ((step + 1) % c.logEvery === 0 || step === 0) gradNorm = clipped.norm.dataSync()[0];
+        if ((step + 1) % c.logEvery === 0 || step === 0) gradNorm = (await clipped.norm.data())[0];
         clipped.norm.dispose();
       }
       opt.step(applied, lr);

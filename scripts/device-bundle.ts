@@ -1,0 +1,137 @@
+/**
+ * `npm run device-bundle [-- --out DIR]`: everything the GPU check (bench/gpu.ts) needs on a linux-x64 GPU
+ * machine that has neither internet nor Node, in one folder (default `device-bundle/`, git-ignored) of at
+ * most 60 MiB:
+ *
+ *   gpu-check.js.xz      bench/gpu.ts and the library, bundled and minified by esbuild (tfjs included)
+ *   gpu-reference.json   the CPU reference (`npm run bench:gpu -- --reference`)
+ *   node.xz              this Node binary, stripped and compressed
+ *   node_modules/webgpu  Dawn's `dawn.node` for linux-x64 (compressed) and its loader
+ *   debs/                the Vulkan loader (libvulkan1), for machines whose image lacks it
+ *   run.sh               unpacks (into /tmp), finds the NVIDIA Vulkan driver and runs the check: `sh run.sh`
+ *
+ * docs/gpu.md says how to run it.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readArgs } from '../lib/cli-args';
+
+const LIMIT_MIB = 60;
+const ROOT = path.join(__dirname, '..');
+
+const RUN_SH = `#!/bin/sh
+# Unpack into $MUCO_DEVICE_DIR (default /tmp/muco-device) and run the GPU check (bench/gpu.ts); writes gpu.json
+# into $OUT (or beside this script). Extra arguments go to the check.
+set -e
+B="$(cd "$(dirname "$0")" && pwd)"
+W="\${MUCO_DEVICE_DIR:-/tmp/muco-device}"
+D="$W/node_modules/webgpu/dist/linux-x64"
+mkdir -p "$D"
+[ -x "$W/node" ] || { xz -dc "$B/node.xz" > "$W/node"; chmod +x "$W/node"; }
+xz -dc "$B/gpu-check.js.xz" > "$W/gpu-check.js"
+cp "$B/node_modules/webgpu/index.js" "$B/node_modules/webgpu/package.json" "$W/node_modules/webgpu/"
+[ -f "$D/dawn.node" ] || xz -dc "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.node"
+if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+  for f in "$B"/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+if [ -z "$VK_DRIVER_FILES" ]; then
+  for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$f" ]; then export VK_DRIVER_FILES="$f"; break; fi
+  done
+fi
+echo "Vulkan driver: \${VK_DRIVER_FILES:-none named (Dawn searches the default places)}"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+export MUCO_BACKEND=webgpu
+exec "$W/node" "$W/gpu-check.js" --reference-file "$B/gpu-reference.json" --out "\${OUT:-$B}/gpu.json" "$@"
+`;
+
+function sh(cmd: string, args: string[], cwd = ROOT): Buffer {
+  return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+}
+
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? sizeOf(p) : fs.statSync(p).size;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  const args = readArgs(process.argv.slice(2), { '--out': 'value' } as const, { unknown: (a) => `Unknown option ${a}; see the header of scripts/device-bundle.ts.` });
+  const out = path.resolve(args.values.get('--out') ?? path.join(ROOT, 'device-bundle'));
+  const reference = path.join(ROOT, 'bench', 'gpu-reference.json');
+  if (!fs.existsSync(reference)) throw new Error(`${reference} is missing: run \`npm run bench:gpu -- --reference\` first (on the CPU).`);
+  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`The bundle carries this machine's Node binary, so it must be built on linux-x64 (this is ${process.platform}-${process.arch}).`);
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(path.join(out, 'debs'), { recursive: true });
+
+  // 1. the check, bundled (Dawn ships beside it; the optional native packages are not used on the GPU path)
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  await esbuild.build({
+    entryPoints: [path.join(ROOT, 'bench', 'gpu.ts')],
+    outfile: path.join(out, 'gpu-check.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
+    // The check decodes no image files: sharp (a native package) is replaced by a module that says so if called.
+    plugins: [
+      {
+        name: 'no-sharp',
+        setup(build) {
+          build.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'no-sharp' }));
+          build.onLoad({ filter: /.*/, namespace: 'no-sharp' }, () => ({
+            contents: "module.exports = () => { throw new Error('sharp is not in the device bundle: the GPU check decodes no image files.'); };",
+            loader: 'js',
+          }));
+        },
+      },
+    ],
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+  });
+  fs.copyFileSync(reference, path.join(out, 'gpu-reference.json'));
+
+  // 2. Dawn
+  const webgpu = path.dirname(require.resolve('webgpu/package.json'));
+  const dawnDir = path.join(out, 'node_modules', 'webgpu', 'dist', 'linux-x64');
+  fs.mkdirSync(dawnDir, { recursive: true });
+  for (const f of ['package.json', 'index.js']) fs.copyFileSync(path.join(webgpu, f), path.join(out, 'node_modules', 'webgpu', f));
+  fs.writeFileSync(path.join(dawnDir, 'dawn.node.xz'), sh('xz', ['-6', '-T0', '-c', path.join(webgpu, 'dist', 'linux-x64', 'dawn.node')]));
+
+  // 3. Node, stripped of its debug symbols, compressed
+  const stripped = path.join(out, 'node');
+  fs.copyFileSync(process.execPath, stripped);
+  try {
+    sh('strip', ['--strip-all', stripped]);
+  } catch {
+    // no binutils: ship it unstripped
+  }
+  fs.writeFileSync(path.join(out, 'node.xz'), sh('xz', ['-6', '-T0', '-c', stripped]));
+  fs.rmSync(stripped);
+
+  // 4. the Vulkan loader
+  try {
+    sh('apt-get', ['download', 'libvulkan1'], path.join(out, 'debs'));
+  } catch (err) {
+    throw new Error(`apt-get download libvulkan1 failed (${(err as Error).message.split('\n')[0]}): run \`apt-get update\` first.`);
+  }
+
+  fs.writeFileSync(path.join(out, 'gpu-check.js.xz'), sh('xz', ['-6', '-T0', '-c', path.join(out, 'gpu-check.js')]));
+  fs.rmSync(path.join(out, 'gpu-check.js'));
+  fs.writeFileSync(path.join(out, 'run.sh'), RUN_SH, { mode: 0o755 });
+  const mib = sizeOf(out) / 2 ** 20;
+  if (mib > LIMIT_MIB) throw new Error(`The bundle is ${mib.toFixed(1)} MiB, over its ${LIMIT_MIB} MiB limit.`);
+  process.stdout.write(`wrote ${path.relative(process.cwd(), out)}/ (${mib.toFixed(1)} MiB): run it with \`sh ${path.relative(process.cwd(), out)}/run.sh\`\n`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});
