@@ -85,6 +85,13 @@ describe('experiments', function () {
     for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv']) assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
     const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
     assert.deepEqual(steps, [0, 1, 2, 3]);
+    // Training figures come from the whole log (both sessions), as an uninterrupted run's would.
+    const logged = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number; pairsPerSec: number; seconds: number });
+    const naiveMean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const trainMetrics = m.metrics['train'] as Record<string, number>;
+    assert.ok(Math.abs(trainMetrics['finalLoss']! - naiveMean(logged.map((r) => r.loss))) < 1e-12);
+    assert.ok(Math.abs(trainMetrics['pairsPerSec']! - naiveMean(logged.map((r) => r.pairsPerSec))) < 1e-9);
+    assert.ok(Math.abs(trainMetrics['trainSeconds']! - logged.reduce((a, r) => a + r.seconds, 0)) < 1e-9);
     const again = await runExperiment(cfg, { resultsRoot: results, progress: 'none' });
     assert.equal(again.skipped, true);
     await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 5 } }, { resultsRoot: results, progress: 'none' }), /finished with another config than this run's \(train\.steps: 4 vs 5\)/);

@@ -21,6 +21,7 @@ import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { TURN_KINDS } from '../data/turns';
 import { DEFAULT_EVAL, EvalConfig } from '../experiment/config';
+import { runLogSummary } from '../experiment/log-summary';
 import { configDiff, evaluateRun, runTokenizer } from '../experiment/run';
 import type { ScalePreset } from '../experiment/scales';
 import { validationItems, validationMetrics } from '../experiment/validate';
@@ -182,19 +183,17 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
       return { mrr: num(v['mrr']), recallAt1: num(v['recallAt1']), mrrImageOnly: num(v['mrrImageOnly']) };
     };
     const summary = await trainDual(model, data, resolved.train, { runDir: dir, progress: options.progress ?? 'lines', evaluate });
-    const all = readLog(dir);
-    const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
-    const last = all.slice(-Math.min(10, all.length));
+    const logged = runLogSummary(dir);
     const train: Record<string, MetricValue> = {
       steps: resolved.train.steps,
       resumedFrom: summary.resumedFrom,
       secondsThisSession: summary.seconds,
-      trainSeconds: all.reduce((s, r) => s + r.seconds, 0),
-      finalLoss: mean(last.map((r) => r.loss)),
-      finalAccuracy: mean(last.map((r) => r.accuracy)),
+      trainSeconds: logged.trainSeconds,
+      finalLoss: logged.finalLoss,
+      finalAccuracy: logged.finalAccuracy,
       temperature: summary.temperature,
-      pairsPerSec: mean(all.map((r) => r.pairsPerSec)),
-      imagesPerSec: mean(all.map((r) => r.imagesPerSec)),
+      pairsPerSec: logged.pairsPerSec,
+      imagesPerSec: logged.imagesPerSec,
       parameters: model.parameterCount(),
     };
     // Evaluate the exported final weights, so what is committed is what was measured.
@@ -218,12 +217,6 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
   } finally {
     model.dispose();
   }
-}
-
-function readLog(dir: string): { seconds: number; loss: number; accuracy: number; pairsPerSec: number; imagesPerSec: number }[] {
-  const file = path.join(dir, 'log.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as ReturnType<typeof readLog>[number]);
 }
 
 /** Copy the latest checkpoint's weights (not the optimizer state) to `<run>/model/`. Returns the folder. */

@@ -29,6 +29,7 @@ import { Tokenizer } from '../tokenizer';
 import { train, TrainData, TrainHooks } from '../train';
 import { RunConfig } from './config';
 import { baseTokenizer, initialModel, resolveInit } from './init';
+import { runLogSummary } from './log-summary';
 import { validationRecall } from './validate';
 
 export interface RunOptions {
@@ -240,17 +241,18 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   const validationLog = withValidationLog(options.hooks, resolved);
   const summary = await train(model, data, resolved.train, { runDir: dir, hooks: validationLog.hooks, progress: options.progress ?? 'lines' });
   const trainSeconds = (Date.now() - t0) / 1000;
-  const last = summary.records.slice(-Math.min(10, summary.records.length));
-  const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+  // From the whole log: a resumed run reports what an uninterrupted one would.
+  const logged = runLogSummary(dir);
   const metrics: Record<string, MetricValue> = {
     train: {
       steps: resolved.train.steps,
       resumedFrom: summary.resumedFrom,
       secondsThisSession: trainSeconds,
-      finalLoss: mean(last.map((r) => r.loss)),
-      finalAccuracy: mean(last.map((r) => r.accuracy)),
-      pairsPerSec: mean(summary.records.map((r) => r.pairsPerSec)),
-      imagesPerSec: mean(summary.records.map((r) => r.imagesPerSec)),
+      trainSeconds: logged.trainSeconds,
+      finalLoss: logged.finalLoss,
+      finalAccuracy: logged.finalAccuracy,
+      pairsPerSec: logged.pairsPerSec,
+      imagesPerSec: logged.imagesPerSec,
       parameters: model.parameterCount(),
     },
     validation: validationLog.final() ?? (await validationRecall(model, cfg)),
