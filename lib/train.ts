@@ -162,6 +162,30 @@ export interface TrainSummary {
 
 export class NonFiniteLossError extends Error {}
 
+/**
+ * Largest |weight| a checkpoint may hold. Trained weights here stay within ~10 (embeddings ~0.02, norms ~1); a
+ * step that throws them past this has diverged, and saving it would make every rerun resume into the failure.
+ */
+export const EXPLODED_WEIGHT = 1e4;
+
+/** The largest absolute weight of the model (NaN when any weight is not finite). */
+export async function maxAbsWeight(model: Embedder): Promise<number> {
+  const m = tf.tidy(() => {
+    const maxes = model.variables().map((v) => tf.max(tf.abs(v)));
+    const anyNaN = tf.any(tf.stack(model.variables().map((v) => tf.any(tf.isNaN(v)))));
+    return tf.where(anyNaN, tf.scalar(NaN), tf.max(tf.stack(maxes)));
+  });
+  const value = (await m.data())[0] as number;
+  m.dispose();
+  return value;
+}
+
+/** Advice on divergence that fits the config: clipping is only suggested when it is off. */
+function divergenceAdvice(c: TrainConfig): string {
+  const clip = c.clipNorm === null ? ', or set train.clipNorm (e.g. 1)' : ` (gradient clipping is on at train.clipNorm = ${c.clipNorm})`;
+  return `Lower train.schedule.lr (now ${c.schedule.lr}) or raise train.loss.temperature (now ${c.loss.temperature})${clip}.`;
+}
+
 /** The data indices of a step: consecutive slices of per-epoch seeded permutations. */
 export function stepIndices(size: number, perStep: number, seed: number, step: number): number[] {
   if (size < 1) throw new Error('The training data is empty.');
@@ -345,7 +369,17 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
       progress?.update(step, { loss: record.loss, acc: record.accuracy, 'img/s': record.imagesPerSec });
       await options.hooks?.onStep?.(record);
       const due = c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0;
-      if (runDir !== null && (due || last)) await saveTrainState(runDir, step + 1, model, opt, temp, c);
+      if (runDir !== null && (due || last)) {
+        // Never checkpoint diverged weights: a rerun would resume into the same failure.
+        const maxAbs = await maxAbsWeight(model);
+        if (!(maxAbs <= EXPLODED_WEIGHT)) {
+          throw new NonFiniteLossError(
+            `The weights after step ${step} have diverged (largest |weight| ${maxAbs}, limit ${EXPLODED_WEIGHT}): the checkpoint was not saved, ` +
+              `so a rerun resumes from the last good one. ${divergenceAdvice(c)}`,
+          );
+        }
+        await saveTrainState(runDir, step + 1, model, opt, temp, c);
+      }
     }
   } finally {
     opt.dispose();
@@ -376,7 +410,7 @@ async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, st
     tf.dispose(Object.values(grads));
     throw new NonFiniteLossError(
       `Non-finite loss (${values.loss}) at step ${step}: the update was not applied and nothing was saved after the last checkpoint. ` +
-        `Lower train.schedule.lr (now ${c.schedule.lr}), raise train.loss.temperature (now ${c.loss.temperature}) or set train.clipNorm.`,
+        divergenceAdvice(c),
     );
   }
   let gradNorm: number | undefined;

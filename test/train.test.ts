@@ -10,7 +10,7 @@ import { AdamW, clipByGlobalNorm } from '../lib/optim';
 import { Rng } from '../lib/random';
 import { learningRate } from '../lib/schedule';
 import { computeStep, fullBatchStep, gradCacheStep } from '../lib/step';
-import { NonFiniteLossError, packStep, stepIndices, train, trainConfig, TrainConfig, TrainData, TrainRecord } from '../lib/train';
+import { EXPLODED_WEIGHT, maxAbsWeight, NonFiniteLossError, packStep, stepIndices, train, trainConfig, TrainConfig, TrainData, TrainRecord } from '../lib/train';
 import { Tokenizer } from '../lib/tokenizer';
 
 const COLOURS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange', 'white', 'black'];
@@ -207,6 +207,25 @@ describe('training', function () {
     await assert.rejects(train(model, data, cfg({ checkpointEvery: 1 }), { runDir: root, progress: 'none' }), (err: Error) => err instanceof NonFiniteLossError && /Non-finite loss \(NaN\) at step 0/.test(err.message));
     assert.equal(fs.existsSync(path.join(root, 'checkpoints')), false);
     model.dispose();
+    fs.rmSync(root, { recursive: true });
+  });
+
+  it('never checkpoints exploded weights, and its advice fits the config', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-explode-'));
+    const model = Embedder.create(config, tokenizer, 2);
+    // lr = 1e30: step 0's loss is finite but its update throws the weights to ~1e30.
+    const c = cfg({ checkpointEvery: 1, clipNorm: 1, schedule: { lr: 1e30, warmupSteps: 1 } });
+    await assert.rejects(train(model, data, c, { runDir: root, progress: 'none' }), (err: Error) =>
+      err instanceof NonFiniteLossError && /diverged/.test(err.message) && /clipping is on at train.clipNorm = 1/.test(err.message) && !/set train.clipNorm/.test(err.message));
+    assert.deepEqual(fs.existsSync(path.join(root, 'checkpoints')) ? fs.readdirSync(path.join(root, 'checkpoints')) : [], []);
+    assert.ok(!((await maxAbsWeight(model)) <= EXPLODED_WEIGHT));
+    model.dispose();
+    const fresh = Embedder.create(config, tokenizer, 2);
+    const m = await maxAbsWeight(fresh);
+    assert.ok(m > 0 && m < 10, `a fresh model's largest weight ${m}`);
+    (fresh.params.get('lm.norm') as tf.Variable).assign(tf.fill((fresh.params.get('lm.norm') as tf.Variable).shape, NaN));
+    assert.ok(Number.isNaN(await maxAbsWeight(fresh)));
+    fresh.dispose();
     fs.rmSync(root, { recursive: true });
   });
 
