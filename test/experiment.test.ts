@@ -3,6 +3,7 @@
  * → mini-MMEB and mini-M-BEIR → a results folder in the schema; a finished run is skipped, an interrupted run
  * resumes, a changed config is refused; every committed results/**\/metrics.json validates.
  */
+import { lockRun } from '../lib/run-lock';
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -77,7 +78,12 @@ describe('experiments', function () {
     const dir = path.join(results, 'core', cfg.run);
     assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step-000002')), fs.readdirSync(dir).join(','));
     assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
+    // While another writer holds the folder, the same command is refused and names it.
+    const release = lockRun(dir);
+    await assert.rejects(runExperiment(cfg, { resultsRoot: results, progress: 'none' }), /is in use: process \d+/);
+    release();
     const first = await runExperiment(cfg, { resultsRoot: results, progress: 'none' });
+    assert.equal(fs.existsSync(path.join(dir, '.lock')), false, 'the lock outlived the run');
     assert.equal(first.skipped, false);
     const m = readMetrics(dir);
     assert.equal((m.metrics['train'] as Record<string, number>)['resumedFrom'], 2);

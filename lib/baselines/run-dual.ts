@@ -26,6 +26,7 @@ import { configDiff, evaluateRun, runTokenizer } from '../experiment/run';
 import type { ScalePreset } from '../experiment/scales';
 import { validationItems, validationMetrics } from '../experiment/validate';
 import { log } from '../log';
+import { lockRun } from '../run-lock';
 import { gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeJson, writeMetrics } from '../results';
 import { Tokenizer } from '../tokenizer';
 import type { TrainData, TrainRecord } from '../train';
@@ -172,6 +173,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
     tokenizer.save(tokenizerFile);
   }
   const model = DualEncoder.create(resolved.model, tokenizer, resolved.train.seed);
+  const release = lockRun(dir);
   try {
     log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, ${model.describe()}`);
     const items = await validationItems(resolved.data.dir, resolved.eval.validationRecords);
@@ -216,6 +218,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
     }
   } finally {
     model.dispose();
+    release();
   }
 }
 

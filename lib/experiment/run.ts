@@ -24,6 +24,7 @@ import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
 import type { Encoder } from '../evaluate';
 import { log } from '../log';
 import { Embedder } from '../model/embedder';
+import { lockRun } from '../run-lock';
 import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeJson, writeMetrics } from '../results';
 import { Tokenizer } from '../tokenizer';
 import { train, TrainData, TrainHooks } from '../train';
@@ -236,33 +237,38 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
     tokenizer.save(tokenizerFile);
   }
   log.info(`${cfg.experiment}/${cfg.run}: ${records.length} training records, vocabulary ${tokenizer.vocabSize}`);
-  const model = await initialModel(resolved, tokenizer);
-  const t0 = Date.now();
-  const validationLog = withValidationLog(options.hooks, resolved);
-  const summary = await train(model, data, resolved.train, { runDir: dir, hooks: validationLog.hooks, progress: options.progress ?? 'lines' });
-  const trainSeconds = (Date.now() - t0) / 1000;
-  // From the whole log: a resumed run reports what an uninterrupted one would.
-  const logged = runLogSummary(dir);
-  const metrics: Record<string, MetricValue> = {
-    train: {
-      steps: resolved.train.steps,
-      resumedFrom: summary.resumedFrom,
-      secondsThisSession: trainSeconds,
-      trainSeconds: logged.trainSeconds,
-      finalLoss: logged.finalLoss,
-      finalAccuracy: logged.finalAccuracy,
-      pairsPerSec: logged.pairsPerSec,
-      imagesPerSec: logged.imagesPerSec,
-      parameters: model.parameterCount(),
-    },
-    validation: validationLog.final() ?? (await validationRecall(model, cfg)),
-    ...(await evaluateRun(model, resolved, dir)),
-  };
-  const metricsFile: MetricsFile = {
-    metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },
-    metrics,
-  };
-  writeMetrics(dir, metricsFile);
-  if (!options.keepModel) model.dispose();
-  return { dir, metrics: metricsFile, skipped: false, model: options.keepModel ? model : null };
+  const release = lockRun(dir);
+  try {
+    const model = await initialModel(resolved, tokenizer);
+    const t0 = Date.now();
+    const validationLog = withValidationLog(options.hooks, resolved);
+    const summary = await train(model, data, resolved.train, { runDir: dir, hooks: validationLog.hooks, progress: options.progress ?? 'lines' });
+    const trainSeconds = (Date.now() - t0) / 1000;
+    // From the whole log: a resumed run reports what an uninterrupted one would.
+    const logged = runLogSummary(dir);
+    const metrics: Record<string, MetricValue> = {
+      train: {
+        steps: resolved.train.steps,
+        resumedFrom: summary.resumedFrom,
+        secondsThisSession: trainSeconds,
+        trainSeconds: logged.trainSeconds,
+        finalLoss: logged.finalLoss,
+        finalAccuracy: logged.finalAccuracy,
+        pairsPerSec: logged.pairsPerSec,
+        imagesPerSec: logged.imagesPerSec,
+        parameters: model.parameterCount(),
+      },
+      validation: validationLog.final() ?? (await validationRecall(model, cfg)),
+      ...(await evaluateRun(model, resolved, dir)),
+    };
+    const metricsFile: MetricsFile = {
+      metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },
+      metrics,
+    };
+    writeMetrics(dir, metricsFile);
+    if (!options.keepModel) model.dispose();
+    return { dir, metrics: metricsFile, skipped: false, model: options.keepModel ? model : null };
+  } finally {
+    release();
+  }
 }

@@ -17,6 +17,7 @@ import { backendReport } from '../backend';
 import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { log } from '../log';
+import { lockRun } from '../run-lock';
 import { loadEncoder, saveCheckpoint } from '../model/checkpoint';
 import { Embedder } from '../model/embedder';
 import { modelConfig, ModelConfig, ModelPreset } from '../model/config';
@@ -144,6 +145,7 @@ export async function runBase(cfg: BaseRunConfig, options: BaseRunOptions = {}):
   const withImage = train.filter((r) => r.image !== null);
   const data: TrainData = { size: withImage.length, get: (i) => asImageRecord(withImage[i] as ProbeRecord) };
   const began = Date.now();
+  const release = lockRun(dir);
   try {
     const summary = await pretrain(model, data, cfg.pretrain, {
       runDir: dir,
@@ -171,6 +173,7 @@ export async function runBase(cfg: BaseRunConfig, options: BaseRunOptions = {}):
     return { dir, metrics, skipped: false };
   } finally {
     model.dispose();
+    release();
   }
 }
 
