@@ -19,7 +19,7 @@ import { Overrides, resolveConfig } from './config';
 import type { MaskKind } from './dialogue';
 import { log } from './log';
 import { LearnableTemperature } from './loss';
-import { loadCheckpointInto, readCheckpointMetadata, saveCheckpoint } from './model/checkpoint';
+import { checkBinary, integrityOf, Integrity, loadCheckpointInto, readCheckpointMetadata, readJsonFile, saveCheckpoint } from './model/checkpoint';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from './optim';
 import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
@@ -252,20 +252,44 @@ export async function saveTrainState(runDir: string, step: number, model: Embedd
   const tensors: tf.NamedTensorMap = { ...state.tensors };
   if (temp !== null) tensors['logTau'] = temp.logTau;
   const { data, specs } = await tf.io.encodeWeights(tensors);
+  const bytes = new Uint8Array(data as ArrayBuffer);
   await saveCheckpoint(dir, model.config, model.tokenizer, model.params, { step }, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'optimizer.bin'), Buffer.from(data as ArrayBuffer));
-    fs.writeFileSync(path.join(tmp, 'optimizer.json'), JSON.stringify({ t: state.t, specs }));
+    fs.writeFileSync(path.join(tmp, 'optimizer.bin'), bytes);
+    fs.writeFileSync(path.join(tmp, 'optimizer.json'), JSON.stringify({ t: state.t, specs, integrity: integrityOf(bytes) }));
     fs.writeFileSync(path.join(tmp, 'trainer.json'), JSON.stringify({ step, config: c }, null, 1));
   });
   for (const old of checkpointDirs(runDir).slice(0, -c.keepCheckpoints)) fs.rmSync(old.dir, { recursive: true, force: true });
 }
 
 /** Load a checkpoint's model, optimizer and temperature state; returns its step. */
+/**
+ * Restore the newest checkpoint that loads; a damaged one (truncated, altered, half-written) is skipped with a
+ * warning for the one before it. Returns the step to continue from (0 without checkpoints); throws the newest
+ * checkpoint's error when none loads.
+ */
+export async function resumeFromNewestIntact(runDir: string, model: Embedder, opt: AdamW, temp: LearnableTemperature | null): Promise<number> {
+  const dirs = checkpointDirs(runDir).reverse();
+  let first: Error | null = null;
+  for (const { dir } of dirs) {
+    try {
+      const step = await restoreTrainState(dir, model, opt, temp);
+      log.info(`resuming from ${dir} (step ${step})`);
+      return step;
+    } catch (err) {
+      first ??= err as Error;
+      log.warn(`checkpoint ${dir} does not load (${(err as Error).message.split('\n')[0]}); trying the one before it.`);
+    }
+  }
+  if (first !== null) throw new Error(`No checkpoint of ${runDir} loads; the newest fails with: ${first.message}`);
+  return 0;
+}
+
 export async function restoreTrainState(dir: string, model: Embedder, opt: AdamW, temp: LearnableTemperature | null): Promise<number> {
   const meta = readCheckpointMetadata(dir);
   await loadCheckpointInto(dir, model);
-  const { t, specs } = JSON.parse(fs.readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as { t: number; specs: tf.io.WeightsManifestEntry[] };
+  const { t, specs, integrity } = readJsonFile<{ t: number; specs: tf.io.WeightsManifestEntry[]; integrity?: Integrity }>(path.join(dir, 'optimizer.json'));
   const buf = fs.readFileSync(path.join(dir, 'optimizer.bin'));
+  checkBinary(path.join(dir, 'optimizer.bin'), buf, specs, integrity);
   const tensors = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), specs);
   const logTau = tensors['logTau'];
   delete tensors['logTau'];
@@ -347,11 +371,7 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
   const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]), c.optimizer);
   let start = 0;
   if (runDir !== null) cleanCheckpointLeftovers(runDir);
-  const latest = runDir === null || options.resume === false ? undefined : checkpointDirs(runDir).at(-1);
-  if (latest !== undefined) {
-    start = await restoreTrainState(latest.dir, model, opt, temp);
-    log.info(`resuming from ${latest.dir} (step ${start})`);
-  }
+  if (runDir !== null && options.resume !== false) start = await resumeFromNewestIntact(runDir, model, opt, temp);
   if (runDir !== null) truncateLog(runDir, start);
   const progress = options.progress === 'none' ? null : new Progress({ total: c.steps, every: c.logEvery, label: 'train', ...(options.progress === undefined ? {} : { mode: options.progress }) });
   const records: StepRecord[] = [];

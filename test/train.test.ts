@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
+import { loadCheckpoint } from '../lib/model/checkpoint';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { AdamW, clipByGlobalNorm } from '../lib/optim';
@@ -207,6 +208,44 @@ describe('training', function () {
     await assert.rejects(train(model, data, cfg({ checkpointEvery: 1 }), { runDir: root, progress: 'none' }), (err: Error) => err instanceof NonFiniteLossError && /Non-finite loss \(NaN\) at step 0/.test(err.message));
     assert.equal(fs.existsSync(path.join(root, 'checkpoints')), false);
     model.dispose();
+    fs.rmSync(root, { recursive: true });
+  });
+
+  it('damaged checkpoints are named errors, and resuming skips a damaged newest one for the one before', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-corrupt-'));
+    const model = Embedder.create(config, tokenizer, 2);
+    await train(model, data, cfg({ steps: 4, checkpointEvery: 2 }), { runDir: root, progress: 'none' });
+    model.dispose();
+    const ckpt = (step: number): string => path.join(root, 'checkpoints', `step-00000${step}`);
+    const weights = path.join(ckpt(4), 'weights.bin');
+    const good = fs.readFileSync(weights);
+    const load = (): Promise<unknown> => loadCheckpoint(ckpt(4)).then((c) => c.embedder.dispose());
+    fs.writeFileSync(weights, good.subarray(0, good.length - 100));
+    await assert.rejects(load(), (e: Error) => e.message.includes(weights) && /truncated/.test(e.message));
+    fs.writeFileSync(weights, Buffer.concat([good, Buffer.alloc(64)]));
+    await assert.rejects(load(), (e: Error) => e.message.includes(weights) && /over-long/.test(e.message));
+    const altered = Buffer.from(good);
+    altered[10] = (altered[10] as number) ^ 0xff;
+    fs.writeFileSync(weights, altered);
+    await assert.rejects(load(), (e: Error) => e.message.includes(weights) && /SHA-256/.test(e.message));
+    fs.writeFileSync(weights, good);
+    const modelJson = path.join(ckpt(4), 'model.json');
+    const json = fs.readFileSync(modelJson, 'utf8');
+    fs.writeFileSync(modelJson, json.slice(0, 50));
+    await assert.rejects(load(), (e: Error) => e.message.includes(modelJson) && /not valid JSON/.test(e.message));
+    fs.writeFileSync(modelJson, json);
+    const optimizer = path.join(ckpt(4), 'optimizer.bin');
+    fs.writeFileSync(optimizer, fs.readFileSync(optimizer).subarray(0, 8));
+    // Resume: step 4's optimizer state is damaged, so training continues from step 2 (and redoes steps 2–5).
+    const again = Embedder.create(config, tokenizer, 2);
+    const summary = await train(again, data, cfg({ steps: 6, checkpointEvery: 2 }), { runDir: root, progress: 'none' });
+    assert.equal(summary.resumedFrom, 2);
+    again.dispose();
+    // Nothing loads: the newest checkpoint's error is reported.
+    for (const step of [4, 6]) fs.writeFileSync(path.join(ckpt(step), 'weights.bin'), Buffer.alloc(8));
+    const third = Embedder.create(config, tokenizer, 2);
+    await assert.rejects(train(third, data, cfg({ steps: 8, checkpointEvery: 2 }), { runDir: root, progress: 'none' }), /No checkpoint of .* loads; the newest fails with: .*step-000006.*truncated/);
+    third.dispose();
     fs.rmSync(root, { recursive: true });
   });
 

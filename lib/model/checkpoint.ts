@@ -9,6 +9,7 @@
  * Writes are atomic: everything goes into a sibling temporary folder that is renamed into place, so a crash
  * never leaves a half-written checkpoint. Loading checks the config and the vocabulary and says what differs.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -27,6 +28,49 @@ export interface CheckpointMetadata {
   extra: Record<string, unknown>;
 }
 
+/** Size and SHA-256 of a binary file's content, recorded at save time and checked at load time. */
+export interface Integrity {
+  bytes: number;
+  sha256: string;
+}
+
+export function integrityOf(data: Uint8Array): Integrity {
+  return { bytes: data.byteLength, sha256: crypto.createHash('sha256').update(data).digest('hex') };
+}
+
+/** Parse a JSON file, naming it when it is not valid JSON (a truncated write, an edit gone wrong). */
+export function readJsonFile<T>(file: string): T {
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}; ${text.length} bytes): the file is damaged.`);
+  }
+}
+
+/** Bytes the weight specs need (float32 and int32: 4 per value). */
+export function specBytes(specs: readonly tf.io.WeightsManifestEntry[]): number {
+  return specs.reduce((sum, s) => {
+    if (s.dtype !== 'float32' && s.dtype !== 'int32') throw new Error(`Weight ${s.name} has dtype ${String(s.dtype)}: checkpoints hold float32 and int32 only.`);
+    return sum + 4 * s.shape.reduce((a, b) => a * b, 1);
+  }, 0);
+}
+
+/**
+ * Check a binary file against the bytes its specs need and, when recorded, its content hash. A truncated,
+ * over-long or altered file is an error that names it.
+ */
+export function checkBinary(file: string, data: Uint8Array, specs: readonly tf.io.WeightsManifestEntry[], recorded?: Integrity): void {
+  const need = specBytes(specs);
+  if (data.byteLength !== need) {
+    throw new Error(`${file} holds ${data.byteLength} bytes but its manifest needs ${need} (${data.byteLength < need ? 'truncated' : 'over-long'}): the file is damaged.`);
+  }
+  if (recorded !== undefined) {
+    const got = integrityOf(data);
+    if (got.sha256 !== recorded.sha256) throw new Error(`${file} does not match the SHA-256 recorded when it was saved (${got.sha256.slice(0, 12)}… vs ${recorded.sha256.slice(0, 12)}…): the file is damaged.`);
+  }
+}
+
 /** A tf.io handler that saves artifacts to, and loads them from, a folder on disk. */
 export function fileHandler(dir: string): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
   return {
@@ -34,27 +78,32 @@ export function fileHandler(dir: string): Required<Pick<tf.io.IOHandler, 'save' 
       if (!(artifacts.weightData instanceof ArrayBuffer) || artifacts.weightSpecs === undefined) {
         throw new Error('fileHandler.save needs weightSpecs and a single ArrayBuffer of weightData.');
       }
+      const weights = new Uint8Array(artifacts.weightData);
       const modelJson = {
         format: 'muco-ts',
         generatedBy: `tfjs ${tf.version.tfjs}`,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        weightsIntegrity: integrityOf(weights),
         userDefinedMetadata: artifacts.userDefinedMetadata ?? {},
       };
-      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(artifacts.weightData));
+      fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
       fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson, null, 1));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = path.join(dir, 'model.json');
       if (!fs.existsSync(file)) throw new Error(`No checkpoint at ${dir}: ${file} is missing.`);
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      const json = readJsonFile<{
         weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+        weightsIntegrity?: Integrity;
         userDefinedMetadata: Record<string, unknown>;
-      };
-      const group = json.weightsManifest[0];
+      }>(file);
+      const group = json.weightsManifest?.[0];
       if (group === undefined) throw new Error(`${file} has an empty weightsManifest.`);
       const buffers = group.paths.map((p) => fs.readFileSync(path.join(dir, p)));
       const data = Buffer.concat(buffers);
+      // Checkpoints written before the integrity record are checked for size only.
+      checkBinary(path.join(dir, group.paths.join('+')), data, group.weights, json.weightsIntegrity);
       return {
         weightSpecs: group.weights,
         weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
@@ -111,7 +160,7 @@ export interface LoadOptions {
 export function readCheckpointMetadata(dir: string): CheckpointMetadata {
   const file = path.join(dir, 'model.json');
   if (!fs.existsSync(file)) throw new Error(`No checkpoint at ${dir}: ${file} is missing.`);
-  const meta = (JSON.parse(fs.readFileSync(file, 'utf8')) as { userDefinedMetadata?: CheckpointMetadata }).userDefinedMetadata;
+  const meta = readJsonFile<{ userDefinedMetadata?: CheckpointMetadata }>(file).userDefinedMetadata;
   if (meta === undefined || meta.format !== CHECKPOINT_FORMAT) {
     throw new Error(`${file} is not a ${CHECKPOINT_FORMAT} checkpoint (format ${String(meta?.format)}).`);
   }
