@@ -184,7 +184,15 @@ export function writeMetrics(dir: string, value: MetricsFile, options: WriteOpti
   writeJson(file, value, options);
 }
 
-/** Creates a run folder with its `config.json`; fails if the run already has one unless `overwrite`. */
+/** True when `dir` holds a run that started (config.json) but never finished (no metrics.json). */
+export function isUnfinishedRun(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json')) && !fs.existsSync(path.join(dir, 'metrics.json'));
+}
+
+/**
+ * Creates a run folder with its `config.json`; fails if the run already has results unless `overwrite`. A folder
+ * left unfinished by a failed attempt (config.json, no metrics.json) holds nothing worth keeping: it is reused.
+ */
 export function createRun(
   root: string,
   experiment: string,
@@ -196,7 +204,7 @@ export function createRun(
   if (!options.overwrite && fs.existsSync(path.join(dir, 'metrics.json'))) {
     throw new Error(`Run ${dir} already has results (metrics.json). Pass overwrite: true (--overwrite) or another run name.`);
   }
-  writeJson(path.join(dir, 'config.json'), config, options);
+  writeJson(path.join(dir, 'config.json'), config, isUnfinishedRun(dir) ? { ...options, overwrite: true } : options);
   return dir;
 }
 

@@ -18,7 +18,7 @@ import { MMEB_META_TASKS } from '../lib/eval/mmeb-aggregate';
 import { log } from '../lib/log';
 import type { Scorer } from '../lib/rank';
 import { loadEncoder } from '../lib/model/checkpoint';
-import { appendLog, createRun, type CsvRow, gitSha, type MetricValue, writeCsv, writeMetrics } from '../lib/results';
+import { appendLog, createRun, type CsvRow, gitSha, isUnfinishedRun, type MetricValue, runDir, writeCsv, writeMetrics } from '../lib/results';
 
 export interface EvalCliConfig {
   benchmark: string;
@@ -224,6 +224,11 @@ export async function main(argv: readonly string[]): Promise<string> {
   const bench = resolveBenchmark(c.benchmark);
   const { encoder, backend, name } = await makeEncoder(c);
   c.run ??= `${name}-${bench.name}`;
+  if (isUnfinishedRun(runDir(c.results, c.experiment, c.run))) {
+    // A failed attempt left a folder without results: run again in place, replacing its partial files.
+    log.info(`eval: ${runDir(c.results, c.experiment, c.run)} has no results yet (an earlier attempt stopped); running it again`);
+    c.overwrite = true;
+  }
   const dir = createRun(c.results, c.experiment, c.run, { ...c, benchmarkRoot: bench.root }, { overwrite: c.overwrite });
   log.info(`eval: ${bench.kind} at ${bench.root} → ${dir}`);
   const t0 = Date.now();

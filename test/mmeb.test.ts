@@ -379,6 +379,10 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     assert.ok(typeof m.metrics['overall'] === 'number');
     await assert.rejects(quiet(() => main(argv)), /already has results/);
     await quiet(() => main([...argv, '--overwrite']));
+    // A failed attempt (results gone, partial files left) is run again by the same command.
+    fs.rmSync(path.join(dir, 'metrics.json'));
+    await quiet(() => main(argv));
+    assert.ok(fs.existsSync(path.join(dir, 'metrics.json')));
   });
 
   it('argument errors say what was expected', async () => {

@@ -6,6 +6,7 @@ import * as path from 'path';
 import {
   appendLog,
   createRun,
+  isUnfinishedRun,
   gitSha,
   type MetricsFile,
   readMetrics,
@@ -51,6 +52,16 @@ describe('results: run folders and atomic writes', () => {
     createRun(tmp, 'exp', 'run1', { lr: 0.002 }, { overwrite: true });
     writeMetrics(dir, good(), { overwrite: true });
     assert.deepEqual(readMetrics(dir), good());
+  });
+
+  it('a folder an earlier attempt left without results is reused, not refused', () => {
+    const dir = createRun(tmp, 'exp', 'failed', { lr: 0.001 });
+    assert.ok(isUnfinishedRun(dir));
+    createRun(tmp, 'exp', 'failed', { lr: 0.003 });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')), { lr: 0.003 });
+    writeMetrics(dir, good());
+    assert.ok(!isUnfinishedRun(dir));
+    assert.throws(() => createRun(tmp, 'exp', 'failed', { lr: 0.004 }), /already has results/);
   });
 
   it('appendLog adds one JSON line per record', () => {
