@@ -101,6 +101,10 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   if (!(c.schedule.lr > 0 && Number.isFinite(c.schedule.lr))) throw new Error(`train.schedule.lr must be a positive number, got ${c.schedule.lr}.`);
   if (!(c.loss.temperature > 0)) throw new Error(`train.loss.temperature must be > 0, got ${c.loss.temperature}.`);
   if (c.batchKinds !== 'mixed' && c.batchKinds !== 'same') throw new Error(`train.batchKinds must be 'mixed' or 'same', got '${String(c.batchKinds)}'.`);
+  if (c.batchKinds === 'same' && c.packing === 'multi' && c.turns !== 1) {
+    // Each image has one pair per kind: a same-kind step would silently cut every dialogue to one turn.
+    throw new Error("train.batchKinds 'same' keeps one pair per image, so it is for single-turn packing; a k-turn dialogue (packing 'multi') already holds k kinds. Use batchKinds 'mixed' with packing 'multi'.");
+  }
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   return c;
 }

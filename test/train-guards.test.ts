@@ -38,6 +38,8 @@ describe('batches that share a turn kind (train.batchKinds)', () => {
     assert.throws(() => sameKindRecords([{ id: 'x', image: null, pairs: [{ query: 'q', target: 't' }] }], 0, 0), /QueryTargetPair.kind/);
     assert.throws(() => trainConfig({ batchKinds: 'some' as never }), /train.batchKinds must be 'mixed' or 'same'/);
     assert.equal(trainConfig().batchKinds, 'mixed');
+    assert.throws(() => trainConfig({ batchKinds: 'same', packing: 'multi', turns: 7 }), /for single-turn packing/);
+    assert.equal(trainConfig({ batchKinds: 'same', packing: 'single', turns: 1 }).batchKinds, 'same');
   });
 });
 
