@@ -202,6 +202,11 @@ function makeReport(
   return { backend, requested, gpu, webgpu: adapter, nativePackage, versions, wasm, skipped };
 }
 
+/** What a results file records about where it ran: the backend's name and its one-line description. */
+export function backendMetadata(): { backend: string; backendDetail?: string } {
+  return lastReport === null ? { backend: 'unknown' } : { backend: lastReport.backend, backendDetail: describeBackend(lastReport) };
+}
+
 /** The report of the last `initBackend`, or null before the first. */
 export function backendReport(): BackendReport | null {
   return lastReport;

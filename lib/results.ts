@@ -21,6 +21,11 @@ export interface RunMetadata {
   date: string;
   /** The tfjs backend name, or 'none' where no tensor code ran. */
   backend: string;
+  /**
+   * The backend as `describeBackend` words it (threads, native BLAS, the WebGPU adapter): scores of a
+   * collapsed model can differ in the last bits between backends, so every evaluation records where it ran.
+   */
+  backendDetail?: string;
   seed: number;
 }
 
@@ -157,6 +162,7 @@ export function validateMetricsFile(value: unknown, file = 'metrics.json'): Metr
   }
   if (typeof m['date'] !== 'string' || Number.isNaN(Date.parse(m['date']))) fail(file, 'metadata.date', 'an ISO 8601 date string', m['date']);
   if (typeof m['seed'] !== 'number' || !Number.isInteger(m['seed'])) fail(file, 'metadata.seed', 'an integer', m['seed']);
+  if (m['backendDetail'] !== undefined && typeof m['backendDetail'] !== 'string') fail(file, 'metadata.backendDetail', 'a string when present', m['backendDetail']);
   const metrics = top['metrics'];
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) fail(file, 'metrics', 'an object', metrics);
   checkMetricValue(file, 'metrics', metrics);

@@ -7,7 +7,7 @@
  * `--encoder random` replaces the checkpoint by random unit vectors: the chance-level baseline.
  */
 import * as path from 'path';
-import { initBackend } from '../lib/backend';
+import { describeBackend, initBackend } from '../lib/backend';
 import { discoverMbeir, type InstructionPolicy } from '../lib/data/mbeir';
 import { discoverMmeb } from '../lib/data/mmeb';
 import { type Encoder, randomEncoder } from '../lib/evaluate';
@@ -69,7 +69,7 @@ const USAGE = `usage: npm run eval -- (--checkpoint <dir> | --encoder random [--
   --instructions  M-BEIR instruction choice: first | seeded | none (default first)
   --limit N       first N rows / queries per data set (development only)
   --batch-size N  items per encoder call (default 64)
-  --backend       auto | tensorflow | wasm | cpu (checkpoints only)
+  --backend       auto | tensorflow | webgpu | wasm | cpu (checkpoints only)
   --experiment, --run, --results   run folder: <results>/<experiment>/<run>
   --overwrite     replace an existing run folder's files
   --external P    MMEB score files (dir of *_score.json or leaderboard JSON) to print beside ours (repeatable)
@@ -103,7 +103,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalCliConfig {
       case '--encoder': c.encoder = oneOf(flag, value(), ['checkpoint', 'random'] as const); break;
       case '--dim': c.dim = intArg(flag, value()); break;
       case '--seed': c.seed = intArg(flag, value()); break;
-      case '--backend': c.backend = oneOf(flag, value(), ['auto', 'tensorflow', 'wasm', 'cpu'] as const); break;
+      case '--backend': c.backend = oneOf(flag, value(), ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const); break;
       case '--image-dir': c.imageDir = value(); break;
       case '--pool': c.pools = value().split(',').map((p) => oneOf(flag, p, ['local', 'global'] as const)); break;
       case '--instructions': c.instructions = oneOf(flag, value(), ['first', 'seeded', 'none'] as const); break;
@@ -135,11 +135,11 @@ export function resolveBenchmark(b: string): { kind: 'mmeb' | 'mbeir'; root: str
   return { kind: kind === 'mmeb' ? 'mmeb' : 'mbeir', root: path.resolve(rest.join(':')), name: `${kind}-${path.basename(rest.join(':'))}` };
 }
 
-async function makeEncoder(c: EvalCliConfig): Promise<{ encoder: Encoder; backend: string; name: string }> {
+async function makeEncoder(c: EvalCliConfig): Promise<{ encoder: Encoder; backend: string; backendDetail?: string; name: string }> {
   if (c.encoder === 'random') return { encoder: randomEncoder({ dim: c.dim, seed: c.seed }), backend: 'none', name: `random${c.dim}` };
   const report = await initBackend({ backend: c.backend as 'auto' });
   const encoder = await loadEncoder(c.checkpoint as string);
-  return { encoder, backend: report.backend, name: path.basename(path.resolve(c.checkpoint as string)) };
+  return { encoder, backend: report.backend, backendDetail: describeBackend(report), name: path.basename(path.resolve(c.checkpoint as string)) };
 }
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '   –' : v.toFixed(1).padStart(5));
@@ -222,7 +222,7 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
 export async function main(argv: readonly string[]): Promise<string> {
   const c = parseEvalArgs(argv);
   const bench = resolveBenchmark(c.benchmark);
-  const { encoder, backend, name } = await makeEncoder(c);
+  const { encoder, backend, backendDetail, name } = await makeEncoder(c);
   c.run ??= `${name}-${bench.name}`;
   if (isUnfinishedRun(runDir(c.results, c.experiment, c.run))) {
     // A failed attempt left a folder without results: run again in place, replacing its partial files.
@@ -234,7 +234,7 @@ export async function main(argv: readonly string[]): Promise<string> {
   const t0 = Date.now();
   const metrics = bench.kind === 'mmeb' ? await runMmeb(c, bench.root, encoder, dir) : await runMbeir(c, bench.root, encoder, dir);
   metrics['seconds'] = (Date.now() - t0) / 1000;
-  writeMetrics(dir, { metadata: { experiment: c.experiment, run: c.run, gitSha: gitSha(), date: new Date().toISOString(), backend, seed: c.seed }, metrics }, { overwrite: c.overwrite });
+  writeMetrics(dir, { metadata: { experiment: c.experiment, run: c.run, gitSha: gitSha(), date: new Date().toISOString(), backend, ...(backendDetail === undefined ? {} : { backendDetail }), seed: c.seed }, metrics }, { overwrite: c.overwrite });
   log.info(`eval: wrote ${dir}`);
   return dir;
 }

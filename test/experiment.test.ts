@@ -87,6 +87,7 @@ describe('experiments', function () {
     assert.equal(first.skipped, false);
     const m = readMetrics(dir);
     assert.equal((m.metrics['train'] as Record<string, number>)['resumedFrom'], 2);
+    assert.match(m.metadata.backendDetail ?? '', new RegExp(`^${m.metadata.backend} `), 'the evaluation records where it ran');
     for (const key of ['train', 'validation', 'mmeb', 'mbeir']) assert.ok(key in m.metrics, `metrics.${key} missing`);
     for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv']) assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
     const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);

@@ -15,7 +15,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendReport } from '../backend';
+import { backendMetadata } from '../backend';
 import { Overrides, resolveConfig } from '../config';
 import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
@@ -208,7 +208,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
         ...(await evaluateRun(final, resolved, dir)),
       };
       const file: MetricsFile = {
-        metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },
+        metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), ...backendMetadata(), seed: resolved.train.seed },
         metrics,
       };
       writeMetrics(dir, file);

@@ -14,7 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendReport } from '../backend';
+import { backendMetadata } from '../backend';
 import { ImageCache } from '../data/cache';
 import { discoverMbeir } from '../data/mbeir';
 import { discoverMmeb } from '../data/mmeb';
@@ -262,7 +262,7 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
       ...(await evaluateRun(model, resolved, dir)),
     };
     const metricsFile: MetricsFile = {
-      metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: resolved.train.seed },
+      metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), ...backendMetadata(), seed: resolved.train.seed },
       metrics,
     };
     writeMetrics(dir, metricsFile);

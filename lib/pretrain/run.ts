@@ -13,7 +13,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendReport } from '../backend';
+import { backendMetadata } from '../backend';
 import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { log } from '../log';
@@ -198,7 +198,7 @@ async function reevaluateBase(dir: string, cfg: BaseRunConfig): Promise<MetricsF
 }
 
 function metadata(cfg: BaseRunConfig): MetricsFile['metadata'] {
-  return { experiment: 'base', run: cfg.preset, gitSha: gitSha(), date: new Date().toISOString(), backend: backendReport()?.backend ?? 'unknown', seed: cfg.pretrain.seed };
+  return { experiment: 'base', run: cfg.preset, gitSha: gitSha(), date: new Date().toISOString(), ...backendMetadata(), seed: cfg.pretrain.seed };
 }
 
 /** Training seconds over every session of the run (the per-step times in log.jsonl). */
