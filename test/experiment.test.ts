@@ -3,7 +3,6 @@
  * → mini-MMEB and mini-M-BEIR → a results folder in the schema; a finished run is skipped, an interrupted run
  * resumes, a changed config is refused; every committed results/**\/metrics.json validates.
  */
-import { lockRun } from '../lib/run-lock';
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -17,6 +16,7 @@ import { finalWeights, revalidateRun } from '../lib/experiment/revalidate';
 import { comparisonRows, markdownTable } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
+import { lockRun } from '../lib/run-lock';
 import { exportRunModel, latestCheckpoint } from '../lib/notebook-runs';
 import { loadCheckpoint } from '../lib/model/checkpoint';
 import { parseArgs } from '../experiments/cli';
