@@ -13,7 +13,7 @@ import { experimentRuns } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { finalWeights, revalidateRun } from '../lib/experiment/revalidate';
-import { comparisonRows, markdownTable } from '../lib/experiment/compare';
+import { chanceRow, comparisonRows, markdownTable, writeExperimentSummary } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
 import { lockRun } from '../lib/run-lock';
@@ -104,6 +104,10 @@ describe('experiments', function () {
     await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 5 } }, { resultsRoot: results, progress: 'none' }), /finished with another config than this run's \(train\.steps: 4 vs 5\)/);
     const rows = comparisonRows(path.join(results, 'core'));
     assert.equal(rows.length, 1);
+    // Chance levels come from the evaluated rows and pools, as a row of their own.
+    const chance = chanceRow(path.join(results, 'core'));
+    assert.ok(chance !== null && (chance['MMEB overall'] as number) > 0 && (chance['M-BEIR local'] as number) > 0, JSON.stringify(chance));
+    assert.match(writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]), /\| chance \(random embeddings\) \|/);
     assert.match(markdownTable(rows), /\| muco-k7_/);
     // The same work under another experiment's name is reused, not retrained; different work is not.
     const twin = { ...cfg, experiment: 'logit-mask', run: 'mask-on' };

@@ -29,6 +29,7 @@ import {
   readQrels,
   streamMbeirPool,
 } from '../data/mbeir';
+import { recallAtKChance } from './chance';
 import { aggregateMbeir, type MbeirAggregate, MBEIR_TASKS, mbeirCatalogue, reportedK } from './mbeir-aggregate';
 import { checkFilesExist } from './records';
 
@@ -151,6 +152,9 @@ function scoreTask(task: LoadedTask, top: TopKResult, rowOffset: number, dids: r
   for (const kk of [5, 10]) score[`recall@${kk}`] = cases.reduce((s, c) => s + recallAtK(c.ranking, c.relevance, kk), 0) / cases.length;
   Object.assign(score, meanRankingMetrics(cases, { ks: [10], metrics: ['ndcg_linear', 'mrr'] }));
   score['score'] = cases.reduce((s, c) => s + hitAtK(c.ranking, c.relevance, k), 0) / cases.length;
+  // The score a ranking of random embeddings expects (lib/eval/chance): relevant candidates counted in this pool.
+  const inPool = new Set(dids);
+  score['chance'] = task.queries.reduce((s, q) => s + recallAtKChance(dids.length, [...relevanceOf(task, q)].filter((d) => inPool.has(d)).length, k), 0) / cases.length;
   return score;
 }
 

@@ -12,6 +12,7 @@ import { log } from '../log';
 import { meanRankingMetrics, mmebHitAt1, type RankedCase, tiedAtTop } from '../metrics';
 import { dotRows, rankScores } from '../rank';
 import { checkMmebImages, type MmebDatasetEntry, mmebRowItems, type MmebRow, readMmebFile } from '../data/mmeb';
+import { mmebRowChance } from './chance';
 import { aggregateMmeb, type MmebAggregate, type MmebDatasetInfo } from './mmeb-aggregate';
 import { asRecord } from './records';
 import { type WriteOptions, writeJson } from '../results';
@@ -78,6 +79,8 @@ export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, 
   const acc = correct / rows.length;
   return {
     acc,
+    // hit@1 a model of random embeddings expects on these rows (lib/eval/chance)
+    'chance_hit@1': items.reduce((sum, i) => sum + mmebRowChance(i.candidates), 0) / rows.length,
     num_correct: correct,
     num_pred: rows.length,
     num_data: rows.length,

@@ -100,27 +100,62 @@ export function markdownTable(rows: readonly RunRow[]): string {
 }
 
 /**
+ * The row a model of random embeddings would score (lib/eval/chance), from the first finished run that recorded
+ * the chance levels of its evaluation; null when none did (runs evaluated before chance levels were recorded).
+ */
+export function chanceRow(dir: string, order?: readonly string[]): RunRow | null {
+  for (const run of finishedRuns(dir, order)) {
+    const m = readMetrics(path.join(dir, run)).metrics;
+    if (m['mmebChance'] === undefined && m['mbeirChance'] === undefined) continue;
+    const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+    const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
+    return {
+      run: 'chance (random embeddings)',
+      'MMEB CLS': r1(get(m['mmebChance'], 'metaTask', 'CLS')),
+      'MMEB VQA': r1(get(m['mmebChance'], 'metaTask', 'VQA')),
+      'MMEB RET': r1(get(m['mmebChance'], 'metaTask', 'RET')),
+      'MMEB GRD': r1(get(m['mmebChance'], 'metaTask', 'VG')),
+      'MMEB IND': r1(get(m['mmebChance'], 'IND')),
+      'MMEB OOD': r1(get(m['mmebChance'], 'OOD')),
+      'MMEB overall': r1(get(m['mmebChance'], 'overall')),
+      'M-BEIR local': r1(get(m['mbeirChance'], 'local', 'average')),
+      'M-BEIR global': r1(get(m['mbeirChance'], 'global', 'average')),
+      'val R@1': null,
+      'val MRR': pct(get(m['validation'], 'chanceMrr')),
+      'val MRR other image': pct(get(m['validation'], 'chanceMrr')),
+      'val MRR image only': pct(get(m['validation'], 'chanceMrr')),
+      'pairs/s': null,
+      'images/s': null,
+      'final loss': null,
+    };
+  }
+  return null;
+}
+
+/**
  * Write an experiment's comparison next to its runs (results/<scale>/<experiment>/): summary.csv, summary.md
  * (with the chance level of the validation MRR), loss.html and scores.html. Returns the markdown.
  */
 export function writeExperimentSummary(dir: string, experiment: string, scale: string, order?: readonly string[]): string {
   const def = EXPERIMENTS[experiment];
   const runs = order ?? (def === undefined ? undefined : Object.keys(def.runs));
-  const rows = comparisonRows(dir, runs);
+  const chance = chanceRow(dir, runs);
+  const rows = [...comparisonRows(dir, runs), ...(chance === null ? [] : [chance])];
   writeCsv(dir, 'summary', rows, { overwrite: true });
-  const chance = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
+  const chanceMrr = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
   const reused = finishedRuns(dir, runs).flatMap((r) => {
     const from = readMetrics(path.join(dir, r)).metrics['reusedFrom'];
     return typeof from === 'string' ? [`${r} = ${from}`] : [];
   });
   const notes = [
-    ...(chance === undefined || chance === null ? [] : [`val MRR at chance (random ranking): ${(100 * chance).toFixed(1)}.`]),
+    ...(chanceMrr === undefined || chanceMrr === null ? [] : [`val MRR at chance (random ranking): ${(100 * chanceMrr).toFixed(1)}.`]),
+    ...(chance === null ? [] : ['The chance row is what random embeddings expect on the same rows and pools (lib/eval/chance).']),
     ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
   ];
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
   const md = `# ${title} (${scale} scale)\n\n${def?.description ?? ''}${def === undefined ? '' : ` Paper: ${def.paper}.`}\n\n${markdownTable(rows)}${notes.length === 0 ? '' : `\n${notes.join(' ')}\n`}`;
   writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
   writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs)));
-  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], `${experiment} (${scale})`));
+  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows.filter((r) => r !== chance), ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], `${experiment} (${scale})`));
   return md;
 }
