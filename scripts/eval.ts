@@ -11,9 +11,10 @@ import { describeBackend, initBackend } from '../lib/backend';
 import { discoverMbeir, type InstructionPolicy } from '../lib/data/mbeir';
 import { discoverMmeb } from '../lib/data/mmeb';
 import { type Encoder, randomEncoder } from '../lib/evaluate';
-import { evaluateMbeir, type MbeirPool, mbeirSummary } from '../lib/eval/mbeir';
+import { evaluateMbeir, mbeirChanceSummary, type MbeirPool, mbeirSummary } from '../lib/eval/mbeir';
 import { TASK_NOTATION } from '../lib/eval/mbeir-aggregate';
-import { evaluateMmeb, mmebSummary, readMmebScores, writeMmebScoreFiles } from '../lib/eval/mmeb';
+import { evaluateMmeb, mmebChanceSummary, mmebSummary, readMmebScores, writeMmebScoreFiles } from '../lib/eval/mmeb';
+import { MMEB_META_TASKS as MMEB_META_TASK_NAMES } from '../lib/eval/mmeb-aggregate';
 import { MMEB_META_TASKS } from '../lib/eval/mmeb-aggregate';
 import { log } from '../lib/log';
 import type { Scorer } from '../lib/rank';
@@ -168,7 +169,9 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
   }));
   writeCsv(dir, 'mmeb', rows, opts);
   printMmeb(summary, entries.map((e) => e.name), c.external);
-  return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, limit: c.limit };
+  const chance = mmebChanceSummary(files, entries);
+  console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASK_NAMES.map((t) => `${t} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
+  return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
 }
 
 function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], external: string[]): void {
@@ -206,13 +209,15 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
       rows.push({ task, taskType: TASK_NOTATION[s['task_id'] as number], pool, metric: `Recall@${s['k']}`, score: 100 * (s['score'] as number), 'hit@1': 100 * (s['hit@1'] as number), 'recall@5': 100 * (s['recall@5'] as number), num_queries: s['num_queries'] });
     }
     const sum = mbeirSummary(scores);
-    metrics[pool] = { ...sum, groups: { ...sum.groups } };
+    const chance = mbeirChanceSummary(scores);
+    metrics[pool] = { ...sum, groups: { ...sum.groups }, chance: { average: chance.average, perTask: chance.perTask } };
   }
   writeCsv(dir, 'mbeir', rows, { overwrite: c.overwrite });
   const table = rows.map((r) => `${String(r['task']).padEnd(22)} ${String(r['taskType']).padEnd(16)} ${String(r['pool']).padEnd(7)} ${String(r['metric']).padEnd(10)} ${pct(r['score'] as number)}`);
   for (const pool of c.pools) {
     const m = metrics[pool] as { average: number; numTasks: number; complete: boolean };
-    table.push(`${pool} average over ${m.numTasks} sets: ${m.average.toFixed(1)}${m.complete ? '' : ' (incomplete: not all 16 M-BEIR sets)'}`);
+    const chance = (metrics[pool] as { chance: { average: number } }).chance.average;
+    table.push(`${pool} average over ${m.numTasks} sets: ${m.average.toFixed(1)}${m.complete ? '' : ' (incomplete: not all 16 M-BEIR sets)'}; chance (random embeddings) ${chance.toFixed(2)}`);
   }
   console.log(table.join('\n'));
   return metrics;

@@ -45,7 +45,7 @@ describe('chance levels', () => {
     let chance = 0;
     const seeds = 400;
     for (let seed = 0; seed < seeds; seed++) {
-      const score = await scoreMmebRows(rows, randomEncoder({ dim: 8, seed }), { dataset: 'toy', ks: [1] });
+      const score = await scoreMmebRows(rows, randomEncoder({ dim: 8, seed }), { dataset: 'toy', ks: [1], imageRoot: '' });
       sum += score['acc'] as number;
       chance = score['chance_hit@1'] as number;
     }

@@ -215,6 +215,11 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
   return result;
 }
 
+/** The aggregate that random embeddings expect on one pool (each set's `chance`, lib/eval/chance). */
+export function mbeirChanceSummary(scores: Readonly<Record<string, MbeirTaskScore>>): MbeirAggregate {
+  return mbeirSummary(Object.fromEntries(Object.entries(scores).map(([task, s]) => [task, { score: s['chance'] as number }])));
+}
+
 /**
  * Aggregates the per-set scores of one pool (×100, as published). Sets that are all M-BEIR's own are checked
  * against the 16 (so a partial run shows as incomplete); other names (a mini benchmark) form their own catalogue.

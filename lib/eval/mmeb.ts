@@ -108,6 +108,12 @@ export async function evaluateMmeb(
   return out;
 }
 
+/** The aggregate that random embeddings expect on the scored rows (each file's `chance_hit@1`, lib/eval/chance). */
+export function mmebChanceSummary(files: Readonly<Record<string, MmebScoreFile>>, catalogue?: readonly MmebDatasetInfo[]): MmebAggregate {
+  const chance = Object.fromEntries(Object.entries(files).map(([name, f]) => [name, { 'hit@1': f['chance_hit@1'] as number }]));
+  return mmebSummary(chance, catalogue);
+}
+
 /** hit@1 per data set from score files (V2's `hit@1`, else v1's `acc`). */
 export function hitAt1ByDataset(files: Readonly<Record<string, MmebScoreFile>>): Record<string, number> {
   const out: Record<string, number> = {};

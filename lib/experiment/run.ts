@@ -19,8 +19,8 @@ import { ImageCache } from '../data/cache';
 import { discoverMbeir } from '../data/mbeir';
 import { discoverMmeb } from '../data/mmeb';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
-import { evaluateMbeir, mbeirSummary } from '../eval/mbeir';
-import { evaluateMmeb, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
+import { evaluateMbeir, mbeirChanceSummary, mbeirSummary } from '../eval/mbeir';
+import { evaluateMmeb, mmebChanceSummary, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
 import type { Encoder } from '../evaluate';
 import { log } from '../log';
 import { Embedder } from '../model/embedder';
@@ -117,8 +117,7 @@ export async function evaluateRun(model: Encoder, cfg: Pick<RunConfig, 'experime
     const summary = mmebSummary(files, entries);
     out['mmeb'] = summary as unknown as MetricValue;
     // The same aggregation of what random embeddings expect on these rows (lib/eval/chance).
-    const chanceFiles = Object.fromEntries(Object.entries(files).map(([name, f]) => [name, { 'hit@1': f['chance_hit@1'] as number }]));
-    out['mmebChance'] = mmebSummary(chanceFiles, entries) as unknown as MetricValue;
+    out['mmebChance'] = mmebChanceSummary(files, entries) as unknown as MetricValue;
     writeCsv(dir, 'mmeb', Object.entries(summary.perDataset).map(([dataset, score]): CsvRow => {
       const e = entries.find((x) => x.name === dataset);
       return { dataset, metaTask: e?.metaTask ?? '', distribution: e?.distribution ?? '', hitAt1: score };
@@ -129,8 +128,7 @@ export async function evaluateRun(model: Encoder, cfg: Pick<RunConfig, 'experime
     const local = mbeirSummary(result.local);
     const global = cfg.eval.pools.includes('global') ? mbeirSummary(result.global) : null;
     out['mbeir'] = { local, global } as unknown as MetricValue;
-    const chanceOf = (scores: Record<string, Record<string, number>>) => mbeirSummary(Object.fromEntries(Object.entries(scores).map(([task, sc]) => [task, { score: sc['chance'] as number }])));
-    out['mbeirChance'] = { local: chanceOf(result.local), global: global === null ? null : chanceOf(result.global) } as unknown as MetricValue;
+    out['mbeirChance'] = { local: mbeirChanceSummary(result.local), global: global === null ? null : mbeirChanceSummary(result.global) } as unknown as MetricValue;
     writeCsv(dir, 'mbeir', Object.entries(local.perTask).map(([task, score]): CsvRow => ({ task, local: score, global: global?.perTask[task] ?? null })), { overwrite: true });
   }
   return out;
