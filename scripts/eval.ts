@@ -171,7 +171,7 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
   printMmeb(summary, entries.map((e) => e.name), c.external);
   const chance = mmebChanceSummary(files, entries);
   console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASK_NAMES.map((t) => `${t} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
-  return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
+  return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, IND: chance.IND, OOD: chance.OOD, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
 }
 
 function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], external: string[]): void {
