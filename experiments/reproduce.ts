@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   for (const run of finishedRuns(dir, ['single-turn', 'muco-k7'])) {
     if (latestCheckpoint(path.join(dir, run)) !== null) log.info(`exported ${exportRunModel(path.join(dir, run))}`);
   }
-  process.stdout.write(`\n${md}\nwrote ${dir}/summary.{csv,md}, loss.html, scores.html in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
+  process.stdout.write(`\n${md}\nreproduce finished in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
   log.debug('done');
 }
 

@@ -65,7 +65,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     throw new Error(`${file} already exists; refusing to overwrite it. Pass overwrite: true (--overwrite) or choose another run name.`);
   }
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  fs.writeFileSync(tmp, data);
+  try {
+    fs.writeFileSync(tmp, data);
+  } catch (e) {
+    // A full disk (ENOSPC) or a read-only folder: say which file could not be written, and leave no partial copy.
+    if (fs.existsSync(tmp)) fs.unlinkSync(tmp);
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`Could not write ${file} (${err.code ?? 'error'}: ${err.message}).${err.code === 'ENOSPC' ? ' The disk is full: free space and run the command again.' : ''}`);
+  }
   try {
     if (options.overwrite) {
       fs.renameSync(tmp, file);

@@ -136,11 +136,24 @@ export function resolveBenchmark(b: string): { kind: 'mmeb' | 'mbeir'; root: str
   return { kind: kind === 'mmeb' ? 'mmeb' : 'mbeir', root: path.resolve(rest.join(':')), name: `${kind}-${path.basename(rest.join(':'))}` };
 }
 
+/**
+ * A run name for a checkpoint folder that stays unique: a run's exported `model/` or `checkpoints/step-N` is
+ * named after its run folder (results/full/core/muco-k7/model → core-muco-k7), so two models never write the
+ * same results folder.
+ */
+export function checkpointName(dir: string): string {
+  const parts = path.resolve(dir).split(path.sep).filter((p) => p !== '');
+  const last = parts.at(-1) ?? 'checkpoint';
+  if (last === 'model') return parts.slice(-3, -1).join('-') || last;
+  if (/^step-\d+$/.test(last) && parts.at(-2) === 'checkpoints') return [...parts.slice(-4, -2), last].join('-');
+  return last;
+}
+
 async function makeEncoder(c: EvalCliConfig): Promise<{ encoder: Encoder; backend: string; backendDetail?: string; name: string }> {
   if (c.encoder === 'random') return { encoder: randomEncoder({ dim: c.dim, seed: c.seed }), backend: 'none', name: `random${c.dim}` };
   const report = await initBackend({ backend: c.backend as 'auto' });
   const encoder = await loadEncoder(c.checkpoint as string);
-  return { encoder, backend: report.backend, backendDetail: describeBackend(report), name: path.basename(path.resolve(c.checkpoint as string)) };
+  return { encoder, backend: report.backend, backendDetail: describeBackend(report), name: checkpointName(c.checkpoint as string) };
 }
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '   –' : v.toFixed(1).padStart(5));

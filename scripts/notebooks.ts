@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { installKernel } from './kernel';
+import { installKernel, KERNEL_NAME } from './kernel';
 
 const root = path.resolve(__dirname, '..');
 
@@ -40,7 +40,7 @@ function main(): number {
     const start = Date.now();
     const r = spawnSync(
       jupyter,
-      ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.kernel_name=tslab',
+      ['nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
         '--ExecutePreprocessor.timeout=900', '--output-dir', out, path.join(dir, nb)],
       { cwd: dir, env, encoding: 'utf8' },
     );

@@ -15,7 +15,7 @@ import { type EncodeItem, type Encoder, itemKey, randomEncoder, randomUnitVector
 import { aggregateMmeb, MMEB_V1_DATASETS, type MmebMetaTask, overallFromMetaTasks } from '../lib/eval/mmeb-aggregate';
 import { evaluateMmeb, mmebLeaderboardJson, mmebSummary, readMmebScores, scoreMmebRows } from '../lib/eval/mmeb';
 import { logLevel, setLogLevel } from '../lib/log';
-import { main, parseEvalArgs } from '../scripts/eval';
+import { main, parseEvalArgs, checkpointName } from '../scripts/eval';
 import { readMetrics } from '../lib/results';
 import { Rng } from '../lib/random';
 import published from './fixtures/eval/mmeb-published.json';
@@ -383,6 +383,13 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     fs.rmSync(path.join(dir, 'metrics.json'));
     await quiet(() => main(argv));
     assert.ok(fs.existsSync(path.join(dir, 'metrics.json')));
+  });
+
+  it('names eval runs after the run folder, so two committed models never share a results folder', () => {
+    assert.equal(checkpointName('results/full/core/muco-k7/model'), 'core-muco-k7');
+    assert.equal(checkpointName('results/full/core/single-turn/model/'), 'core-single-turn');
+    assert.equal(checkpointName('results/quick/core/muco-k7/checkpoints/step-000100'), 'core-muco-k7-step-000100');
+    assert.equal(checkpointName('/tmp/my-export'), 'my-export');
   });
 
   it('argument errors say what was expected', async () => {
