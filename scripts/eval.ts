@@ -14,8 +14,7 @@ import { type Encoder, randomEncoder } from '../lib/evaluate';
 import { evaluateMbeir, mbeirChanceSummary, type MbeirPool, mbeirSummary } from '../lib/eval/mbeir';
 import { TASK_NOTATION } from '../lib/eval/mbeir-aggregate';
 import { evaluateMmeb, mmebChanceSummary, mmebSummary, readMmebScores, writeMmebScoreFiles } from '../lib/eval/mmeb';
-import { MMEB_META_TASKS as MMEB_META_TASK_NAMES } from '../lib/eval/mmeb-aggregate';
-import { MMEB_META_TASKS } from '../lib/eval/mmeb-aggregate';
+import { META_TASK_LABEL, MMEB_META_TASKS } from '../lib/eval/mmeb-aggregate';
 import { log } from '../lib/log';
 import type { Scorer } from '../lib/rank';
 import { loadEncoder } from '../lib/model/checkpoint';
@@ -183,7 +182,7 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
   writeCsv(dir, 'mmeb', rows, opts);
   printMmeb(summary, entries.map((e) => e.name), c.external);
   const chance = mmebChanceSummary(files, entries);
-  console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASK_NAMES.map((t) => `${t} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
+  console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASKS.map((t) => `${META_TASK_LABEL[t]} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
   return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, IND: chance.IND, OOD: chance.OOD, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
 }
 
@@ -195,7 +194,7 @@ function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], ext
   const out = [head, '-'.repeat(head.length)];
   for (const n of names) out.push(line(n, summary.perDataset[n] ?? null, (s) => s.perDataset[n]));
   out.push('-'.repeat(head.length));
-  for (const t of MMEB_META_TASKS) out.push(line(t, summary.metaTask[t], (s) => s.metaTask[t]));
+  for (const t of MMEB_META_TASKS) out.push(line(META_TASK_LABEL[t], summary.metaTask[t], (s) => s.metaTask[t]));
   out.push(line('IND', summary.IND, (s) => s.IND), line('OOD', summary.OOD, (s) => s.OOD));
   out.push(line(`Overall (${summary.numDatasets} sets)`, summary.overall, (s) => s.overall));
   if (!summary.complete) out.push(`(incomplete: ${summary.missing.length} catalogue data sets not scored)`);

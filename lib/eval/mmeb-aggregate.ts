@@ -17,6 +17,9 @@ export type MmebDistribution = 'IND' | 'OOD';
 
 export const MMEB_META_TASKS: readonly MmebMetaTask[] = ['CLS', 'VQA', 'RET', 'VG'];
 
+/** How tables name a meta-task: the paper's column labels (its visual grounding column is GRD; MMEB's code says VG). */
+export const META_TASK_LABEL: Readonly<Record<MmebMetaTask, string>> = { CLS: 'CLS', VQA: 'VQA', RET: 'RET', VG: 'GRD' };
+
 export interface MmebDatasetInfo {
   /** The HF config name (`ImageNet-1K`, `MSCOCO_t2i`, ...): also the `{name}_score.json` prefix. */
   name: string;
