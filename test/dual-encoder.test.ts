@@ -278,7 +278,7 @@ describe('dual-encoder baseline', function () {
         assert.ok(fs.existsSync(path.join(first.dir, f)), `${f} is missing`);
       }
       const m = readMetrics(first.dir).metrics;
-      assert.deepEqual(Object.keys(m).sort(), ['mbeir', 'mmeb', 'train', 'validation']);
+      assert.deepEqual(Object.keys(m).sort(), ['mbeir', 'mbeirChance', 'mmeb', 'mmebChance', 'train', 'validation']);
       for (const key of ['mrr', 'recallAt1', 'recallAt10', 'mrrOtherImage', 'mrrImageOnly']) assert.ok(key in (m['validation'] as object), `validation.${key} is missing`);
       assert.equal(fs.readFileSync(path.join(first.dir, 'log.jsonl'), 'utf8').trim().split('\n').length, cfg.train.steps);
       const again = await runDualEncoder(cfg, { resultsRoot: root, progress: 'none' });
