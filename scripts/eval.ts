@@ -157,7 +157,7 @@ async function makeEncoder(c: EvalCliConfig): Promise<{ encoder: Encoder; backen
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '   –' : v.toFixed(1).padStart(5));
 
-async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: string): Promise<{ [k: string]: MetricValue }> {
+async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: string, external: ExternalScores[]): Promise<{ [k: string]: MetricValue }> {
   const entries = discoverMmeb(root, c.imageDir === null ? {} : { imageDir: c.imageDir });
   const files = await evaluateMmeb(entries, encoder, {
     batchSize: c.batchSize,
@@ -180,14 +180,29 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
     num_ties: files[e.name]?.['num_ties'],
   }));
   writeCsv(dir, 'mmeb', rows, opts);
-  printMmeb(summary, entries.map((e) => e.name), c.external);
+  printMmeb(summary, entries.map((e) => e.name), external);
   const chance = mmebChanceSummary(files, entries);
   console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASKS.map((t) => `${META_TASK_LABEL[t]} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
   return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, IND: chance.IND, OOD: chance.OOD, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
 }
 
-function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], external: string[]): void {
-  const others = external.map((p) => ({ label: path.basename(p), sum: mmebSummary(readMmebScores(p)) }));
+/** An external model's MMEB scores, read and checked before our evaluation starts. */
+interface ExternalScores {
+  label: string;
+  sum: ReturnType<typeof mmebSummary>;
+}
+
+/**
+ * Read every `--external` target against the benchmark's own catalogue (so the toolkit's mini-MMEB score files
+ * compare with mini-MMEB runs); any problem stops the command before a run folder is made.
+ */
+export function readExternal(targets: readonly string[], root: string, imageDir: string | null): ExternalScores[] {
+  if (targets.length === 0) return [];
+  const entries = discoverMmeb(root, imageDir === null ? {} : { imageDir });
+  return targets.map((t) => ({ label: path.basename(t.replace(/[/\\][^/\\]*[*?][^/\\]*$/, '')) || t, sum: mmebSummary(readMmebScores(t, entries), entries) }));
+}
+
+function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], others: ExternalScores[]): void {
   const head = ['data set'.padEnd(22), '  ours', ...others.map((o) => o.label.slice(0, 12).padStart(13))].join(' ');
   const line = (label: string, ours: number | null, get: (s: typeof summary) => number | null | undefined): string =>
     [label.padEnd(22), ` ${pct(ours)}`, ...others.map((o) => pct(get(o.sum)).padStart(13))].join(' ');
@@ -239,6 +254,8 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
 export async function main(argv: readonly string[]): Promise<string> {
   const c = parseEvalArgs(argv);
   const bench = resolveBenchmark(c.benchmark);
+  if (c.external.length > 0 && bench.kind !== 'mmeb') throw new Error('--external compares MMEB score files: use it with an MMEB benchmark (mini-mmeb or mmeb:<path>).');
+  const external = bench.kind === 'mmeb' ? readExternal(c.external, bench.root, c.imageDir) : [];
   const { encoder, backend, backendDetail, name } = await makeEncoder(c);
   c.run ??= `${name}-${bench.name}`;
   if (isUnfinishedRun(runDir(c.results, c.experiment, c.run))) {
@@ -249,7 +266,7 @@ export async function main(argv: readonly string[]): Promise<string> {
   const dir = createRun(c.results, c.experiment, c.run, { ...c, benchmarkRoot: bench.root }, { overwrite: c.overwrite });
   log.info(`eval: ${bench.kind} at ${bench.root} → ${dir}`);
   const t0 = Date.now();
-  const metrics = bench.kind === 'mmeb' ? await runMmeb(c, bench.root, encoder, dir) : await runMbeir(c, bench.root, encoder, dir);
+  const metrics = bench.kind === 'mmeb' ? await runMmeb(c, bench.root, encoder, dir, external) : await runMbeir(c, bench.root, encoder, dir);
   metrics['seconds'] = (Date.now() - t0) / 1000;
   writeMetrics(dir, { metadata: { experiment: c.experiment, run: c.run, gitSha: gitSha(), date: new Date().toISOString(), backend, ...(backendDetail === undefined ? {} : { backendDetail }), seed: c.seed }, metrics }, { overwrite: c.overwrite });
   log.info(`eval: wrote ${dir}`);

@@ -379,6 +379,19 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     assert.ok(typeof m.metrics['overall'] === 'number');
     await assert.rejects(quiet(() => main(argv)), /already has results/);
     await quiet(() => main([...argv, '--overwrite']));
+    // --external: a glob of our own score files compares against this benchmark's catalogue; bad files stop the
+    // command before a run folder is made, naming the file.
+    const ext = [...argv.filter((a, i) => argv[i - 1] !== '--results' && a !== '--results'), '--results', path.join(tmpRoot, 'cli-ext')];
+    const withExt = await quiet(() => main([...ext, '--external', path.join(dir, 'scores', '*_score.json')]));
+    assert.ok(fs.existsSync(path.join(withExt, 'metrics.json')));
+    const bad = path.join(tmpRoot, 'bad-scores');
+    fs.mkdirSync(bad, { recursive: true });
+    fs.writeFileSync(path.join(bad, 'Toy_score.json'), '{"acc": 0.5,');
+    await assert.rejects(quiet(() => main([...ext, '--run', 'bad1', '--external', bad])), (e: Error) => e.message.includes(path.join(bad, 'Toy_score.json')) && /not valid JSON/.test(e.message));
+    fs.writeFileSync(path.join(bad, 'Toy_score.json'), '{"acc": 75}');
+    await assert.rejects(quiet(() => main([...ext, '--run', 'bad2', '--external', bad])), /acc is 75, but MMEB scores are fractions/);
+    await assert.rejects(quiet(() => main([...ext, '--run', 'bad3', '--external', path.join(bad, 'nothing-*.json')])), /no file in .* matches nothing-\*\.json/);
+    for (const r of ['bad1', 'bad2', 'bad3']) assert.ok(!fs.existsSync(path.join(tmpRoot, 'cli-ext', 'eval', r)), `${r}: a run folder was made before --external was checked`);
     // A failed attempt (results gone, partial files left) is run again by the same command.
     fs.rmSync(path.join(dir, 'metrics.json'));
     await quiet(() => main(argv));

@@ -157,14 +157,52 @@ export function writeMmebScoreFiles(
   writeJson(path.join(dir, 'mmeb_leaderboard.json'), mmebLeaderboardJson(files, metadata, options.catalogue), options);
 }
 
+function parseJsonFile(file: string): unknown {
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}).`);
+  }
+}
+
+/** Scores are fractions: hit@1 of 75 (a percentage) or −3 is a wrong file, not a score. */
+function checkFractions(scores: MmebScoreFile, where: string): MmebScoreFile {
+  for (const key of ['hit@1', 'acc'] as const) {
+    const v = scores[key];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new Error(`${where}: ${key} is ${v}, but MMEB scores are fractions in [0, 1] (is it a percentage?).`);
+  }
+  return scores;
+}
+
 function readScoreJson(file: string): MmebScoreFile {
-  const rec = asRecord(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+  const rec = asRecord(parseJsonFile(file), file);
   const out: MmebScoreFile = {};
   for (const [k, v] of Object.entries(rec)) if (typeof v === 'number') out[k] = v;
   if (out['hit@1'] === undefined && out['acc'] === undefined) {
     throw new Error(`${file}: an MMEB score file needs "hit@1" (V2) or "acc" (v1); found ${Object.keys(rec).join(', ')}.`);
   }
-  return out;
+  return checkFractions(out, file);
+}
+
+/**
+ * The score files a `--external` argument names: a directory of `*_score.json`, one leaderboard JSON, or a glob
+ * of score files (`vlm2vec/*_score.json`: `*` and `?` in the file name, not in folders).
+ */
+export function externalScoreFiles(target: string): { kind: 'dir' | 'files' | 'leaderboard'; files: string[] } {
+  if (/[*?]/.test(path.basename(target))) {
+    const dir = path.dirname(target);
+    if (!fs.existsSync(dir)) throw new Error(`--external ${target}: the folder ${dir} does not exist.`);
+    const re = new RegExp(`^${path.basename(target).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const files = fs.readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+    if (files.length === 0) throw new Error(`--external ${target}: no file in ${dir} matches ${path.basename(target)}.`);
+    return { kind: 'files', files };
+  }
+  if (!fs.existsSync(target)) throw new Error(`--external ${target}: no such file or folder.`);
+  if (fs.statSync(target).isDirectory()) {
+    return { kind: 'dir', files: fs.readdirSync(target).filter((x) => x.endsWith('_score.json')).sort().map((f) => path.join(target, f)) };
+  }
+  return { kind: target.endsWith('_score.json') ? 'files' : 'leaderboard', files: [target] };
 }
 
 /**
@@ -174,16 +212,15 @@ function readScoreJson(file: string): MmebScoreFile {
 export function readMmebScores(target: string, catalogue?: readonly MmebDatasetInfo[]): Record<string, MmebScoreFile> {
   const known = catalogue === undefined ? undefined : new Set(catalogue.map((d) => d.name));
   const out: Record<string, MmebScoreFile> = {};
-  if (fs.statSync(target).isDirectory()) {
-    for (const f of fs.readdirSync(target).filter((x) => x.endsWith('_score.json')).sort()) {
-      out[f.slice(0, -'_score.json'.length)] = readScoreJson(path.join(target, f));
-    }
+  const { kind, files } = externalScoreFiles(target);
+  if (kind !== 'leaderboard') {
+    for (const f of files) out[path.basename(f).replace(/_score\.json$/, '')] = readScoreJson(f);
   } else {
-    const rec = asRecord(JSON.parse(fs.readFileSync(target, 'utf8')), target);
+    const rec = asRecord(parseJsonFile(target), target);
     const image = asRecord(asRecord(rec['metrics'], `${target} metrics`)['image'], `${target} metrics.image`);
     for (const [name, v] of Object.entries(image)) {
       const r = asRecord(v, `${target} metrics.image.${name}`);
-      out[name] = Object.fromEntries(Object.entries(r).filter(([, x]) => typeof x === 'number')) as MmebScoreFile;
+      out[name] = checkFractions(Object.fromEntries(Object.entries(r).filter(([, x]) => typeof x === 'number')) as MmebScoreFile, `${target} metrics.image.${name}`);
     }
   }
   if (known !== undefined) {
