@@ -25,7 +25,7 @@
 import { collate } from './batch';
 import type { RenderedSequence } from './dialogue';
 import type { ModelConfig } from './model/config';
-import type { LossConfig } from './step';
+import type { LossConfig } from './loss';
 
 /** The sizes a FLOPs count needs. Unlike ModelConfig it has grouped-query attention and a free head width. */
 export interface FlopsDims {

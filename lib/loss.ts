@@ -14,6 +14,30 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+
+/** What a training step's loss is, and its settings (TrainConfig.loss). */
+export interface LossConfig {
+  /** `pretrain`: MuCo / single-turn InfoNCE over (group-masked) pairs; `finetune`: the reconstruction loss. */
+  objective: 'pretrain' | 'finetune';
+  temperature: number;
+  /** Pretraining: mask same-image targets (Table 7). */
+  logitMask: boolean;
+  symmetric: boolean;
+  /** Fine-tuning: the paper's single-denominator form or the official four-term sum. */
+  finetuneForm: 'paper' | 'official';
+  /** Fine-tuning: keep each target's twin out of the negatives (Table 7). */
+  maskTwin: boolean;
+}
+
+export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({
+  objective: 'pretrain',
+  temperature: 0.02,
+  logitMask: true,
+  symmetric: false,
+  finetuneForm: 'paper',
+  maskTwin: true,
+});
+
 export const MASKED_LOGIT = -1e9;
 
 export interface LossOutput {

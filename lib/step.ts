@@ -10,33 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { collate } from './batch';
-import { LossOutput, mucoFinetuneLoss, mucoPretrainLoss } from './loss';
+import { LossConfig, LossOutput, mucoFinetuneLoss, mucoPretrainLoss } from './loss';
+
 import type { Embedder } from './model/embedder';
 import { patchTensor } from './model/vision';
 import type { PackedBatch } from './packing';
 import { Rng } from './random';
-
-export interface LossConfig {
-  /** `pretrain`: MuCo / single-turn InfoNCE over (group-masked) pairs; `finetune`: the reconstruction loss. */
-  objective: 'pretrain' | 'finetune';
-  temperature: number;
-  /** Pretraining: mask same-image targets (Table 7). */
-  logitMask: boolean;
-  symmetric: boolean;
-  /** Fine-tuning: the paper's single-denominator form or the official four-term sum. */
-  finetuneForm: 'paper' | 'official';
-  /** Fine-tuning: keep each target's twin out of the negatives (Table 7). */
-  maskTwin: boolean;
-}
-
-export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({
-  objective: 'pretrain',
-  temperature: 0.02,
-  logitMask: true,
-  symmetric: false,
-  finetuneForm: 'paper',
-  maskTwin: true,
-});
 
 export interface StepOptions {
   loss: LossConfig;

@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Overrides, resolveConfig } from './config';
 import type { MaskKind } from './dialogue';
 import { log } from './log';
-import { LearnableTemperature } from './loss';
+import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import { checkBinary, integrityOf, Integrity, loadCheckpointInto, readCheckpointMetadata, readJsonFile, saveCheckpoint } from './model/checkpoint';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from './optim';
@@ -26,7 +26,7 @@ import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packRe
 import { Progress } from './progress';
 import { deriveSeed, Rng } from './random';
 import { DEFAULT_SCHEDULE, learningRate, ScheduleConfig } from './schedule';
-import { computeStep, DEFAULT_LOSS, LossConfig, StepValues } from './step';
+import { computeStep, StepValues } from './step';
 
 export interface TrainConfig {
   steps: number;

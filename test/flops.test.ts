@@ -28,7 +28,8 @@ import { Embedder } from '../lib/model/embedder';
 import { patchTensor } from '../lib/model/vision';
 import { ImageRecord, PackedBatch, packMultiTurn, packReconstruction, packSingleTurn, sampleSinglePair } from '../lib/packing';
 import { Rng } from '../lib/random';
-import { batchLoss, DEFAULT_LOSS, fullBatchStep, gradCacheStep, LossConfig, StepOptions } from '../lib/step';
+import { DEFAULT_LOSS, LossConfig } from '../lib/loss';
+import { batchLoss, fullBatchStep, gradCacheStep, StepOptions } from '../lib/step';
 import { Tokenizer } from '../lib/tokenizer';
 
 const ALL_TRAINED: TrainableParts = { vision: true, projector: true, language: 'full', embeddings: true };

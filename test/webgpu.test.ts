@@ -15,7 +15,8 @@ import { train, trainConfig } from '../lib/train';
 import { compareSignatures, gradSignature, parityCases, PROJECTIONS, stepSignature, type StepSignature } from '../bench/gpu-parity';
 import { benchRecords, benchTokenizer } from '../bench/fixture';
 import { Rng } from '../lib/random';
-import { fullBatchStep, DEFAULT_LOSS } from '../lib/step';
+import { DEFAULT_LOSS } from '../lib/loss';
+import { fullBatchStep } from '../lib/step';
 
 function tinySetup(): { model: Embedder; cases: ReturnType<typeof parityCases> } {
   const records = benchRecords(3, 16, 3);
