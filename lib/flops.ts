@@ -24,8 +24,8 @@
  */
 import { collate } from './batch';
 import type { RenderedSequence } from './dialogue';
-import type { ModelConfig } from './model/config';
 import type { LossConfig } from './loss';
+import type { ModelConfig } from './model/config';
 
 /** The sizes a FLOPs count needs. Unlike ModelConfig it has grouped-query attention and a free head width. */
 export interface FlopsDims {
