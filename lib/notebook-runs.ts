@@ -18,7 +18,7 @@ import { RunConfig, RunOverrides } from './experiment/config';
 import { copyRun, findEquivalentRun, runExperiment, RunOutcome, runTokenizer, trainingData } from './experiment/run';
 import { ScalePreset } from './experiment/scales';
 import { log, logLevel, setLogLevel } from './log';
-import { loadCheckpoint } from './model/checkpoint';
+import { latestCheckpoint, loadCheckpoint } from './model/checkpoint';
 import { Embedder } from './model/embedder';
 import { isSmoke } from './notebook';
 import { runDir } from './results';
@@ -165,17 +165,8 @@ export async function ensureExperiment(ctx: NotebookContext, sel: RunSelection):
   return { experiment: sel.experiment, scale: ctx.scale, dir: path.join(ctx.resultsRoot, sel.experiment), runs: configs.map((c) => c.run), configs, status };
 }
 
-/** The newest checkpoint folder of a run (checkpoints/step-NNNNNN with a model.json), or null. */
-export function latestCheckpoint(dir: string): string | null {
-  const root = path.join(dir, 'checkpoints');
-  if (!fs.existsSync(root)) return null;
-  const steps = fs
-    .readdirSync(root)
-    .filter((n) => /^step-\d{6,}$/.test(n) && fs.existsSync(path.join(root, n, 'model.json')))
-    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-  const last = steps[steps.length - 1];
-  return last === undefined ? null : path.join(root, last);
-}
+/** The newest complete checkpoint of a run (lib/model/checkpoint: the one place that finds a run's weights). */
+export { latestCheckpoint };
 
 /**
  * Copy the final weights of a finished run (its latest checkpoint's model.json, weights.bin, tokenizer.json;

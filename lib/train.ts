@@ -19,7 +19,7 @@ import { Overrides, resolveConfig } from './config';
 import type { MaskKind } from './dialogue';
 import { log } from './log';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
-import { checkBinary, integrityOf, Integrity, loadCheckpointInto, readCheckpointMetadata, readJsonFile, saveCheckpoint } from './model/checkpoint';
+import { checkBinary, checkpointDirs, integrityOf, Integrity, loadCheckpointInto, readCheckpointMetadata, readJsonFile, saveCheckpoint } from './model/checkpoint';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from './optim';
 import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
@@ -235,20 +235,6 @@ export function packStep(model: Embedder, recordsIn: readonly TrainRecord[], c: 
   return c.packing === 'multi' ? packMultiTurn(records, model.tokenizer, rng, opts) : packSingleTurn(records, model.tokenizer, rng, opts);
 }
 
-const CKPT = /^step-(\d{6,})$/;
-
-/** The run's complete checkpoints (those with a trainer.json), oldest first. */
-export function checkpointDirs(runDir: string): { step: number; dir: string }[] {
-  const root = path.join(runDir, 'checkpoints');
-  if (!fs.existsSync(root)) return [];
-  return fs
-    .readdirSync(root)
-    .map((name) => ({ m: CKPT.exec(name), dir: path.join(root, name) }))
-    .filter((x) => x.m !== null && fs.existsSync(path.join(x.dir, 'trainer.json')))
-    .map((x) => ({ step: Number((x.m as RegExpExecArray)[1]), dir: x.dir }))
-    .sort((a, b) => a.step - b.step);
-}
-
 /** Save model, optimizer and trainer state as checkpoint `step` of the run; keep the last `c.keepCheckpoints`. */
 export async function saveTrainState(runDir: string, step: number, model: Embedder, opt: AdamW, temp: LearnableTemperature | null, c: { keepCheckpoints: number }): Promise<void> {
   const dir = path.join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
@@ -348,7 +334,7 @@ export function cleanCheckpointLeftovers(runDir: string): string[] {
   for (const name of fs.readdirSync(root)) {
     const dir = path.join(root, name);
     const tmp = /\.tmp-(\d+)-\d+$/.exec(name);
-    const stale = tmp !== null ? !processAlive(Number(tmp[1])) : CKPT.test(name) && !fs.existsSync(path.join(dir, 'trainer.json'));
+    const stale = tmp !== null ? !processAlive(Number(tmp[1])) : /^step-\d{6,}$/.test(name) && !fs.existsSync(path.join(dir, 'trainer.json'));
     if (!stale) continue;
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);

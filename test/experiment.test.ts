@@ -12,13 +12,13 @@ import { buildData } from '../lib/data/build';
 import { experimentRuns } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
-import { finalWeights, revalidateRun } from '../lib/experiment/revalidate';
+import { revalidateRun } from '../lib/experiment/revalidate';
 import { chanceRow, comparisonRows, markdownTable, writeExperimentSummary } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
 import { lockRun } from '../lib/run-lock';
 import { exportRunModel, latestCheckpoint } from '../lib/notebook-runs';
-import { loadCheckpoint } from '../lib/model/checkpoint';
+import { finalWeights, loadCheckpoint } from '../lib/model/checkpoint';
 import { parseArgs } from '../experiments/cli';
 
 const ROOT = path.resolve(__dirname, '..');

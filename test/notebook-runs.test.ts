@@ -62,10 +62,11 @@ describe('notebook runs', () => {
     assert.throws(() => copyRun(path.join(ctx.resultsRoot, 'core', 'muco-k7'), cfg, ctx.resultsRoot), /exists already/);
   });
 
-  it('latestCheckpoint orders steps numerically and needs model.json', () => {
+  it('latestCheckpoint orders steps numerically and needs model.json and trainer.json', () => {
     const dir = path.join(tmp, 'run');
-    for (const s of ['step-000009', 'step-000010', 'step-000011']) fs.mkdirSync(path.join(dir, 'checkpoints', s), { recursive: true });
-    for (const s of ['step-000009', 'step-000010']) fs.writeFileSync(path.join(dir, 'checkpoints', s, 'model.json'), '{}');
+    for (const s of ['step-000009', 'step-000010', 'step-000011', 'step-000012']) fs.mkdirSync(path.join(dir, 'checkpoints', s), { recursive: true });
+    for (const s of ['step-000009', 'step-000010', 'step-000012']) fs.writeFileSync(path.join(dir, 'checkpoints', s, 'model.json'), '{}');
+    for (const s of ['step-000009', 'step-000010', 'step-000011']) fs.writeFileSync(path.join(dir, 'checkpoints', s, 'trainer.json'), '{}');
     assert.equal(latestCheckpoint(dir), path.join(dir, 'checkpoints', 'step-000010'));
     assert.equal(latestCheckpoint(path.join(tmp, 'none')), null);
   });

@@ -24,7 +24,8 @@ import { choosePairs } from '../packing';
 import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
-import { checkpointDirs, NonFiniteLossError, stepIndices, TrainData, TrainRecord } from '../train';
+import { checkpointDirs } from '../model/checkpoint';
+import { NonFiniteLossError, stepIndices, TrainData, TrainRecord } from '../train';
 import { loadDualEncoderInto, saveDualEncoder } from './dual-checkpoint';
 import { DualEncoder, DualItem } from './dual-encoder';
 

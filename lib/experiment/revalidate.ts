@@ -8,20 +8,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { loadCheckpoint } from '../model/checkpoint';
-import { latestCheckpoint } from '../notebook-runs';
+import { finalWeights, loadCheckpoint } from '../model/checkpoint';
 import { gitSha, readMetrics, writeMetrics } from '../results';
 import type { RunConfig } from './config';
 import { equivalentRuns } from './run';
 import { validationRecall } from './validate';
-
-/** The weights a finished run left: its latest checkpoint, else `<run>/model/`; null when neither exists. */
-export function finalWeights(dir: string): string | null {
-  const ckpt = latestCheckpoint(dir);
-  if (ckpt !== null) return ckpt;
-  const exported = path.join(dir, 'model');
-  return fs.existsSync(path.join(exported, 'model.json')) ? exported : null;
-}
 
 /**
  * Recompute `<dir>`'s validation metrics; returns them. The run must be finished and have weights, its own or,

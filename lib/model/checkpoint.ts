@@ -232,3 +232,36 @@ export async function loadCheckpointInto(dir: string, model: Embedder): Promise<
 export async function loadEncoder(dir: string): Promise<Embedder> {
   return (await loadCheckpoint(dir)).embedder;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Finding a run's weights: the one place that knows the layout of <run>/checkpoints/ and <run>/model/.
+
+const STEP_DIR = /^step-(\d{6,})$/;
+
+/**
+ * A run's complete checkpoints, oldest first: `checkpoints/step-NNNNNN` folders holding model.json and
+ * trainer.json (both written before the folder is renamed into place, so a folder without them is a leftover).
+ */
+export function checkpointDirs(runDir: string): { step: number; dir: string }[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .map((name) => ({ m: STEP_DIR.exec(name), dir: path.join(root, name) }))
+    .filter((x) => x.m !== null && fs.existsSync(path.join(x.dir, 'model.json')) && fs.existsSync(path.join(x.dir, 'trainer.json')))
+    .map((x) => ({ step: Number((x.m as RegExpExecArray)[1]), dir: x.dir }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** The newest complete checkpoint folder of a run, or null. */
+export function latestCheckpoint(runDir: string): string | null {
+  return checkpointDirs(runDir).at(-1)?.dir ?? null;
+}
+
+/** The weights a run left: its newest checkpoint, else its exported `model/`; null when it has neither. */
+export function finalWeights(runDir: string): string | null {
+  const ckpt = latestCheckpoint(runDir);
+  if (ckpt !== null) return ckpt;
+  const exported = path.join(runDir, 'model');
+  return fs.existsSync(path.join(exported, 'model.json')) ? exported : null;
+}

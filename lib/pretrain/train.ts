@@ -20,7 +20,8 @@ import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
 import { log } from '../log';
-import { appendLog, checkpointDirs, cleanCheckpointLeftovers, NonFiniteLossError, restoreTrainState, saveTrainState, stepIndices, TrainData, truncateLog } from '../train';
+import { checkpointDirs } from '../model/checkpoint';
+import { appendLog, cleanCheckpointLeftovers, NonFiniteLossError, restoreTrainState, saveTrainState, stepIndices, TrainData, truncateLog } from '../train';
 import { answerTargets, generativeLoss } from './objective';
 import { packGenerative } from './packing';
 

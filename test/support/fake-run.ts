@@ -15,5 +15,6 @@ export function fakeFinishedRun(root: string, cfg: RunConfig, metrics: Record<st
   fs.writeFileSync(path.join(dir, 'log.jsonl'), '{"step":0,"loss":2,"pairs":28}\n{"step":1,"loss":1.5,"pairs":28}\n');
   fs.mkdirSync(path.join(dir, 'checkpoints', 'step-000003'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'checkpoints', 'step-000003', 'model.json'), '{}');
+  fs.writeFileSync(path.join(dir, 'checkpoints', 'step-000003', 'trainer.json'), '{}');
   return dir;
 }
