@@ -62,7 +62,6 @@ export * as flops from './flops';
 export { decodeImage, writePng } from './image';
 export { buildData } from './data/build';
 export { readTrainingRecords, readMiniM3t } from './data/m3t';
-export { DataLoader } from './data/loader';
 export { ImageCache } from './data/cache';
 
 // Evaluation and results.
