@@ -28,7 +28,7 @@ type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-nativ
 const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-fix'];
 
 /** PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per block step on this machine kind; `npm run bench` measures it side by side. */
-const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (shared/reference/toolchain.md)' };
+const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (a reference measurement on a 2-core machine of this kind; npm run bench measures the twin side by side)' };
 /** Timed repetitions per variant (after warm-up): the cpu backend needs seconds per step. */
 const REPS: Record<Variant, { matMul: number; step: number }> = {
   cpu: { matMul: 3, step: 2 },

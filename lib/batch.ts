@@ -1,6 +1,6 @@
 /**
  * Batching rendered sequences: truncation that keeps `<|emb|>` and image spans whole, padding to a common
- * length, and the additive attention mask for the three mask kinds (muco-paper.md §1.3 attention; Table 6
+ * length, and the additive attention mask for the three mask kinds (docs/method.md §2, §6 attention; Table 6
  * "w/o compounded supervision" = `isolated`).
  */
 import * as tf from '@tensorflow/tfjs';

@@ -3,7 +3,7 @@
  * records in the two forms it knows.
  *
  *   single-turn  every chosen (image + query, target) pair embedded alone with the evaluation template
- *                (muco-paper.md §1.6): `queries` and `targets`, row i of each a positive pair
+ *                (docs/method.md §5): `queries` and `targets`, row i of each a positive pair
  *   multi-turn   each record as one k-turn query dialogue (§1.3): one embedding per turn, grouped by record
  *
  * Both forms use the same chosen pairs and phrasings (one seeded draw, as packMultiTurn makes it), so under

@@ -1,6 +1,6 @@
 /**
  * Dialogues: typed chat messages, the official MuCo chat templates as data, and rendering to token ids with
- * the image span, the `<|emb|>` positions and the per-token turn index (muco-paper.md §1.3, §1.5, §1.6).
+ * the image span, the `<|emb|>` positions and the per-token turn index (docs/method.md §2, §6).
  *
  * Newline rules (Qwen2 ChatML as in the official `src/loader.py`):
  * - a message is `<|im_start|>{role}\n{content}<|im_end|>`; consecutive messages are joined by `\n`, so a
@@ -121,9 +121,9 @@ export interface ChatTemplate {
   tail: readonly TemplateMessage[];
 }
 
-/** π1 of the fine-tuning template (muco-paper.md §1.5). */
+/** π1 of the fine-tuning template (docs/method.md §2). */
 export const DESCRIBE_PROMPT = 'Please rewrite your last response in human-readable language.';
-/** π2 of the fine-tuning template (muco-paper.md §1.5, verbatim from the released code). */
+/** π2 of the fine-tuning template (docs/method.md §2; verbatim from the released code). */
 export const RECONSTRUCT_PROMPT =
   'Generate a response that first reconstructs your very last response by inferring any masked information, then acknowledges or rephrases the complete what I asked you, and finally integrates the Answer information seamlessly.';
 export const SYSTEM_PROMPT = 'You are a helpful assistant.';

@@ -1,9 +1,9 @@
 /**
  * The model side of evaluation: the `Encoder` interface every embedder implements, an encoding cache that
  * embeds each distinct (text, image) item once, in batches (as MMEB's and M-BEIR's evaluators do:
- * reference/benchmarks.md §1.2 step 1, §6.2), and a seeded random encoder that gives chance-level baselines.
+ * docs/benchmarks.md §1.3, §2.3), and a seeded random encoder that gives chance-level baselines.
  *
- * Pipeline (design.md §1): encode with the cache → rank (`rank.ts`) → metrics (`metrics.ts`) → aggregation
+ * Pipeline (docs/architecture.md, docs/benchmarks.md): encode with the cache → rank (`rank.ts`) → metrics (`metrics.ts`) → aggregation
  * (`eval/mmeb.ts`, `eval/mbeir.ts`).
  */
 import { log } from './log';

@@ -1,5 +1,5 @@
 /**
- * FLOPs at the paper's scale (muco-paper.md §1.1, Table 5, Table A): Qwen2-VL-2B's sizes, the paper's training
+ * FLOPs at the paper's scale (docs/method.md §4, §8 Table 5, Table A): Qwen2-VL-2B's sizes, the paper's training
  * (frozen vision, LoRA on the LM), template token counts, and the estimate of each Table 5 row with its ratio
  * to the paper's PFLOPs. The counting itself is lib/flops.ts (which re-exports this module).
  */
@@ -21,7 +21,7 @@ export const QWEN2_VL_2B: Readonly<FlopsDims> = Object.freeze({
 });
 
 /**
- * The paper's training (muco-paper.md §4): frozen vision encoder and merger (LoRA skips `visual`), LoRA r=64
+ * The paper's training (docs/method.md §8): frozen vision encoder and merger (LoRA skips `visual`), LoRA r=64
  * on every linear of the LM; the official code also trains the `<|emb|>`/`<|mask|>` embedding rows, so the
  * embedding output requires a gradient.
  */

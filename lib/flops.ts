@@ -1,6 +1,6 @@
 /**
  * Analytic FLOPs of one training step, forward and backward, for any model size: our presets and the paper's
- * Qwen2-VL-2B (design.md §2; muco-paper.md §1.1 costs, Table 5, Table A).
+ * Qwen2-VL-2B (docs/model.md; docs/method.md §4, §8 costs, Table 5, Table A).
  *
  * Counted: every matrix product, a multiply–add = 2 FLOPs, so y[m, n] = x[m, k]·W[k, n] costs 2mkn.
  *   vision     patch embedding, q/k/v/o projections, attention scores QKᵀ and values A·V (the T² terms), MLP

@@ -1,7 +1,7 @@
 /**
  * Inspecting rendered dialogues (notebook 01, debugging): what each part of a sequence costs in tokens, the
  * tokens as colour-coded HTML, a vocabulary for a few records, and one sequence's attention mask as a 0/1
- * matrix and a plotly figure (muco-paper.md §1.3 sequences and attention, §1.5 reconstruction template;
+ * matrix and a plotly figure (docs/method.md §2, §6 sequences and attention, §2 reconstruction template;
  * Table 6 "w/o compounded supervision" for the `isolated` mask).
  */
 import { attentionMaskData, collate } from './batch';

@@ -1,5 +1,5 @@
 /**
- * The MuCo logit mask drawn as in the paper's Fig. 3 (muco-paper.md §1.4, Eq. 4–5): the Bk × Bk matrix of
+ * The MuCo logit mask drawn as in the paper's Fig. 3 (docs/method.md §3 Eq. 4–5): the Bk × Bk matrix of
  * query-turn × target-turn logits, with each query's positive on the diagonal, the other turns of the same
  * image masked out of its negatives, and every turn of every other image kept as a negative. The cells come
  * from the library's own `sameGroupMask`, so the figure shows what the loss uses.

@@ -1,5 +1,5 @@
 /**
- * Ranking metrics with the conventions of the benchmarks we report (reference/benchmarks.md §1.3, §2.3).
+ * Ranking metrics with the conventions of the benchmarks we report (docs/benchmarks.md §1.3, §2.3).
  *
  * Conventions, stated once:
  * - A **ranking** is an array of distinct candidate ids, best first. It may be shorter than k (a pool with
@@ -131,7 +131,7 @@ export function averagePrecisionAtK<T>(ranking: readonly T[], relevance: Relevan
 /**
  * MMEB's hit@1 from raw scores, with its tie rule: the positive is candidate 0 and the row is correct iff
  * `argmax(scores) == 0`, where argmax returns the *first* maximum, so an exact tie with the positive counts
- * as correct (reference/benchmarks.md §1.2). Constant embeddings therefore score 100: check `tiedAtTop`.
+ * as correct (docs/benchmarks.md §1.3). Constant embeddings therefore score 100: check `tiedAtTop`.
  */
 export function mmebHitAt1(scores: ArrayLike<number>): number {
   if (scores.length === 0) throw new Error('mmebHitAt1: a row needs at least one candidate score (the positive), got 0.');

@@ -1,5 +1,5 @@
 /**
- * Experiments from notebooks (design.md §6): one setup call (project root as working folder, backend, data
+ * Experiments from notebooks (docs/architecture.md): one setup call (project root as working folder, backend, data
  * built if missing, scale from the SMOKE switch), then `ensureExperiment` runs or loads exactly the runs a
  * notebook's config names, under results/<scale>/<experiment>/<run>/ as `npm run experiment` does.
  *

@@ -1,7 +1,7 @@
 /**
  * Packing query–target pairs into rendered sequences for the three training regimes:
  * - single-turn: one pair per sequence (`TEMPLATE_BASE`; the image is re-encoded for every pair);
- * - MuCo pretraining (muco-paper.md §1.3): k of an image's n pairs on one query sequence (image in turn 0)
+ * - MuCo pretraining (docs/method.md §2, §6): k of an image's n pairs on one query sequence (image in turn 0)
  *   and one text-only target sequence, both in the same random turn order;
  * - fine-tuning reconstruction (§1.5): `TEMPLATE_TRAIN` with the masked counterpart on each side.
  *

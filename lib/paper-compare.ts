@@ -1,5 +1,5 @@
 /**
- * Our runs beside the paper's tables (design.md §6): every row is labelled with its source ("paper" or
+ * Our runs beside the paper's tables (docs/architecture.md): every row is labelled with its source ("paper" or
  * "ours (<scale>)"), laid out as the paper's Table 1 (MMEB: CLS / VQA / RET / GRD / IND / OOD / Overall) and
  * Table 2 (M-BEIR: S→S / S→M / M→S / M→M / Overall, global and local pool), plus the ablation pairs
  * (paper Δ versus our Δ with the sampling noise of our small evaluation).

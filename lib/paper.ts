@@ -1,6 +1,6 @@
 /**
  * The paper's tables as data: `results/paper/<name>.json`, one file per table of MuCo (Gu et al., CVPR 2026),
- * transcribed from reference/muco-paper.md. Each file is `{source, caption, notes, columns, rows}` with rows as
+ * transcribed from the paper (arXiv 2602.06393). Each file is `{source, caption, notes, columns, rows}` with rows as
  * objects of named fields, numbers as JSON numbers and `null` where the paper prints '–' or gives no value.
  *
  * The schemas below are the single source of truth: the row types are derived from them, and loading checks

@@ -1,5 +1,5 @@
 /**
- * The results schema (design.md §6). A run is a folder `results/<experiment>/<run>/` holding:
+ * The results schema (docs/architecture.md). A run is a folder `results/<experiment>/<run>/` holding:
  * - `config.json`: the resolved config the run was made from;
  * - `metrics.json`: `{metadata: {experiment, run, gitSha, date, backend, seed}, metrics: {...}}`;
  * - `log.jsonl`: one JSON object per line (per-step loss, lr, throughput, or per-data-set eval records);

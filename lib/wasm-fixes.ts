@@ -1,5 +1,5 @@
 /**
- * Two fixes that make the tfjs `wasm` backend usable for training (reference/toolchain.md):
+ * Two fixes that make the tfjs `wasm` backend usable for training (README "Backends"):
  *
  * 1. **Kernel bridge.** Some kernels exist on `cpu` but not on `wasm` (e.g. `UnsortedSegmentSum`, the
  *    gradient of `gather`, i.e. of an embedding table). We register a wasm kernel for each missing name that

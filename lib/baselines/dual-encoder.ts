@@ -1,6 +1,6 @@
 /**
  * A CLIP-style dual encoder: the reference baseline of our tables (the analogue of the CLIP / SigLIP rows of
- * the paper's Table 1, design.md §5) and the bar the MLLM embedder has to clear.
+ * the paper's Table 1, docs/architecture.md) and the bar the MLLM embedder has to clear.
  *
  *   image tower  pixels [B, S, S, 3] → L × (3×3 conv, stride 2, ReLU) (./conv) → global average pool [B, C_L]
  *                → LayerNorm → linear → [B, D]

@@ -1,6 +1,6 @@
 /**
  * Dense descriptions assembled from a concept's fields and its image's colours: the target of M3T's
- * retrieval turn ("a short query whose positive target is the dense caption", muco-paper.md §2) and the
+ * retrieval turn ("a short query whose positive target is the dense caption", docs/method.md §7) and the
  * `qry_sentence` / `pos_sentence` captions of the records. They name the drawing style, so the same
  * concept drawn by two artists gets two different descriptions.
  */

@@ -2,7 +2,7 @@
  * Read the emoji sources into concepts: emojibase-data (labels, tags, groups in 28 locales; skin-tone
  * variants), emojilib (associated words), emojibase shortcodes, and the images of three artists
  * (Twemoji SVG, Noto PNG from emoji-datasource-google, OpenMoji colour SVG). See
- * shared/reference/data-sources.md for counts and licences.
+ * the data card the build writes (data/CARD.md) for counts and licences.
  */
 import { join } from 'path';
 import { Concept, EmojiFacts, ImageRef, SourcePaths, Style } from './concepts';

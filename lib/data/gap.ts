@@ -1,5 +1,5 @@
 /**
- * M3T's "information gap" rule (muco-paper.md §2, Fig. C: "the query must not contain its answer"),
+ * M3T's "information gap" rule (docs/method.md §7; the paper's Fig. C: "the query must not contain its answer"),
  * made checkable. A query *leaks* its answer when, after normalisation (Unicode NFKC, lower case,
  * punctuation → space, spaces collapsed), it contains
  *   - the whole answer, or

@@ -1,10 +1,10 @@
 /**
  * Readers for training records in the real formats, and for mini-M3T (which uses the same columns):
- *   - the official MuCo records (muco-paper.md §1.7; `*_generated_sentence.parquet`): `qry` a string or a
+ *   - the official MuCo records (docs/method.md §7; `*_generated_sentence.parquet`): `qry` a string or a
  *     list of turns whose entries may be lists of alternative phrasings, `pos_text` a string or a list
  *     aligned with `qry`, `pos_sentence`, `qry_sentence`, `qry_image_path`, `pos_image_path`, optional
  *     `neg_text` / `neg_image_path` (a list, or a string holding a Python or JSON list);
- *   - MMEB-train (benchmarks.md §1.6): `qry, qry_image_path, pos_text, pos_image_path, neg_*`.
+ *   - MMEB-train (docs/benchmarks.md §1.5): `qry, qry_image_path, pos_text, pos_image_path, neg_*`.
  * Both as parquet (hyparquet) or JSONL. Every error names the file, the row (0-based; JSONL also gives the
  * 1-based line) and the field. MMEB's `<|image_1|>` placeholder is stripped from texts: the image travels
  * as a path, and the dialogue formatter decides where it goes.
@@ -147,7 +147,7 @@ function turnsOf(raw: Record<string, unknown>, format: RecordFormat): TrainingTu
   return qry.map((q, k) => ({
     query: queryEntry(q, `qry[${k}]`),
     target: stripImageToken(pos[k] as string),
-    // M3T's fixed order when the row does not name its kinds (muco-paper.md §1.7).
+    // M3T's fixed order when the row does not name its kinds (docs/method.md §7).
     kind: kinds?.[k] ?? (qry.length === TURN_KINDS.length ? (TURN_KINDS[k] as string) : qry.length === 1 ? 'single' : `turn${k}`),
     targetSentence: Array.isArray(sentences) && typeof sentences[k] === 'string' ? (sentences[k] as string) : '',
   }));

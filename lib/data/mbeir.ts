@@ -1,5 +1,5 @@
 /**
- * Reader for M-BEIR (UniIR; reference/benchmarks.md §2.2): query JSONL, local and global candidate pools
+ * Reader for M-BEIR (UniIR; docs/benchmarks.md §2.2): query JSONL, local and global candidate pools
  * (JSONL), qrels (`<qid> 0 <did> <relevance> <task_id>`, space separated; the 4-column TREC form is accepted)
  * and the query-instruction TSV.
  *

@@ -1,5 +1,5 @@
 /**
- * mini-M-BEIR: eight of M-BEIR's task types (benchmarks.md §2.1: qt→ci 0, qt→ct 1, qt→(ci,ct) 2, qi→ct 3,
+ * mini-M-BEIR: eight of M-BEIR's task types (docs/benchmarks.md §2.1: qt→ci 0, qt→ct 1, qt→(ci,ct) 2, qi→ct 3,
  * qi→ci 4, (qi,qt)→ct 6, (qi,qt)→ci 7, (qi,qt)→(ci,ct) 8) over test-split concepts (and the held-out
  * style), in M-BEIR's layout and field names (§2.2):
  *   query/test/mbeir_<dataset>_task<k>_test.jsonl     {qid, query_txt, query_img_path, query_modality, query_src_content, pos_cand_list, neg_cand_list, task_id}

@@ -1,5 +1,5 @@
 /**
- * mini-MMEB: MMEB's four meta-tasks (benchmarks.md §1.1) rebuilt from the test split and the held-out
+ * mini-MMEB: MMEB's four meta-tasks (docs/benchmarks.md §1.1) rebuilt from the test split and the held-out
  * style, in MMEB-eval's columns (§1.2): one JSONL file per data set with `qry_text, qry_img_path,
  * tgt_text[], tgt_img_path[]`, the positive at index 0, at most `maxCandidates` candidates, image paths
  * relative to the folder (PNG under `images/`), and `manifest.json` listing each data set's meta-task,

@@ -1,5 +1,5 @@
 /**
- * Reader for MMEB-eval data (reference/benchmarks.md §1.2–1.3): one file per data set, one row per query,
+ * Reader for MMEB-eval data (docs/benchmarks.md §1.2–1.3): one file per data set, one row per query,
  * columns `qry_text, qry_img_path, tgt_text[], tgt_img_path[]`, the positive at candidate index 0. Reads the
  * released parquet (hyparquet) and the same columns as JSONL; also the V2 form that splits the instruction
  * out (`qry_inst`, `tgt_inst`).

@@ -1,5 +1,5 @@
 /**
- * mini-M3T's records, in the official MuCo training records' columns (muco-paper.md §1.7) plus our ids:
+ * mini-M3T's records, in the official MuCo training records' columns (docs/method.md §7) plus our ids:
  *   - a *turn record* per image: `qry` = the 7 turn queries (each a string or a list of alternative
  *     phrasings), `pos_text` / `pos_sentence` = the 7 answers, `qry_sentence` = the dense description,
  *     `qry_image_path` = the image, `pos_image_path` = '' (M3T targets are text);

@@ -1,6 +1,6 @@
 /**
  * Query phrasings for mini-M3T's turns, several per facet, mixing questions and statements as M3T's
- * generation prompt asks (muco-paper.md §2). They follow M3T's other rules too: no self-reference
+ * generation prompt asks (docs/method.md §7). They follow M3T's other rules too: no self-reference
  * ("image", "photo", "picture"), nothing invented beyond the source fields. `{lang}` is an English
  * language name ("German"), `{where}` a region phrase ("upper half"). Keys are facet names; a facet with a
  * locale (`name@de`) uses the template list of its base facet with `@L`.

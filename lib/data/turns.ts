@@ -1,5 +1,5 @@
 /**
- * The seven query–target turns of one image, in M3T's order (muco-paper.md §1.7: 0 classification,
+ * The seven query–target turns of one image, in M3T's order (docs/method.md §7: 0 classification,
  * 1–2 global VQA, 3–4 local VQA, 5 creative, 6 retrieval whose target is the dense description).
  * Each turn picks a *facet* (what it asks about: group, name in another language, skin tone, colour of a
  * region, capital …) by a seeded weighted draw, and one to three phrasings of it whose text passes the

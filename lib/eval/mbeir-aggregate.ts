@@ -1,6 +1,6 @@
 /**
- * M-BEIR's 16 (dataset, task) evaluation sets and how their numbers are reported (reference/benchmarks.md
- * §2.1, §3.2; MuCo paper Table 2):
+ * M-BEIR's 16 (dataset, task) evaluation sets and how their numbers are reported (docs/benchmarks.md
+ * §2.1; the MuCo paper's Table 2):
  * - each set reports UniIR's Recall@5 (= hit@5), Recall@10 for Fashion200K and FashionIQ;
  * - the published average is the plain mean of the 16 numbers (local pool or global pool alike);
  * - MuCo's Table 2 also groups by modality: S→S (qt→ci, qt→ct, qi→ct, qi→ci), S→M (qt→(ci,ct)),

@@ -1,5 +1,5 @@
 /**
- * The M-BEIR harness (reference/benchmarks.md §2.2–2.3): every query of a (dataset, task) set is ranked
+ * The M-BEIR harness (docs/benchmarks.md §2.2–2.3): every query of a (dataset, task) set is ranked
  * against its local pool (`cand_pool/local`) and, optionally, against the global union pool; relevance comes
  * from the qrels. The reported number is UniIR's Recall@k = hit@k (k = 5, or 10 for the fashion sets); the
  * summary averages the sets as published (`mbeir-aggregate.ts`).

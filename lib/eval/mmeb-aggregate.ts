@@ -1,6 +1,6 @@
 /**
  * MMEB (V1, 36 image tasks): the catalogue of data sets and the aggregation rules of the reported numbers
- * (reference/benchmarks.md §1.1, §1.4).
+ * (docs/benchmarks.md §1.1).
  *
  * - Per data set: hit@1 (we keep fractions; tables show ×100).
  * - Meta-task score: the unweighted mean over its data sets (CLS 10, VQA 10, RET 12, VG 4).

@@ -1,5 +1,5 @@
 /**
- * The MMEB harness (reference/benchmarks.md §1.2–1.4): encode each distinct query and candidate of a data
+ * The MMEB harness (docs/benchmarks.md §1.2–1.4): encode each distinct query and candidate of a data
  * set once, score every row against its own candidates (`eval_type: local`), hit@1 with the v1 tie rule
  * (first maximum wins, so a tie with the positive at index 0 is correct), the other ranking metrics of
  * VLM2Vec-V2's score files, then aggregate as MMEB does. Also reads score files written by external

@@ -1,5 +1,5 @@
 /**
- * An experiment run is a pure function of its resolved config (design.md §6): `RunConfig` gathers every knob
+ * An experiment run is a pure function of its resolved config (docs/architecture.md): `RunConfig` gathers every knob
  * (model, training, data, evaluation), experiments in experiments/ hold overrides only, and the resolved config
  * is saved as `config.json` next to the results.
  */

@@ -1,5 +1,5 @@
 /**
- * Run one experiment run: config in, folder out (design.md §6).
+ * Run one experiment run: config in, folder out (docs/architecture.md).
  *
  *   results/<experiment>/<run>/
  *     config.json        the resolved RunConfig
