@@ -47,7 +47,7 @@ export type { ExperimentDef } from './experiment/catalog';
 export { SCALES } from './experiment/scales';
 export type { ScalePreset } from './experiment/scales';
 export { runExperiment, evaluateRun, trainingData, runTokenizer } from './experiment/run';
-export { comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './experiment/compare';
+export { chanceRow, comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './experiment/compare';
 export type { RunRow } from './experiment/compare';
 
 // The paper's tables as data, and analytic FLOPs.

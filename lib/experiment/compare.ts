@@ -101,12 +101,12 @@ export function markdownTable(rows: readonly RunRow[]): string {
 
 /**
  * The row a model of random embeddings would score (lib/eval/chance), from the first finished run that recorded
- * the chance levels of its evaluation; null when none did (runs evaluated before chance levels were recorded).
+ * chance levels (benchmark columns stay empty for runs evaluated before those were recorded); null when none did.
  */
 export function chanceRow(dir: string, order?: readonly string[]): RunRow | null {
   for (const run of finishedRuns(dir, order)) {
     const m = readMetrics(path.join(dir, run)).metrics;
-    if (m['mmebChance'] === undefined && m['mbeirChance'] === undefined) continue;
+    if (m['mmebChance'] === undefined && m['mbeirChance'] === undefined && get(m['validation'], 'chanceMrr') === null) continue;
     const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
     const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
     return {
