@@ -13,7 +13,7 @@ import { experimentRuns } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { revalidateRun } from '../lib/experiment/revalidate';
-import { chanceRow, comparisonRows, markdownTable, writeExperimentSummary } from '../lib/experiment/compare';
+import { chanceRow, comparisonRows, lossCurves, markdownTable, scoreBars, writeExperimentSummary } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
 import { lockRun } from '../lib/run-lock';
@@ -107,6 +107,12 @@ describe('experiments', function () {
     // Chance levels come from the evaluated rows and pools, as a row of their own.
     const chance = chanceRow(path.join(results, 'core'));
     assert.ok(chance !== null && (chance['MMEB overall'] as number) > 0 && (chance['M-BEIR local'] as number) > 0, JSON.stringify(chance));
+    const rel = lossCurves(path.join(results, 'core'), [cfg.run], 1, true);
+    const logged0 = JSON.parse(fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').split('\n')[0] as string) as { loss: number; pairs: number };
+    assert.ok(Math.abs((rel.data[0] as { y: number[] }).y[0]! - logged0.loss / Math.log(logged0.pairs)) < 1e-12, 'relative loss = loss / ln(pairs)');
+    assert.deepEqual((rel.data[1] as { y: number[]; name: string }).y, [1, 1]);
+    const fig = scoreBars([{ run: 'a', x: 1, y: null }, { run: 'b', x: 2, y: null }], ['x', 'y'], 't');
+    assert.deepEqual((fig.data[0] as { x: string[] }).x, ['x'], 'a column no run has is left out');
     assert.match(writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]), /\| chance \(random embeddings\) \|/);
     assert.match(markdownTable(rows), /\| muco-k7_/);
     // The same work under another experiment's name is reused, not retrained; different work is not.

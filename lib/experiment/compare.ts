@@ -67,26 +67,36 @@ export function readLog(runDir: string): Record<string, number>[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, number>);
 }
 
-/** Loss (smoothed over `window` steps) against step, one line per run. */
-export function lossCurves(dir: string, runs: readonly string[], window = 10): Figure {
-  return lines(
-    runs.map((run) => {
-      const log = readLog(path.join(dir, run));
-      const y = log.map((_, i) => {
-        const part = log.slice(Math.max(0, i - window + 1), i + 1);
-        return part.reduce((s, r) => s + (r['loss'] ?? 0), 0) / part.length;
-      });
-      return { name: run, x: log.map((r) => (r['step'] ?? 0) + 1), y };
-    }),
-    { title: `training loss (moving average over ${window} steps)`, xTitle: 'step', yTitle: 'InfoNCE loss' },
-  );
+/**
+ * Loss (smoothed over `window` steps) against step, one line per run. With `relative`, each step's loss is
+ * divided by ln(pairs in that step), the InfoNCE loss of a model at chance: raw losses of runs with different
+ * effective batches are not comparable, these are (1 = chance, drawn as a line).
+ */
+export function lossCurves(dir: string, runs: readonly string[], window = 10, relative = false): Figure {
+  const series = runs.map((run) => {
+    const log = readLog(path.join(dir, run));
+    const value = (r: Record<string, number>): number => (relative ? (r['loss'] ?? 0) / Math.log(Math.max(2, r['pairs'] ?? 2)) : (r['loss'] ?? 0));
+    const y = log.map((_, i) => {
+      const part = log.slice(Math.max(0, i - window + 1), i + 1);
+      return part.reduce((s, r) => s + value(r), 0) / part.length;
+    });
+    return { name: run, x: log.map((r) => (r['step'] ?? 0) + 1), y };
+  });
+  const last = Math.max(1, ...series.flatMap((s) => s.x));
+  return lines(relative ? [...series, { name: 'chance (loss = ln N)', x: [1, last], y: [1, 1] }] : series, {
+    title: relative ? `training loss relative to chance: loss / ln(pairs per step), moving average over ${window} steps` : `training loss (moving average over ${window} steps)`,
+    xTitle: 'step',
+    yTitle: relative ? 'loss / ln N' : 'InfoNCE loss',
+  });
 }
 
 /** Grouped bars of selected score columns per run. */
 export function scoreBars(rows: readonly RunRow[], columns: readonly string[], title: string): Figure {
+  // A column no run has (M-BEIR global when only the local pools were evaluated) is left out, not drawn empty.
+  const shown = columns.filter((c) => rows.some((r) => typeof r[c] === 'number'));
   return bars(
-    [...columns],
-    rows.map((r) => ({ name: r.run, y: columns.map((c) => (typeof r[c] === 'number' ? (r[c] as number) : 0)) })),
+    shown,
+    rows.map((r) => ({ name: r.run, y: shown.map((c) => (typeof r[c] === 'number' ? (r[c] as number) : 0)) })),
     { title, yTitle: 'score (%)' },
   );
 }
@@ -155,7 +165,8 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
   const md = `# ${title} (${scale} scale)\n\n${def?.description ?? ''}${def === undefined ? '' : ` Paper: ${def.paper}.`}\n\n${markdownTable(rows)}${notes.length === 0 ? '' : `\n${notes.join(' ')}\n`}`;
   writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
-  writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs)));
-  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows.filter((r) => r !== chance), ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], `${experiment} (${scale})`));
+  writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs), 10, true));
+  const barsTitle = `${title} (${scale} scale): mini-MMEB hit@1 and mini-M-BEIR Recall@5 (%)${chance === null ? '' : ', beside what random embeddings score'}`;
+  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], barsTitle));
   return md;
 }
