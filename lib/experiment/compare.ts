@@ -159,7 +159,13 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   });
   const notes = [
     ...(chanceMrr === undefined || chanceMrr === null ? [] : [`val MRR at chance (random ranking): ${(100 * chanceMrr).toFixed(1)}.`]),
-    ...(chance === null ? [] : ['The chance row is what random embeddings expect on the same rows and pools (lib/eval/chance).']),
+    ...(chance === null
+      ? []
+      : [
+          chance['MMEB overall'] === null && chance['M-BEIR local'] === null
+            ? 'The chance row gives the validation chance only: these runs were evaluated before the benchmarks recorded theirs (npm run eval -- --encoder random prints them).'
+            : 'The chance row is what random embeddings expect on the same rows and pools (lib/eval/chance).',
+        ]),
     ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
   ];
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
