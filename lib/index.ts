@@ -42,7 +42,7 @@ export { AdamW } from './optim';
 // Experiments: configs, the catalogue, running, comparing.
 export { resolveRun, mergeOverrides } from './experiment/config';
 export type { RunConfig, RunOverrides, DataConfig, EvalConfig, Benchmark } from './experiment/config';
-export { EXPERIMENTS, experimentRuns } from './experiment/catalog';
+export { EXPERIMENTS, experimentRuns, stockRun } from './experiment/catalog';
 export type { ExperimentDef } from './experiment/catalog';
 export { SCALES } from './experiment/scales';
 export type { ScalePreset } from './experiment/scales';

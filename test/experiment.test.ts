@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
-import { experimentRuns } from '../lib/experiment/catalog';
+import { EXPERIMENTS, experimentRuns, stockRun } from '../lib/experiment/catalog';
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { revalidateRun } from '../lib/experiment/revalidate';
@@ -60,6 +60,8 @@ describe('experiments', function () {
     assert.equal(runs[1]?.train.packing, 'multi');
     const [tweaked] = experimentRuns('core', 'quick', ['train.loss.temperature=0.02'], ['muco-k7']);
     assert.equal(tweaked?.run, 'muco-k7_train.loss.temperature=0.02');
+    assert.equal(stockRun(tweaked?.run ?? ''), 'muco-k7');
+    for (const [name, def] of Object.entries(EXPERIMENTS)) for (const run of Object.keys(def.runs)) assert.equal(stockRun(run), run, `${name}/${run} must not hold '_'`);
     assert.equal(tweaked?.train.loss.temperature, 0.02);
     assert.throws(() => experimentRuns('core', 'quick', ['train.stepz=3']), /train\.stepz is not a known setting/);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);

@@ -79,6 +79,15 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
 };
 
 /**
+ * The catalogue name of a run: `muco-k7_train.steps=200` (a run tweaked with `--set` or a notebook's `sets`)
+ * is `muco-k7`. Catalogue names never hold '_', the tweak suffix always starts with one, so cells that look
+ * runs up by their catalogue names find tweaked runs too.
+ */
+export function stockRun(run: string): string {
+  return run.split('_')[0] as string;
+}
+
+/**
  * The resolved configs of an experiment's runs at a scale. `sets` are `key.path=value` tweaks applied to every
  * run (their text is appended to the run names, so a tweak never collides with the stock run); `extra` is the
  * same as an object (notebooks).
