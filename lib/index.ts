@@ -130,6 +130,7 @@ export * as modelConfigs from './model/config';
 export * as checkpoint from './model/checkpoint';
 export * as loss from './loss';
 export * as trainer from './train';
+export * as trainState from './train-state';
 export * as image from './image';
 export * as m3t from './data/m3t';
 export * as dataBuild from './data/build';

@@ -2,7 +2,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cleanCheckpointLeftovers, sameKindRecords, trainConfig, TrainRecord, truncateLog } from '../lib/train';
+import { sameKindRecords, trainConfig, TrainRecord } from '../lib/train';
+import { cleanCheckpointLeftovers, truncateLog } from '../lib/train-state';
 
 const rec = (id: string, kinds: string[]): TrainRecord => ({
   id,

@@ -11,7 +11,8 @@ import { AdamW, clipByGlobalNorm } from '../lib/optim';
 import { Rng } from '../lib/random';
 import { learningRate } from '../lib/schedule';
 import { computeStep, fullBatchStep, gradCacheStep } from '../lib/step';
-import { EXPLODED_WEIGHT, maxAbsWeight, NonFiniteLossError, packStep, stepIndices, train, trainConfig, TrainConfig, TrainData, TrainRecord } from '../lib/train';
+import { EXPLODED_WEIGHT, maxAbsWeight } from '../lib/train-state';
+import { NonFiniteLossError, packStep, stepIndices, train, trainConfig, TrainConfig, TrainData, TrainRecord } from '../lib/train';
 import { Tokenizer } from '../lib/tokenizer';
 
 const COLOURS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange', 'white', 'black'];

@@ -21,7 +21,8 @@ import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
 import { log } from '../log';
 import { checkpointDirs } from '../model/checkpoint';
-import { appendLog, cleanCheckpointLeftovers, NonFiniteLossError, restoreTrainState, saveTrainState, stepIndices, TrainData, truncateLog } from '../train';
+import { NonFiniteLossError, stepIndices, TrainData } from '../train';
+import { appendLog, cleanCheckpointLeftovers, restoreTrainState, saveTrainState, truncateLog } from '../train-state';
 import { answerTargets, generativeLoss } from './objective';
 import { packGenerative } from './packing';
 
