@@ -109,3 +109,23 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { g
     return { grads: out, norm };
   });
 }
+
+/**
+ * One optimiser update from fresh gradients: clip them to `clipNorm` (null: no clipping), step, and dispose of
+ * every gradient. Returns the norm before clipping when `readNorm` (one host read; the trainers log it every
+ * few steps), else undefined.
+ */
+export async function applyGradients(opt: AdamW, grads: tf.NamedTensorMap, lr: number, clipNorm: number | null, readNorm: boolean): Promise<number | undefined> {
+  let applied = grads;
+  let norm: number | undefined;
+  if (clipNorm !== null) {
+    const clipped = clipByGlobalNorm(grads, clipNorm);
+    tf.dispose(Object.values(grads));
+    applied = clipped.grads;
+    if (readNorm) norm = (await clipped.norm.data())[0];
+    clipped.norm.dispose();
+  }
+  opt.step(applied, lr);
+  tf.dispose(Object.values(applied));
+  return norm;
+}

@@ -18,7 +18,7 @@ import { Overrides, resolveConfig } from './config';
 import type { MaskKind } from './dialogue';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import type { Embedder } from './model/embedder';
-import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from './optim';
+import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
 import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
 import { Progress } from './progress';
 import { deriveSeed, Rng } from './random';
@@ -285,17 +285,7 @@ async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, st
         divergenceAdvice(c),
     );
   }
-  let gradNorm: number | undefined;
-  let applied = grads;
-  if (c.clipNorm !== null) {
-    const clipped = clipByGlobalNorm(grads, c.clipNorm);
-    tf.dispose(Object.values(grads));
-    applied = clipped.grads;
-    if ((step + 1) % c.logEvery === 0 || step === 0) gradNorm = (await clipped.norm.data())[0];
-    clipped.norm.dispose();
-  }
-  opt.step(applied, lr);
-  tf.dispose(Object.values(applied));
+  const gradNorm = await applyGradients(opt, grads, lr, c.clipNorm, (step + 1) % c.logEvery === 0 || step === 0);
   const seconds = (Date.now() - t0) / 1000;
   const images = records.filter((r) => r.image !== null).length; // distinct images this step
   const pairs = packed.groups.length;

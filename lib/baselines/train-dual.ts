@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Overrides, resolveConfig } from '../config';
 import { log } from '../log';
 import { infoNCE, LearnableTemperature, LossOutput, MASKED_LOGIT } from '../loss';
-import { AdamW, AdamWConfig, clipByGlobalNorm } from '../optim';
+import { AdamW, AdamWConfig, applyGradients } from '../optim';
 import { choosePairs } from '../packing';
 import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
@@ -269,17 +269,7 @@ export async function trainDual(model: DualEncoder, data: TrainData, c: DualTrai
         tf.dispose(Object.values(grads));
         throw new NonFiniteLossError(`Non-finite loss (${values.loss}) at step ${step}: nothing was applied. Lower train.schedule.lr (now ${c.schedule.lr}) or set train.clipNorm (now ${c.clipNorm}).`);
       }
-      let applied = grads;
-      let gradNorm: number | null = null;
-      if (c.clipNorm !== null) {
-        const clipped = clipByGlobalNorm(grads, c.clipNorm);
-        tf.dispose(Object.values(grads));
-        applied = clipped.grads;
-        gradNorm = (await clipped.norm.data())[0] as number;
-        clipped.norm.dispose();
-      }
-      opt.step(applied, lr);
-      tf.dispose(Object.values(applied));
+      const gradNorm = (await applyGradients(opt, grads, lr, c.clipNorm, true)) ?? null;
       const tau = temp.value();
       const temperature = (await tau.data())[0] as number;
       tau.dispose();

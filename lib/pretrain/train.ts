@@ -15,7 +15,7 @@ import { collate } from '../batch';
 import { Overrides, resolveConfig } from '../config';
 import type { Embedder } from '../model/embedder';
 import { patchTensor } from '../model/vision';
-import { AdamW, AdamWConfig, clipByGlobalNorm, DEFAULT_ADAMW } from '../optim';
+import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from '../optim';
 import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
@@ -100,7 +100,7 @@ export async function generativeStep(model: Embedder, records: Parameters<typeof
   const images = packed.images.filter((x): x is Float32Array => x instanceof Float32Array);
   const patches = images.length > 0 ? patchTensor(images, model.config) : null;
   let accuracy: tf.Scalar | null = null;
-  // Gradients are keyed by the variables' own names, as AdamW and clipByGlobalNorm take them.
+  // Gradients are keyed by the variables' own names, as AdamW and applyGradients take them.
   const { value, grads } = tf.variableGrads(() => {
     const out = generativeLoss(model, batch, patches, targets);
     accuracy = tf.keep(out.accuracy);
@@ -140,17 +140,7 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
         tf.dispose(Object.values(grads));
         throw new NonFiniteLossError(`Non-finite pretraining loss (${loss}) at step ${step}: nothing was applied or saved after the last checkpoint. Lower pretrain.schedule.lr (now ${c.schedule.lr}).`);
       }
-      let applied = grads;
-      let gradNorm: number | undefined;
-      if (c.clipNorm !== null) {
-        const clipped = clipByGlobalNorm(grads, c.clipNorm);
-        tf.dispose(Object.values(grads));
-        applied = clipped.grads;
-        if ((step + 1) % c.logEvery === 0 || step === 0) gradNorm = (await clipped.norm.data())[0];
-        clipped.norm.dispose();
-      }
-      opt.step(applied, lr);
-      tf.dispose(Object.values(applied));
+      const gradNorm = await applyGradients(opt, grads, lr, c.clipNorm, (step + 1) % c.logEvery === 0 || step === 0);
       const seconds = (Date.now() - t0) / 1000;
       const mem = tf.memory();
       const record: PretrainStepRecord = {
