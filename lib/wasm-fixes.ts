@@ -32,14 +32,19 @@ export const matMulFixStats = { calls: 0, transposedOperands: 0 };
 
 const patchedFuncs = new Map<string, KernelFunc>();
 
-/** Kernel names registered on `cpu` but not on `wasm`. */
-export function missingWasmKernels(): string[] {
-  const wasm = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
+/** Kernel names registered on `cpu` but not on `backend` (the package of `backend` must be loaded). */
+export function kernelsMissingOn(backend: string): string[] {
+  const have = new Set(tf.getKernelsForBackend(backend).map((k) => k.kernelName));
   return tf
     .getKernelsForBackend('cpu')
     .map((k) => k.kernelName)
-    .filter((name) => !wasm.has(name))
+    .filter((name) => !have.has(name))
     .sort();
+}
+
+/** Kernel names registered on `cpu` but not on `wasm`. */
+export function missingWasmKernels(): string[] {
+  return kernelsMissingOn('wasm');
 }
 
 /** The cpu backend greets Node users once with advice to install tfjs-node; we chose our backend already. */

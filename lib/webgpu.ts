@@ -16,6 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { kernelsMissingOn } from './wasm-fixes';
 
 /** The adapter Dawn chose, as `npm run backend` reports it. */
 export interface WebgpuAdapterReport {
@@ -128,12 +129,7 @@ function loadDawn(): DawnModule {
 
 /** Kernel names registered on `cpu` but not on `webgpu` (call after the webgpu package is loaded). */
 export function missingWebgpuKernels(): string[] {
-  const gpu = new Set(tf.getKernelsForBackend('webgpu').map((k) => k.kernelName));
-  return tf
-    .getKernelsForBackend('cpu')
-    .map((k) => k.kernelName)
-    .filter((name) => !gpu.has(name))
-    .sort();
+  return kernelsMissingOn('webgpu');
 }
 
 /**

@@ -31,23 +31,33 @@ export function finishedRuns(dir: string, order?: readonly string[]): string[] {
   return order === undefined ? done.sort() : order.filter((r) => done.includes(r));
 }
 
+/** A score already in percent, to one decimal. */
+const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
+/** A fraction as a percentage, to one decimal. */
+const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
+
+/** The mini-MMEB and mini-M-BEIR columns of a row, from a run's `mmeb` and `mbeir` metric blocks (or their chance twins). */
+function benchmarkColumns(mmeb: MetricValue | undefined, mbeir: MetricValue | undefined): Record<string, number | null> {
+  return {
+    'MMEB CLS': r1(get(mmeb, 'metaTask', 'CLS')),
+    'MMEB VQA': r1(get(mmeb, 'metaTask', 'VQA')),
+    'MMEB RET': r1(get(mmeb, 'metaTask', 'RET')),
+    'MMEB GRD': r1(get(mmeb, 'metaTask', 'VG')),
+    'MMEB IND': r1(get(mmeb, 'IND')),
+    'MMEB OOD': r1(get(mmeb, 'OOD')),
+    'MMEB overall': r1(get(mmeb, 'overall')),
+    'M-BEIR local': r1(get(mbeir, 'local', 'average')),
+    'M-BEIR global': r1(get(mbeir, 'global', 'average')),
+  };
+}
+
 /** One comparison row per finished run. Scores in percent. */
 export function comparisonRows(dir: string, order?: readonly string[]): RunRow[] {
   return finishedRuns(dir, order).map((run) => {
     const m = readMetrics(path.join(dir, run)).metrics;
-    const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
-    const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
     return {
       run,
-      'MMEB CLS': r1(get(m['mmeb'], 'metaTask', 'CLS')),
-      'MMEB VQA': r1(get(m['mmeb'], 'metaTask', 'VQA')),
-      'MMEB RET': r1(get(m['mmeb'], 'metaTask', 'RET')),
-      'MMEB GRD': r1(get(m['mmeb'], 'metaTask', 'VG')),
-      'MMEB IND': r1(get(m['mmeb'], 'IND')),
-      'MMEB OOD': r1(get(m['mmeb'], 'OOD')),
-      'MMEB overall': r1(get(m['mmeb'], 'overall')),
-      'M-BEIR local': r1(get(m['mbeir'], 'local', 'average')),
-      'M-BEIR global': r1(get(m['mbeir'], 'global', 'average')),
+      ...benchmarkColumns(m['mmeb'], m['mbeir']),
       'val R@1': pct(get(m['validation'], 'recallAt1')),
       'val MRR': pct(get(m['validation'], 'mrr')),
       // The image controls (lib/experiment/validate): another record's image; the image without the query text.
@@ -117,19 +127,9 @@ export function chanceRow(dir: string, order?: readonly string[]): RunRow | null
   for (const run of finishedRuns(dir, order)) {
     const m = readMetrics(path.join(dir, run)).metrics;
     if (m['mmebChance'] === undefined && m['mbeirChance'] === undefined && get(m['validation'], 'chanceMrr') === null) continue;
-    const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
-    const pct = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 10);
     return {
       run: 'chance (random embeddings)',
-      'MMEB CLS': r1(get(m['mmebChance'], 'metaTask', 'CLS')),
-      'MMEB VQA': r1(get(m['mmebChance'], 'metaTask', 'VQA')),
-      'MMEB RET': r1(get(m['mmebChance'], 'metaTask', 'RET')),
-      'MMEB GRD': r1(get(m['mmebChance'], 'metaTask', 'VG')),
-      'MMEB IND': r1(get(m['mmebChance'], 'IND')),
-      'MMEB OOD': r1(get(m['mmebChance'], 'OOD')),
-      'MMEB overall': r1(get(m['mmebChance'], 'overall')),
-      'M-BEIR local': r1(get(m['mbeirChance'], 'local', 'average')),
-      'M-BEIR global': r1(get(m['mbeirChance'], 'global', 'average')),
+      ...benchmarkColumns(m['mmebChance'], m['mbeirChance']),
       'val R@1': null,
       'val MRR': pct(get(m['validation'], 'chanceMrr')),
       'val MRR other image': pct(get(m['validation'], 'chanceMrr')),
