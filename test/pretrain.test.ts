@@ -14,6 +14,14 @@ import { generate } from '../lib/pretrain/generate';
 import { answerTargets, generativeLoss } from '../lib/pretrain/objective';
 import { packGenerative, renderPrompt, renderQa } from '../lib/pretrain/packing';
 import { generativeStep, pretrain, pretrainConfig, PretrainConfig } from '../lib/pretrain/train';
+import { alignVisionTower, AlignRecord, checkTowerShapes } from '../lib/pretrain/align';
+import { DEFAULT_ALIGN, resolveBaseRun } from '../lib/pretrain/run';
+import { DualEncoder, dualEncoderConfig, isTowerParameter } from '../lib/baselines/dual-encoder';
+import { loadDualEncoder } from '../lib/baselines/dual-checkpoint';
+import { dualTrainConfig } from '../lib/baselines/train-dual';
+import { checkpointDirs } from '../lib/model/checkpoint';
+import { layerNorm } from '../lib/model/layers';
+import { visionForward } from '../lib/model/vision';
 import { Rng } from '../lib/random';
 import { SPECIAL_IDS, Tokenizer } from '../lib/tokenizer';
 import type { TrainData, TrainRecord } from '../lib/train';
@@ -206,5 +214,103 @@ describe('base model (generative pretraining)', function () {
     assert.throws(() => pretrainConfig({ steps: 2.5 }), /pretrain.steps must be a positive integer/);
     assert.throws(() => pretrainConfig({ schedule: { lr: -1 } }), /pretrain.schedule.lr must be > 0/);
     assert.throws(() => pretrainConfig({ stepz: 3 } as never), /stepz/);
+  });
+
+  describe('stage 0: the vision tower aligned contrastively (lib/pretrain/align.ts)', () => {
+    /** Plain images of four colours at two brightnesses, each with a retrieval turn naming both and a turn stage 0 must skip. */
+    function alignRecords(n: number): AlignRecord[] {
+      const rng = new Rng(3);
+      return Array.from({ length: n }, (_, i) => ({
+        id: `a${i}`,
+        image: Float32Array.from({ length: config.imageSize ** 2 * 3 }, (_, k) => (RGB[COLOURS[i % 4] as string] as number[])[k % 3] as number * (i < 4 ? 1 : 0.4) + 0.05 * rng.next()),
+        turns: [
+          { kind: 'retrieval', query: 'Find a description of this picture.', target: `a picture of a ${COLOURS[i % 4]} thing ${i < 4 ? 'yes' : 'plain'}` },
+          { kind: 'cls', query: 'What colour is it?', target: 'red' },
+        ],
+      }));
+    }
+    const dualTiny = () => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: config.imageSize, normalization: 'unit', tokenDim: 8, textHidden: 8, dim: 8 });
+
+    it('the dual encoder\'s `vision` tower has exactly the embedder\'s tower parameters, and embeds as mean(tokens) → LayerNorm → linear', () => {
+      const dual = DualEncoder.create(dualTiny(), tokenizer, 5);
+      const model = Embedder.create(config, tokenizer, 5);
+      try {
+        const towerNames = [...model.params.keys()].filter(isTowerParameter).sort();
+        assert.ok(towerNames.length > 10);
+        assert.deepEqual([...dual.params.keys()].filter(isTowerParameter).sort(), towerNames);
+        assert.doesNotThrow(() => checkTowerShapes(dual, model));
+        const images = alignRecords(3).map((r) => r.image);
+        const got = dual.imageTower(images);
+        const want = tf.tidy(() => {
+          const tokens = visionForward(dual.params, modelConfig('tiny'), patchTensor(images, modelConfig('tiny')));
+          const pooled = tf.div(tf.sum(tokens, 1), tokens.shape[1] as number);
+          const normed = layerNorm(pooled, dual.params.get('image.norm.g') as tf.Variable, dual.params.get('image.norm.b') as tf.Variable, 1e-5);
+          return tf.add(tf.matMul(normed, dual.params.get('image.proj.w') as tf.Variable), dual.params.get('image.proj.b') as tf.Variable);
+        });
+        assert.deepEqual(got.shape, [3, 8]);
+        const [a, b] = [got.dataSync(), want.dataSync()];
+        a.forEach((x, i) => assert.ok(Math.abs(x - (b[i] as number)) < 1e-5, `row value ${i}: ${x} vs ${b[i]}`));
+        tf.dispose([got, want]);
+      } finally {
+        dual.dispose();
+        model.dispose();
+      }
+    });
+
+    it('rejects a `vision` tower whose image size or pixels differ from the embedder\'s, and a tower of another shape', () => {
+      assert.throws(() => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 32, normalization: 'unit' }), /imageSize \(32\) must equal the 'tiny' preset's model.imageSize \(16\)/);
+      assert.throws(() => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 16, normalization: 'clip' }), /normalization must be 'unit'/);
+      assert.throws(() => dualEncoderConfig({ imageTower: 'vit' as never }), /imageTower must be one of conv, vision/);
+      const dual = DualEncoder.create(dualTiny(), tokenizer, 5);
+      const wider = Embedder.create(modelConfig('tiny', { vocabSize: tokenizer.vocabSize, visionDim: 48, visionHeads: 2 }), tokenizer, 5);
+      try {
+        assert.throws(() => checkTowerShapes(dual, wider), /vision\.pos is \[16, 32\] in the aligned tower but \[16, 48\] in the embedder.*align=null/);
+      } finally {
+        dual.dispose();
+        wider.dispose();
+      }
+    });
+
+    it('trains the tower on retrieval turns only (the loss falls) and copies exactly it into the embedder, leaving the rest as initialised', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-align-'));
+      const model = Embedder.create(config, tokenizer, 9);
+      const before = new Map([...model.params].map(([k, v]) => [k, v.dataSync().slice()]));
+      const tensors = tf.memory().numTensors;
+      try {
+        const train = dualTrainConfig({ steps: 40, batchSize: 8, logEvery: 1000, checkpointEvery: null, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 }, augment: { maxShift: 0 } });
+        const out = await alignVisionTower(model, 'tiny', tokenizer, alignRecords(8), train, { dir, validation: null, progress: 'none' });
+        assert.equal(out.steps, 40);
+        assert.equal(tf.memory().numTensors, tensors, 'no tensor leaked');
+        const losses = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+        const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+        assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.3, `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-5))}`);
+        const { model: saved } = await loadDualEncoder(checkpointDirs(dir).at(-1)?.dir as string);
+        try {
+          for (const [name, v] of model.params) {
+            const now = v.dataSync();
+            if (isTowerParameter(name)) assert.deepEqual(Array.from(now), Array.from((saved.params.get(name) as tf.Variable).dataSync()), `${name} is the aligned tower's`);
+            else assert.deepEqual(Array.from(now), Array.from(before.get(name) as Float32Array), `${name} is untouched`);
+          }
+        } finally {
+          saved.dispose();
+        }
+      } finally {
+        model.dispose();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('is on by default in a base run (`align: null` turns it off) and refuses data without enough retrieval turns', async () => {
+      assert.equal(resolveBaseRun().align?.steps, DEFAULT_ALIGN.steps);
+      assert.equal(resolveBaseRun({ align: null }).align, null);
+      assert.equal(resolveBaseRun({ align: { steps: 7 } }).align?.steps, 7);
+      const model = Embedder.create(config, tokenizer, 9);
+      try {
+        const noRetrieval = alignRecords(8).map((r) => ({ ...r, turns: r.turns.filter((t) => t.kind !== 'retrieval') }));
+        await assert.rejects(alignVisionTower(model, 'tiny', tokenizer, noRetrieval, dualTrainConfig({ batchSize: 8 }), { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'muco-align-')), validation: null, progress: 'none' }), /needs at least train.batchSize \(8\) training images with a 'retrieval' turn; found 0/);
+      } finally {
+        model.dispose();
+      }
+    });
   });
 });

@@ -2,8 +2,13 @@
  * A CLIP-style dual encoder: the reference baseline of our tables (the analogue of the CLIP / SigLIP rows of
  * the paper's Table 1, docs/architecture.md) and the bar the MLLM embedder has to clear.
  *
- *   image tower  pixels [B, S, S, 3] → L × (3×3 conv, stride 2, ReLU) (./conv) → global average pool [B, C_L]
- *                → LayerNorm → linear → [B, D]
+ *   image tower  `imageTower: 'conv'` (the baseline): pixels [B, S, S, 3] → L × (3×3 conv, stride 2, ReLU)
+ *                (./conv) → global average pool [B, C_L] → LayerNorm → linear → [B, D];
+ *                `imageTower: 'vision'`: the MLLM embedder's own vision tower of preset `visionPreset`
+ *                (lib/model/vision.ts: stem → ViT → 2×2 merge → projector, parameters `vision.*`, `merger.*`)
+ *                → mean over its image tokens [B, dim] → LayerNorm → linear → [B, D]. Trained this way it is
+ *                stage 0 of the base model (docs/base-model.md): CLIP-style alignment of the tower before
+ *                generative pretraining, as Qwen2-VL's tower starts from a CLIP ViT.
  *   text tower   tokens (the project's Tokenizer) → embedding table → mean over tokens (a bag of words,
  *                ./bag-of-words)
  *                → LayerNorm → linear → ReLU → linear → [N, D]; a text without tokens gives exactly 0
@@ -22,18 +27,31 @@ import { Overrides, resolveConfig } from '../config';
 import type { EncodeItem, Encoder } from '../evaluate';
 import { decodeImage, Normalization } from '../image';
 import type { EmbedInput } from '../model/embedder';
+import { ModelConfig, modelConfig, ModelPreset, MODEL_PRESETS } from '../model/config';
+import { parameterSpecs } from '../model/params';
+import { patchTensor, visionForward } from '../model/vision';
 import { l2Normalize, layerNorm } from '../model/layers';
 import { deriveSeed, Rng } from '../random';
 import type { Tokenizer } from '../tokenizer';
 import { bagOfWords, meanBags } from './bag-of-words';
 import { convFromColumns, hostIm2colStride2, im2colStride2 } from './conv';
 
+export type DualImageTower = 'conv' | 'vision';
+export const DUAL_IMAGE_TOWERS: readonly DualImageTower[] = ['conv', 'vision'];
+
 export interface DualEncoderConfig {
+  /** `conv` (the baseline CNN) or `vision` (the MLLM's vision tower of `visionPreset`; see the header). */
+  imageTower: DualImageTower;
+  /** The model preset whose vision tower `imageTower: 'vision'` uses (its imageSize must equal `imageSize`). */
+  visionPreset: ModelPreset;
   /** S: image side in pixels; divisible by 2^channels.length (the image cache holds 32 and 64). */
   imageSize: number;
-  /** Pixel normalisation (lib/image): `clip` centres the inputs of the first convolution. */
+  /**
+   * Pixel normalisation (lib/image): `clip` centres the inputs of the first convolution; the `vision` tower
+   * takes what the embedder takes (`unit`).
+   */
   normalization: Normalization;
-  /** Output channels of the 3×3 stride-2 convolutions, one per layer. */
+  /** Output channels of the 3×3 stride-2 convolutions, one per layer (`conv` tower only). */
   channels: number[];
   /** Token-table rows: the tokenizer's vocabSize (set from the tokenizer when the model is created). */
   vocabSize: number;
@@ -48,6 +66,8 @@ export interface DualEncoderConfig {
 }
 
 export const DEFAULT_DUAL_ENCODER: Readonly<DualEncoderConfig> = Object.freeze({
+  imageTower: 'conv',
+  visionPreset: 'small',
   imageSize: 32,
   normalization: 'clip',
   channels: [32, 64, 128, 256],
@@ -70,6 +90,14 @@ export function dualEncoderConfig(overrides?: Overrides<DualEncoderConfig>): Dua
   if (c.channels.length === 0 || !c.channels.every((x) => Number.isInteger(x) && x >= 1)) {
     throw new Error(`dualEncoder.channels must be a non-empty list of positive integers, got ${JSON.stringify(c.channels)}.`);
   }
+  if (!DUAL_IMAGE_TOWERS.includes(c.imageTower)) throw new Error(`dualEncoder.imageTower must be one of ${DUAL_IMAGE_TOWERS.join(', ')}, got '${String(c.imageTower)}'.`);
+  if (c.imageTower === 'vision') {
+    if (!(c.visionPreset in MODEL_PRESETS)) throw new Error(`dualEncoder.visionPreset must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${String(c.visionPreset)}'.`);
+    const mc = MODEL_PRESETS[c.visionPreset];
+    if (c.imageSize !== mc.imageSize) throw new Error(`dualEncoder.imageSize (${c.imageSize}) must equal the '${c.visionPreset}' preset's model.imageSize (${mc.imageSize}) with imageTower 'vision'.`);
+    if (c.normalization !== 'unit') throw new Error(`dualEncoder.normalization must be 'unit' with imageTower 'vision' (the embedder's pixels), got '${c.normalization}'.`);
+    return c;
+  }
   const stride = 2 ** c.channels.length;
   if (c.imageSize % stride !== 0) {
     throw new Error(`dualEncoder.imageSize ${c.imageSize} must be divisible by 2^${c.channels.length} = ${stride} (one stride-2 conv per channel entry); use ${Math.max(stride, Math.round(c.imageSize / stride) * stride)} or fewer layers.`);
@@ -89,11 +117,17 @@ export function dualParameterSpecs(c: DualEncoderConfig): { name: string; shape:
   };
   const zeros: Init = { kind: 'zeros' };
   let cin = 3;
-  c.channels.forEach((cout, l) => {
-    add(`image.conv${l}.w`, [9 * cin, cout], { kind: 'normal', std: Math.sqrt(2 / (9 * cin)) });
-    add(`image.conv${l}.b`, [cout], zeros);
-    cin = cout;
-  });
+  if (c.imageTower === 'vision') {
+    // The embedder's own names, shapes and initialisers, so stage 0's weights load into it unchanged.
+    for (const spec of parameterSpecs(towerModelConfig(c))) if (isTowerParameter(spec.name)) add(spec.name, spec.shape, spec.init);
+    cin = towerModelConfig(c).dim;
+  } else {
+    c.channels.forEach((cout, l) => {
+      add(`image.conv${l}.w`, [9 * cin, cout], { kind: 'normal', std: Math.sqrt(2 / (9 * cin)) });
+      add(`image.conv${l}.b`, [cout], zeros);
+      cin = cout;
+    });
+  }
   add('image.norm.g', [cin], { kind: 'ones' });
   add('image.norm.b', [cin], zeros);
   add('image.proj.w', [cin, c.dim], { kind: 'normal', std: Math.sqrt(1 / cin) });
@@ -107,6 +141,16 @@ export function dualParameterSpecs(c: DualEncoderConfig): { name: string; shape:
   add('text.fc2.w', [c.textHidden, c.dim], { kind: 'normal', std: Math.sqrt(1 / c.textHidden) });
   add('text.fc2.b', [c.dim], zeros);
   return specs;
+}
+
+/** The embedder config whose vision tower `imageTower: 'vision'` uses. */
+export function towerModelConfig(c: DualEncoderConfig): ModelConfig {
+  return modelConfig(c.visionPreset);
+}
+
+/** Whether an embedder parameter belongs to its vision tower (stem, ViT, merger/projector). */
+export function isTowerParameter(name: string): boolean {
+  return name.startsWith('vision.') || name.startsWith('merger.');
 }
 
 let variableCounter = 0;
@@ -181,6 +225,14 @@ export class DualEncoder implements Encoder {
   imageTower(pixels: readonly Float32Array[]): tf.Tensor2D {
     const { imageSize: s, channels } = this.config;
     const b = pixels.length;
+    if (this.config.imageTower === 'vision') {
+      const mc = towerModelConfig(this.config);
+      return tf.tidy(() => {
+        const tokens = visionForward(this.params, mc, patchTensor(pixels, mc)); // [B, T, dim]
+        const pooled = layerNorm(tf.mean(tokens, 1), this.p('image.norm.g'), this.p('image.norm.b'), LN_EPS);
+        return tf.add(tf.matMul(pooled, this.p('image.proj.w')), this.p('image.proj.b'));
+      });
+    }
     const cols = hostIm2colStride2(pixels, s, 3);
     return tf.tidy(() => {
       let h = convFromColumns(tf.tensor4d(cols, [b, s / 2, s / 2, 27]), this.p('image.conv0.w') as tf.Tensor2D, this.p('image.conv0.b') as tf.Tensor1D);
