@@ -22,6 +22,7 @@ import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
 import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
 import { Progress } from './progress';
 import { deriveSeed, Rng } from './random';
+import { randomShifter } from './augment';
 import { DEFAULT_SCHEDULE, learningRate, ScheduleConfig } from './schedule';
 import { computeStep, StepValues } from './step';
 import { appendLog, cleanCheckpointLeftovers, EXPLODED_WEIGHT, maxAbsWeight, resumeFromNewestIntact, saveTrainState, truncateLog } from './train-state';
@@ -42,6 +43,11 @@ export interface TrainConfig {
    */
   batchKinds: 'mixed' | 'same';
   maskKind: MaskKind;
+  /**
+   * Random translation of each training image by up to ± maxShift pixels per axis, edges replicated, seeded
+   * by (seed, step) (lib/augment.ts); 0 = off. A MuCo dialogue's turns all see the one shifted image.
+   */
+  augment: { maxShift: number };
   /** Sequences per GradCache chunk; null = full batch. */
   chunkSize: number | null;
   maxLen: number;
@@ -69,6 +75,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   turns: 7,
   batchKinds: 'mixed',
   maskKind: 'causal',
+  augment: { maxShift: 0 },
   chunkSize: null,
   maxLen: 512,
   loss: DEFAULT_LOSS,
@@ -103,6 +110,7 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
     // Each image has one pair per kind: a same-kind step would silently cut every dialogue to one turn.
     throw new Error("train.batchKinds 'same' keeps one pair per image, so it is for single-turn packing; a k-turn dialogue (packing 'multi') already holds k kinds. Use batchKinds 'mixed' with packing 'multi'.");
   }
+  if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0)) throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   return c;
 }
@@ -215,6 +223,13 @@ export function packStep(model: Embedder, recordsIn: readonly TrainRecord[], c: 
   return c.packing === 'multi' ? packMultiTurn(records, model.tokenizer, rng, opts) : packSingleTurn(records, model.tokenizer, rng, opts);
 }
 
+/** The step's records with their images shifted at random (`train.augment`); the records themselves when off. */
+export function augmentRecords(records: readonly TrainRecord[], imageSize: number, c: Pick<TrainConfig, 'augment' | 'seed'>, step: number): TrainRecord[] {
+  if (c.augment.maxShift === 0) return [...records];
+  const shift = randomShifter(imageSize, c.augment.maxShift, c.seed, step);
+  return records.map((r) => (r.image === null ? r : { ...r, image: shift(r.image) }));
+}
+
 /** Train `model` on `data` with config `c`. */
 export async function train(model: Embedder, data: TrainData, c: TrainConfig, options: TrainOptions = {}): Promise<TrainSummary> {
   const runDir = options.runDir ?? null;
@@ -269,7 +284,7 @@ async function scalarValue(t: tf.Scalar): Promise<number> {
 async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, step: number, opt: AdamW, temp: LearnableTemperature | null): Promise<StepRecord> {
   const t0 = Date.now();
   const lr = learningRate(c.schedule, step, c.steps);
-  const records = await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i)));
+  const records = augmentRecords(await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i))), model.config.imageSize, c, step);
   const packed = packStep(model, records, c, step);
   const { values, grads } = await computeStep(model, packed, {
     loss: c.loss,

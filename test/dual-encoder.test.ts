@@ -14,7 +14,8 @@ import { convFromColumns, hostIm2colStride2, im2colStride2 } from '../lib/baseli
 import { loadDualEncoder, saveDualEncoder } from '../lib/baselines/dual-checkpoint';
 import { DualEncoder, dualEncoderConfig } from '../lib/baselines/dual-encoder';
 import { DUAL_SCALES, resolveDualRun, runDualEncoder } from '../lib/baselines/run-dual';
-import { augmentBatch, dualBatch, duplicateTargetMask, dualTrainConfig, shiftImage, trainDual } from '../lib/baselines/train-dual';
+import { shiftImage } from '../lib/augment';
+import { augmentBatch, dualBatch, duplicateTargetMask, dualTrainConfig, trainDual } from '../lib/baselines/train-dual';
 import { buildData } from '../lib/data/build';
 import { writePng } from '../lib/image';
 import { LogLevel, logLevel, setLogLevel } from '../lib/log';

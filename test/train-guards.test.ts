@@ -2,7 +2,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sameKindRecords, trainConfig, TrainRecord } from '../lib/train';
+import { randomShifter, shiftImage } from '../lib/augment';
+import { augmentRecords, sameKindRecords, trainConfig, TrainRecord } from '../lib/train';
 import { cleanCheckpointLeftovers, truncateLog } from '../lib/train-state';
 
 const rec = (id: string, kinds: string[]): TrainRecord => ({
@@ -41,6 +42,43 @@ describe('batches that share a turn kind (train.batchKinds)', () => {
     assert.equal(trainConfig().batchKinds, 'mixed');
     assert.throws(() => trainConfig({ batchKinds: 'same', packing: 'multi', turns: 7 }), /for single-turn packing/);
     assert.equal(trainConfig({ batchKinds: 'same', packing: 'single', turns: 1 }).batchKinds, 'same');
+  });
+});
+
+describe('image augmentation in the embedding trainer (train.augment)', () => {
+  const size = 4;
+  const image = (v: number): Float32Array => Float32Array.from({ length: size * size * 3 }, (_, k) => v + k);
+  const records: TrainRecord[] = [
+    { id: 'a', image: image(0), pairs: [{ query: 'q', target: 't' }] },
+    { id: 'b', image: null, pairs: [{ query: 'q', target: 't' }] },
+    { id: 'c', image: image(100), pairs: [{ query: 'q', target: 't' }] },
+  ];
+
+  it('shifts each image by the shifter\'s draws (seeded by seed and step), keeps text-only records, and is off at 0', () => {
+    const c = { augment: { maxShift: 1 }, seed: 5 };
+    const out = augmentRecords(records, size, c, 3);
+    const twin = randomShifter(size, 1, 5, 3);
+    assert.deepEqual(Array.from(out[0]?.image as Float32Array), Array.from(twin(records[0]?.image as Float32Array)));
+    assert.equal(out[1], records[1]);
+    assert.deepEqual(Array.from(out[2]?.image as Float32Array), Array.from(twin(records[2]?.image as Float32Array)));
+    assert.deepEqual(augmentRecords(records, size, c, 3), out, 'same (seed, step): same shifts');
+    const steps = Array.from({ length: 12 }, (_, s) => Array.from(augmentRecords(records, size, c, s)[0]?.image as Float32Array).join());
+    assert.ok(new Set(steps).size > 3, 'other steps draw other shifts');
+    augmentRecords(records, size, { augment: { maxShift: 0 }, seed: 5 }, 3).forEach((r, i) => assert.equal(r, records[i]));
+  });
+
+  it('a shift is a translation with replicated edges (loop twin), and the setting is checked', () => {
+    const img = image(0);
+    const moved = shiftImage(img, size, 1, -1);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const sy = Math.min(size - 1, Math.max(0, y + 1));
+        const sx = Math.min(size - 1, Math.max(0, x - 1));
+        for (let ch = 0; ch < 3; ch++) assert.equal(moved[(y * size + x) * 3 + ch], img[(sy * size + sx) * 3 + ch]);
+      }
+    }
+    assert.throws(() => trainConfig({ augment: { maxShift: 1.5 } }), /train.augment.maxShift must be a non-negative integer/);
+    assert.equal(trainConfig().augment.maxShift, 0);
   });
 });
 

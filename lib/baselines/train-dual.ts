@@ -25,6 +25,7 @@ import { Progress } from '../progress';
 import { deriveSeed, Rng } from '../random';
 import { learningRate, ScheduleConfig } from '../schedule';
 import { checkpointDirs } from '../model/checkpoint';
+import { randomShifter } from '../augment';
 import { NonFiniteLossError, stepIndices, TrainData, TrainRecord } from '../train';
 import { loadDualEncoderInto, saveDualEncoder } from './dual-checkpoint';
 import { DualEncoder, DualItem } from './dual-encoder';
@@ -141,31 +142,11 @@ export function dualBatch(records: readonly TrainRecord[], seed: number, step: n
   return { queries, targets };
 }
 
-/**
- * The image moved by (dx, dy) pixels (right, down), edges replicated: the artwork sits on a uniform background.
- * @param pixels [S·S·C] (H, W, C) @returns a new [S·S·C] array, or `pixels` itself when both shifts are 0
- */
-export function shiftImage(pixels: Float32Array, size: number, dx: number, dy: number, channels = 3): Float32Array {
-  if (pixels.length !== size * size * channels) throw new Error(`shiftImage: expected [${size}, ${size}, ${channels}] = ${size * size * channels} values, got ${pixels.length}.`);
-  if (dx === 0 && dy === 0) return pixels;
-  const out = new Float32Array(pixels.length);
-  for (let y = 0; y < size; y++) {
-    const sy = Math.min(size - 1, Math.max(0, y - dy));
-    for (let x = 0; x < size; x++) {
-      const src = (sy * size + Math.min(size - 1, Math.max(0, x - dx))) * channels;
-      const dst = (y * size + x) * channels;
-      for (let ch = 0; ch < channels; ch++) out[dst + ch] = pixels[src + ch] as number;
-    }
-  }
-  return out;
-}
-
 /** The batch with every query image shifted at random by up to ± maxShift pixels, seeded by (seed, step). */
 export function augmentBatch(batch: DualBatch, size: number, maxShift: number, seed: number, step: number): DualBatch {
   if (maxShift === 0) return batch;
-  const rng = new Rng(deriveSeed(seed, `augment/${step}`));
-  const shift = (): number => rng.int(2 * maxShift + 1) - maxShift;
-  return { ...batch, queries: batch.queries.map((q) => (q.pixels === null ? q : { ...q, pixels: shiftImage(q.pixels, size, shift(), shift()) })) };
+  const shift = randomShifter(size, maxShift, seed, step);
+  return { ...batch, queries: batch.queries.map((q) => (q.pixels === null ? q : { ...q, pixels: shift(q.pixels) })) };
 }
 
 /** [B, B] additive mask dropping target j from row i's negatives when both have the same text; null when none repeat. */
