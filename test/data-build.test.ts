@@ -146,6 +146,12 @@ describe('npm run data (a limited build)', function () {
       }
     }
     assert.ok(taskIds.size >= 4, `task types: ${[...taskIds]}`);
+    // Every local pool's candidates are distinct (the builder checks it too): a perfect model can score 100.
+    for (const qf of queryFiles) {
+      const name = qf.replace(/^mbeir_/, '').replace(/_test\.jsonl$/, '');
+      const rows = readJsonl<{ txt: string | null; img_path: string | null }>(join(root, 'cand_pool', 'local', `mbeir_${name}_cand_pool.jsonl`));
+      assert.equal(new Set(rows.map((c) => `${c.txt}|${c.img_path}`)).size, rows.length, `${name}: identical candidates`);
+    }
     const testConcepts = new Set(turns.filter((r) => r.split === 'test').map((r) => r.concept));
     for (const c of readJsonl<{ img_path: string | null }>(join(root, 'cand_pool', 'global', 'mbeir_union_test_cand_pool.jsonl'))) {
       const concept = c.img_path === null ? undefined : conceptOfImage.get(basename(c.img_path, '.png'));

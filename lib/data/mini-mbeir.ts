@@ -17,7 +17,8 @@ import { Concept, ImageRef } from './concepts';
 import { BenchImages } from './bench-images';
 import { BenchPool, sample, shortCaption } from './bench-pool';
 import { EDIT_KINDS } from './composed';
-import { emojiVersion, listPhrase } from './describe';
+import { assertUnambiguous, CandidateContent } from './ambiguity';
+import { emojiVersion, listPhrase, tonePhrase } from './describe';
 import { writeFileAtomic, writeJsonl } from './files';
 
 export interface MiniMbeirConfig {
@@ -85,12 +86,22 @@ class Ids {
   }
 }
 
-function passage(c: Concept): string {
+/**
+ * The encyclopedia-style passage of an emoji (task 1's candidates). Variants of one emoji (skin tones,
+ * genders, hair, directions) share their group and keywords, so the passage also states what sets the variant
+ * apart and, always, its code points, which are unique: no two passages of a pool are identical.
+ */
+export function passage(c: Concept): string {
   const f = c.emoji;
   const tags = (c.tags['en'] ?? []).slice(0, 6);
   const parts = [`An emoji of the ${c.categories.group['en'] ?? ''} group (${c.categories.subgroup['en'] ?? ''})`];
   if (tags.length > 0) parts.push(`keywords ${tags.join(', ')}`);
-  if (f !== undefined) parts.push(`introduced in ${emojiVersion(f.version)}`);
+  if (f !== undefined) {
+    const variant = [f.tones.length > 0 ? tonePhrase(f.tones) : '', f.gender ?? '', f.hair ?? ''].filter((x) => x !== '');
+    if (variant.length > 0) parts.push(`variant: ${variant.join(', ')}`);
+    parts.push(`introduced in ${emojiVersion(f.version)}`);
+    parts.push(`code points ${f.hexcode.split('-').map((h) => `U+${h}`).join(' ')}`);
+  }
   return `${parts.join('; ')}.`;
 }
 
@@ -206,6 +217,8 @@ export async function buildMiniMbeir(dir: string, pool: BenchPool, full: ImageCa
     const rel = {
       query: `query/test/mbeir_${name}_test.jsonl`, pool: `cand_pool/local/mbeir_${name}_cand_pool.jsonl`, qrels: `qrels/test/mbeir_${name}_test_qrels.txt`,
     };
+    const candidates = new Map(t.pool.map((c): [string, CandidateContent] => [c.did, { text: c.txt ?? '', image: c.img_path ?? '' }]));
+    assertUnambiguous(`mini-M-BEIR ${name} (local pool)`, t.queries.map((q) => ({ query: q.qid, positives: q.pos_cand_list, candidates })));
     writeJsonl(join(dir, rel.query), t.queries);
     writeJsonl(join(dir, rel.pool), t.pool);
     const qrels = t.queries.flatMap((q) => q.pos_cand_list.map((d) => `${q.qid} 0 ${d} 1 ${t.taskId}`));
@@ -217,6 +230,8 @@ export async function buildMiniMbeir(dir: string, pool: BenchPool, full: ImageCa
     instructions.push([qm, cm, t.dataset, String(datasetId), ...t.prompts.slice(0, 4)].join('\t'));
     summaries.push({ name, datasetId, taskId: t.taskId, numQueries: t.queries.length, poolSize: t.pool.length });
   }
+  // The global pool holds one image under several tasks' dids (emojiedit's targets are emoji's images); the
+  // evaluation counts identical copies of a positive as relevant there (lib/eval/mbeir.ts contentTwins).
   writeJsonl(join(dir, 'cand_pool/global/mbeir_union_test_cand_pool.jsonl'), [...global.values()]);
   writeFileAtomic(join(dir, 'instructions/query_instructions.tsv'), instructions.join('\n') + '\n');
   await images.writeAll();

@@ -14,6 +14,7 @@ import { Concept, ImageRef } from './concepts';
 import { BenchImages } from './bench-images';
 import { BenchPool, candidateList, sample, shortCaption } from './bench-pool';
 import { EDIT_KINDS } from './composed';
+import { assertUnambiguous, CandidateContent } from './ambiguity';
 import { writeFileAtomic, writeJsonl } from './files';
 import { IMAGE_TOKEN, REPRESENT_IMAGE } from './records';
 import { REGION_PHRASES } from './templates';
@@ -278,6 +279,8 @@ export async function buildMiniMmeb(dir: string, pool: BenchPool, full: ImageCac
   for (const d of datasets(ctx)) {
     const rows = d.rows.filter((r) => r.tgt_text.length >= 2);
     if (rows.length === 0) continue;
+    // The positive is candidate 0; no other candidate of its row may be identical to it.
+    assertUnambiguous(`mini-MMEB ${d.name}`, rows.map((r, i) => ({ query: `row ${i}`, positives: ['0'], candidates: r.tgt_text.map((text, j): [string, CandidateContent] => [String(j), { text, image: r.tgt_img_path[j] ?? '' }]) })));
     const file = `${d.name}.jsonl`;
     writeJsonl(join(dir, file), rows);
     files.push(file);

@@ -119,7 +119,35 @@ async function loadTask(
   return task;
 }
 
-/** Folds a pool, chunk by chunk, into the top-k of the queries; returns the top-k and every did in order. */
+/**
+ * Candidates of a pool with identical content (the same text and the same image file) by did: each did's
+ * twins, itself excluded; dids without a twin are absent. Our global pool is the union of the local ones, and
+ * one image can be a candidate of several tasks under several dids (emojiedit's targets are emoji's images):
+ * no embedding can tell such copies apart, so the global scores count every identical copy of a positive as
+ * relevant (docs/benchmarks.md). A pool without copies scores exactly as before.
+ */
+export function contentTwins(candidates: readonly MbeirCandidate[]): Map<string, string[]> {
+  const byContent = new Map<string, string[]>();
+  for (const c of candidates) {
+    const key = `${c.text ?? ''}\u0000${c.image ?? ''}`;
+    byContent.set(key, [...(byContent.get(key) ?? []), c.did]);
+  }
+  const twins = new Map<string, string[]>();
+  for (const group of byContent.values()) {
+    if (group.length < 2) continue;
+    for (const did of group) twins.set(did, group.filter((d) => d !== did));
+  }
+  return twins;
+}
+
+/** A relevance set widened to the identical copies of its relevant candidates. */
+export function withTwins(relevant: ReadonlySet<string>, twins: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const out = new Set(relevant);
+  for (const did of relevant) for (const twin of twins.get(did) ?? []) out.add(twin);
+  return out;
+}
+
+/** Folds a pool, chunk by chunk, into the top-k of the queries; returns the top-k, every did in order and the content twins. */
 async function rankPool(
   queries: Float32Array,
   dim: number,
@@ -128,24 +156,29 @@ async function rankPool(
   imageRoot: string,
   k: number,
   scorer: Scorer,
-): Promise<{ top: TopKResult; dids: string[] }> {
+): Promise<{ top: TopKResult; dids: string[]; twins: Map<string, string[]> }> {
   const acc = new TopKAccumulator(queries, dim, k, { scorer });
   const dids: string[] = [];
+  const contents: MbeirCandidate[] = [];
   for await (const chunk of chunks) {
     const vectors = await cache.embed(chunk.map((c) => mbeirCandidateItem(c, imageRoot)));
     acc.add(vectors, dids.length);
-    for (const c of chunk) dids.push(c.did);
+    for (const c of chunk) {
+      dids.push(c.did);
+      contents.push({ did: c.did, modality: c.modality, ...(c.text === undefined ? {} : { text: c.text }), ...(c.image === undefined ? {} : { image: c.image }) });
+    }
   }
   if (dids.length === 0) throw new Error('M-BEIR: the candidate pool is empty.');
-  return { top: acc.result(), dids };
+  return { top: acc.result(), dids, twins: contentTwins(contents) };
 }
 
 /** Metrics of a set from its slice of a top-k result (rows rowOffset .. rowOffset + numQueries − 1). */
-function scoreTask(task: LoadedTask, top: TopKResult, rowOffset: number, dids: readonly string[], ks: readonly number[]): MbeirTaskScore {
+function scoreTask(task: LoadedTask, top: TopKResult, rowOffset: number, dids: readonly string[], ks: readonly number[], twins: ReadonlyMap<string, readonly string[]>): MbeirTaskScore {
   const k = reportedK(task.files.name);
+  const relevance = (q: (typeof task.queries)[number]): Set<string> => withTwins(relevanceOf(task, q), twins);
   const cases: RankedCase<string>[] = task.queries.map((q, i) => {
     const row = top.indices.subarray((rowOffset + i) * top.k, (rowOffset + i + 1) * top.k);
-    return { ranking: Array.from(row, (j) => dids[j] as string), relevance: relevanceOf(task, q) };
+    return { ranking: Array.from(row, (j) => dids[j] as string), relevance: relevance(q) };
   });
   const score: MbeirTaskScore = { score: 0, k, num_queries: cases.length, task_id: task.files.taskId };
   for (const kk of ks) score[`hit@${kk}`] = cases.reduce((s, c) => s + hitAtK(c.ranking, c.relevance, kk), 0) / cases.length;
@@ -154,7 +187,7 @@ function scoreTask(task: LoadedTask, top: TopKResult, rowOffset: number, dids: r
   score['score'] = cases.reduce((s, c) => s + hitAtK(c.ranking, c.relevance, k), 0) / cases.length;
   // The score a ranking of random embeddings expects (lib/eval/chance): relevant candidates counted in this pool.
   const inPool = new Set(dids);
-  score['chance'] = task.queries.reduce((s, q) => s + recallAtKChance(dids.length, [...relevanceOf(task, q)].filter((d) => inPool.has(d)).length, k), 0) / cases.length;
+  score['chance'] = task.queries.reduce((s, q) => s + recallAtKChance(dids.length, [...relevance(q)].filter((d) => inPool.has(d)).length, k), 0) / cases.length;
   return score;
 }
 
@@ -189,8 +222,8 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
       const items = pool.map((c) => mbeirCandidateItem(c, imageRoot));
       if (options.checkImages) checkFilesExist(items.flatMap((i) => (i.image === undefined ? [] : [i.image])), `M-BEIR ${task.files.name} candidate image`, 'Untar mbeir_images under the M-BEIR root.');
       const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize });
-      const { top, dids } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK, options.scorer);
-      result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks);
+      const { top, dids, twins } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK, options.scorer);
+      result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks, twins);
       log.info(`M-BEIR ${task.files.name} (local, ${pool.length} candidates): Recall@${reportedK(task.files.name)} ${(100 * (result.local[task.files.name]?.['score'] ?? 0)).toFixed(1)}`);
     }
   }
@@ -204,10 +237,10 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
       offset += t.queries.length;
     }
     const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize, maxEntries: 4 * options.poolChunk });
-    const { top, dids } = await rankPool(all, dim, streamMbeirPool(layout.globalPoolFile, options.poolChunk), cache, imageRoot, maxK, options.scorer);
+    const { top, dids, twins } = await rankPool(all, dim, streamMbeirPool(layout.globalPoolFile, options.poolChunk), cache, imageRoot, maxK, options.scorer);
     offset = 0;
     for (const t of tasks) {
-      result.global[t.files.name] = scoreTask(t, top, offset, dids, options.ks);
+      result.global[t.files.name] = scoreTask(t, top, offset, dids, options.ks, twins);
       offset += t.queries.length;
     }
     log.info(`M-BEIR global pool: ${dids.length} candidates, ${offset} queries`);
