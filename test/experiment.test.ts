@@ -13,7 +13,7 @@ import { EXPERIMENTS, experimentRuns, stockRun } from '../lib/experiment/catalog
 import { RunConfig } from '../lib/experiment/config';
 import { findEquivalentRun, runExperiment } from '../lib/experiment/run';
 import { revalidateRun } from '../lib/experiment/revalidate';
-import { chanceRow, comparisonRows, lossCurves, markdownTable, scoreBars, writeExperimentSummary } from '../lib/experiment/compare';
+import { chanceRow, comparisonRows, lossCurves, markdownTable, REFERENCE_ROW, scoreBars, writeExperimentSummary } from '../lib/experiment/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
 import { lockRun } from '../lib/run-lock';
@@ -115,7 +115,19 @@ describe('experiments', function () {
     assert.deepEqual((rel.data[1] as { y: number[]; name: string }).y, [1, 1]);
     const fig = scoreBars([{ run: 'a', x: 1, y: null }, { run: 'b', x: 2, y: null }], ['x', 'y'], 't');
     assert.deepEqual((fig.data[0] as { x: string[] }).x, ['x'], 'a column no run has is left out');
-    assert.match(writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]), /\| chance \(random embeddings\) \|/);
+    const summary = writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]);
+    assert.match(summary, /\| chance \(random embeddings\) \|/);
+    assert.doesNotMatch(summary, /dual encoder/, 'no reference row before the baseline ran at this scale');
+    // The dual-encoder baseline of the same scale (same metric blocks) becomes a reference row between runs and chance.
+    const baseline = path.join(results, 'baselines', 'dual-encoder');
+    fs.mkdirSync(baseline, { recursive: true });
+    const baselineMetrics = { ...m, metrics: { ...m.metrics, validation: { ...(m.metrics['validation'] as Record<string, number>), mrr: 0.4242 } } };
+    fs.writeFileSync(path.join(baseline, 'metrics.json'), JSON.stringify(baselineMetrics));
+    const withReference = writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]).split('\n');
+    const refLine = withReference.findIndex((l) => l.startsWith(`| ${REFERENCE_ROW} |`));
+    assert.ok(refLine > withReference.findIndex((l) => l.startsWith('| muco-k7')) && refLine < withReference.findIndex((l) => l.startsWith('| chance')), withReference.join('\n'));
+    assert.match(withReference[refLine] as string, /\| 42\.4 \|/);
+    fs.rmSync(path.join(results, 'baselines'), { recursive: true });
     assert.match(markdownTable(rows), /\| muco-k7_/);
     // The same work under another experiment's name is reused, not retrained; different work is not.
     const twin = { ...cfg, experiment: 'logit-mask', run: 'mask-on' };

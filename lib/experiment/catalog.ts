@@ -19,7 +19,12 @@ export interface ExperimentDef {
   runs: Record<string, RunOverrides & { imagesFactor?: number; stepsFactor?: number }>;
 }
 
-const single = { train: { packing: 'single' as const, turns: 1 } };
+/**
+ * Single-turn runs draw one turn kind per step (`batchKinds: 'same'`): with mixed kinds a query's wording picks
+ * its target out of the batch and the model never needs the image (README "Making the models learn"). MuCo
+ * dialogues hold every kind of each image already, so their queries always meet same-kind negatives.
+ */
+const single = { train: { packing: 'single' as const, turns: 1, batchKinds: 'same' as const } };
 const muco = (k: number): RunOverrides => ({ train: { packing: 'multi', turns: k } });
 /** 4× the steps and 2× the images per step of the scale: 8× the images seen. */
 const longer = { stepsFactor: 4, imagesFactor: 2 };

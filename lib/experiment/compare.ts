@@ -142,6 +142,18 @@ export function chanceRow(dir: string, order?: readonly string[]): RunRow | null
   return null;
 }
 
+/** The name of the reference row (the CLIP-style dual encoder of lib/baselines) in every summary. */
+export const REFERENCE_ROW = 'dual encoder (CLIP-style reference)';
+
+/**
+ * The dual-encoder baseline of the same scale (`<dir>/../baselines/dual-encoder`, `npm run baseline`) as a row
+ * named REFERENCE_ROW: the bar the MLLM embedder has to clear; null when it has not been run at this scale.
+ */
+export function referenceRow(dir: string): RunRow | null {
+  const [row] = comparisonRows(path.join(dir, '..', 'baselines'), ['dual-encoder']);
+  return row === undefined ? null : { ...row, run: REFERENCE_ROW };
+}
+
 /**
  * Write an experiment's comparison next to its runs (results/<scale>/<experiment>/): summary.csv, summary.md
  * (with the chance level of the validation MRR), loss.html and scores.html. Returns the markdown.
@@ -150,7 +162,8 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   const def = EXPERIMENTS[experiment];
   const runs = order ?? (def === undefined ? undefined : Object.keys(def.runs));
   const chance = chanceRow(dir, runs);
-  const rows = [...comparisonRows(dir, runs), ...(chance === null ? [] : [chance])];
+  const reference = path.basename(path.dirname(dir)) === 'baselines' ? null : referenceRow(dir);
+  const rows = [...comparisonRows(dir, runs), ...(reference === null ? [] : [reference]), ...(chance === null ? [] : [chance])];
   writeCsv(dir, 'summary', rows, { overwrite: true });
   const chanceMrr = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
   const reused = finishedRuns(dir, runs).flatMap((r) => {
@@ -166,6 +179,7 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
             ? 'The chance row gives the validation chance only: these runs were evaluated before the benchmarks recorded theirs (npm run eval -- --encoder random prints them).'
             : 'The chance row is what random embeddings expect on the same rows and pools (lib/eval/chance).',
         ]),
+    ...(reference === null ? [] : [`The reference row is the CLIP-style dual encoder trained on the same data at this scale (results/${scale}/baselines/dual-encoder, npm run baseline).`]),
     ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
   ];
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
