@@ -4,10 +4,12 @@
  * `plotly.js-dist` is a browser bundle (requiring it in Node throws), so we never execute it here: we read its
  * text and inline it once per notebook (`plotlyLibraryHtml`), then each figure is a `<div>` plus a
  * `Plotly.newPlot` call (`figureHtml`). This works without a network, in JupyterLab and in the classic
- * Notebook (whose require.js would otherwise capture Plotly's UMD definition).
+ * Notebook (whose require.js would otherwise capture Plotly's UMD definition). Files under results/ are
+ * static SVG pages by default (`writeFigureHtml`), self-contained and small.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { figureSvg, logTicks } from './svg-figure';
 
 /** A plotly figure: traces and layout as plotly.js accepts them (kept loose: plotly's schema is huge). */
 export interface Figure {
@@ -64,25 +66,24 @@ export function figureHtml(figure: Figure, options: FigureHtmlOptions = {}): str
 }
 
 export interface WriteFigureOptions extends FigureHtmlOptions {
-  /** Embed plotly.js in the file (≈10 MB, fully portable) instead of linking the installed copy. Default false. */
-  inline?: boolean;
+  /**
+   * `svg` (default): a static SVG (lib/svg-figure.ts), a few kilobytes, for line and bar figures;
+   * `plotly`: the interactive figure with plotly.js embedded (≈10 MB), for any figure. Both are self-contained:
+   * the file renders wherever it is opened, copied or mailed, without the project or a network.
+   */
+  format?: 'svg' | 'plotly';
   title?: string;
 }
 
-/**
- * Write a standalone HTML page with one figure. By default it links plotly.js from this project's
- * node_modules by relative path (small files, open them inside the project); `inline: true` embeds it.
- */
+/** Write a standalone, self-contained HTML page with one figure (atomically). */
 export function writeFigureHtml(file: string, figure: Figure, options: WriteFigureOptions = {}): void {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const lib = options.inline
-    ? plotlyLibraryHtml()
-    : `<script src="${path.relative(dir, plotlyPath()).split(path.sep).join('/')}"></script>`;
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const title = options.title ?? String((figure.layout?.['title'] as { text?: string } | undefined)?.text ?? 'figure');
+  const head = `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title.replace(/</g, '&lt;')}</title>\n`;
   const html =
-    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${title.replace(/</g, '&lt;')}</title>\n${lib}\n</head>\n` +
-    `<body>\n${figureHtml(figure, options)}\n</body></html>\n`;
+    (options.format ?? 'svg') === 'svg'
+      ? `${head}</head>\n<body>\n${figureSvg(figure, options.height === undefined ? {} : { height: options.height })}\n</body></html>\n`
+      : `${head}${plotlyLibraryHtml()}\n</head>\n<body>\n${figureHtml(figure, options)}\n</body></html>\n`;
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, html);
   fs.renameSync(tmp, file);
@@ -114,12 +115,19 @@ export function lines(
   series: { name: string; x: number[]; y: number[] }[],
   options: { title?: string; xTitle?: string; yTitle?: string; logX?: boolean; logY?: boolean } = {},
 ): Figure {
+  // Log axes get explicit ticks labelled with whole values (20, 50): plotly's own label minor ticks "2", "5".
+  const logAxis = (values: number[]): Record<string, unknown> => {
+    const pos = values.filter((v) => v > 0 && Number.isFinite(v));
+    if (pos.length === 0) return { type: 'log' };
+    const t = logTicks(Math.min(...pos), Math.max(...pos));
+    return { type: 'log', tickvals: t.values, ticktext: t.labels };
+  };
   return {
     data: series.map((s) => ({ type: 'scatter', mode: 'lines+markers', name: s.name, x: s.x, y: s.y })),
     layout: {
       title: { text: options.title ?? '' },
-      xaxis: { title: { text: options.xTitle ?? '' }, ...(options.logX ? { type: 'log' } : {}) },
-      yaxis: { title: { text: options.yTitle ?? '' }, ...(options.logY ? { type: 'log' } : {}) },
+      xaxis: { title: { text: options.xTitle ?? '' }, ...(options.logX ? logAxis(series.flatMap((s) => s.x)) : {}) },
+      yaxis: { title: { text: options.yTitle ?? '' }, ...(options.logY ? logAxis(series.flatMap((s) => s.y)) : {}) },
     },
   };
 }
