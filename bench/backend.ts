@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend, seededTensor } from '../lib/backend';
-import { enableNativeBlas } from '../lib/native-blas';
+import { enableNativeBlas } from '../lib/backend/native-blas';
 import { Rng } from '../lib/random';
 import { BLOCK, makeStep } from './block';
 import { sgemmPeak } from './peak';

@@ -15,7 +15,7 @@ import { describeBackend, initBackend } from '../lib/backend';
 import { modelConfig } from '../lib/model/config';
 import { EmbedInput, Embedder } from '../lib/model/embedder';
 import { benchRecords, benchTokenizer } from './fixture';
-import { randomUnitVector } from '../lib/evaluate';
+import { randomUnitVector } from '../lib/eval/encoder';
 import { Rng } from '../lib/random';
 import { topK, type TopKResult } from '../lib/rank';
 

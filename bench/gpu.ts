@@ -20,7 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../lib/backend';
-import { webgpuErrors } from '../lib/webgpu';
+import { webgpuErrors } from '../lib/backend/webgpu';
 import { readArgs } from '../lib/cli-args';
 import { setLogLevel } from '../lib/log';
 import type { ModelPreset } from '../lib/model/config';

@@ -2,7 +2,7 @@
  * The machine's matMul peak as our benchmarks measure it: GFLOP/s of the native OpenBLAS sgemm at 1024²,
  * called directly (no tfjs in the loop).
  */
-import { nativeBlasAddon } from '../lib/native-blas';
+import { nativeBlasAddon } from '../lib/backend/native-blas';
 import { Rng } from '../lib/random';
 
 export interface Peak {

@@ -24,7 +24,7 @@ import * as readline from 'readline';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../lib/backend';
 import { attentionMaskData, collate } from '../lib/batch';
-import { DEFAULT_FLOPS_OPTIONS, dimsOf, stepFlops, stepShapeFromPacked } from '../lib/flops';
+import { DEFAULT_FLOPS_OPTIONS, dimsOf, stepFlops, stepShapeFromPacked } from '../lib/analysis/flops';
 import { setLogLevel } from '../lib/log';
 import { sameGroupMask } from '../lib/loss';
 import { modelConfig, ModelConfig } from '../lib/model/config';

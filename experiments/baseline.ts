@@ -10,7 +10,7 @@
 import { describeBackend, initBackend, BackendRequest } from '../lib/backend';
 import { DUAL_SCALES, resolveDualRun, runDualEncoder, DualRunOutcome, DualRunOverrides } from '../lib/baselines/run-dual';
 import { parseAssignments } from '../lib/config';
-import type { ScalePreset } from '../lib/experiment/scales';
+import type { ScalePreset } from '../lib/runner/scales';
 import { log } from '../lib/log';
 import { readArgs } from '../lib/cli-args';
 import { ensureData } from './cli';

@@ -7,7 +7,7 @@
  * an interrupted one resumes. Runs given --set get the assignments appended to their name, so a tweak never
  * collides with the stock run. Afterwards the experiment's summary (summary.csv/.md, loss.html, scores.html)
  * is written next to its runs; `--summary` only rewrites it. `--revalidate` recomputes the validation metrics of
- * the finished runs from their final weights (lib/experiment/revalidate) and rewrites the summary.
+ * the finished runs from their final weights (lib/runner/revalidate) and rewrites the summary.
  * `npm run experiment -- --list` lists the experiments.
  */
 import * as fs from 'fs';
@@ -15,11 +15,11 @@ import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
 import { readArgs } from '../lib/cli-args';
 import { buildData } from '../lib/data/build';
-import { EXPERIMENTS, experimentRuns } from '../lib/experiment/catalog';
-import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
-import { revalidateRun } from '../lib/experiment/revalidate';
-import { runExperiment, RunOutcome } from '../lib/experiment/run';
-import { SCALES, ScalePreset } from '../lib/experiment/scales';
+import { EXPERIMENTS, experimentRuns } from '../lib/runner/catalog';
+import { finishedRuns, writeExperimentSummary } from '../lib/runner/compare';
+import { revalidateRun } from '../lib/runner/revalidate';
+import { runExperiment, RunOutcome } from '../lib/runner/run';
+import { SCALES, ScalePreset } from '../lib/runner/scales';
 import { log } from '../lib/log';
 
 export interface CliArgs {

@@ -5,8 +5,8 @@
  * scores.html. The quick scale finishes in ≤ 20 minutes on 2 CPU cores.
  */
 import * as path from 'path';
-import { finishedRuns, writeExperimentSummary } from '../lib/experiment/compare';
-import { exportRunModel, latestCheckpoint } from '../lib/notebook-runs';
+import { finishedRuns, writeExperimentSummary } from '../lib/runner/compare';
+import { exportRunModel, latestCheckpoint } from '../lib/notebook/runs';
 import { log } from '../lib/log';
 import { runCli } from './cli';
 

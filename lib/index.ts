@@ -40,23 +40,23 @@ export { learningRate } from './schedule';
 export { AdamW } from './optim';
 
 // Experiments: configs, the catalogue, running, comparing.
-export { resolveRun, mergeOverrides } from './experiment/config';
-export type { RunConfig, RunOverrides, DataConfig, EvalConfig, Benchmark } from './experiment/config';
-export { EXPERIMENTS, experimentRuns, stockRun } from './experiment/catalog';
-export type { ExperimentDef } from './experiment/catalog';
-export { SCALES } from './experiment/scales';
-export type { ScalePreset } from './experiment/scales';
-export { runExperiment, evaluateRun, trainingData, runTokenizer } from './experiment/run';
-export { chanceRow, comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './experiment/compare';
-export type { RunRow } from './experiment/compare';
+export { resolveRun, mergeOverrides } from './runner/config';
+export type { RunConfig, RunOverrides, DataConfig, EvalConfig, Benchmark } from './runner/config';
+export { EXPERIMENTS, experimentRuns, stockRun } from './runner/catalog';
+export type { ExperimentDef } from './runner/catalog';
+export { SCALES } from './runner/scales';
+export type { ScalePreset } from './runner/scales';
+export { runExperiment, evaluateRun, trainingData, runTokenizer } from './runner/run';
+export { chanceRow, comparisonRows, lossCurves, scoreBars, markdownTable, readLog, finishedRuns } from './runner/compare';
+export type { RunRow } from './runner/compare';
 
 // The paper's tables as data, and analytic FLOPs.
-export { loadPaperTable, listPaperTables } from './paper';
-export type { PaperTable, PaperRow } from './paper';
-export { stepFlops, stepShapeFromPacked, paperStepShape, paperTable5Estimate, dimsOf, QWEN2_VL_2B } from './flops';
-export type { FlopsCount } from './flops';
-export * as paper from './paper';
-export * as flops from './flops';
+export { loadPaperTable, listPaperTables } from './analysis/paper';
+export type { PaperTable, PaperRow } from './analysis/paper';
+export { stepFlops, stepShapeFromPacked, paperStepShape, paperTable5Estimate, dimsOf, QWEN2_VL_2B } from './analysis/flops';
+export type { FlopsCount } from './analysis/flops';
+export * as paper from './analysis/paper';
+export * as flops from './analysis/flops';
 
 // Images and data.
 export { decodeImage, writePng } from './image';
@@ -65,30 +65,30 @@ export { readTrainingRecords, readMiniM3t } from './data/m3t';
 export { ImageCache } from './data/cache';
 
 // Evaluation and results.
-export { randomEncoder, EmbeddingCache } from './evaluate';
-export type { Encoder, EncodeItem } from './evaluate';
+export { randomEncoder, EmbeddingCache } from './eval/encoder';
+export type { Encoder, EncodeItem } from './eval/encoder';
 export { topK } from './rank';
 
 // Notebook data helpers: locating/building data, inspecting sequences, image galleries.
-export { locateData, hasBuiltData, readTurnRecords, turnRows, readDataCard, toImageRecord, LOCATE_DATA_DEFAULTS } from './notebook-data';
-export type { LocateDataOptions, DataLocation, TurnRow, DataCard } from './notebook-data';
-export { sequenceParts, partsRows, tokenizerFor, sequenceHtml, maskMatrix, maskFigure, partStarts } from './inspect';
-export type { SequenceParts } from './inspect';
-export { pngDataUrl, galleryHtml, attributionLines } from './gallery';
-export type { GalleryCard } from './gallery';
-export * as inspect from './inspect';
-export * as gallery from './gallery';
-export * as notebookData from './notebook-data';
+export { locateData, hasBuiltData, readTurnRecords, turnRows, readDataCard, toImageRecord, LOCATE_DATA_DEFAULTS } from './notebook/data';
+export type { LocateDataOptions, DataLocation, TurnRow, DataCard } from './notebook/data';
+export { sequenceParts, partsRows, tokenizerFor, sequenceHtml, maskMatrix, maskFigure, partStarts } from './notebook/inspect';
+export type { SequenceParts } from './notebook/inspect';
+export { pngDataUrl, galleryHtml, attributionLines } from './notebook/gallery';
+export type { GalleryCard } from './notebook/gallery';
+export * as inspect from './notebook/inspect';
+export * as gallery from './notebook/gallery';
+export * as notebookData from './notebook/data';
 
 // Notebook support for experiments: runs, paper-vs-ours tables, efficiency, coherence, Fig. 3.
-export * as notebookRuns from './notebook-runs';
-export * as paperCompare from './paper-compare';
-export * as efficiency from './efficiency';
-export * as coherence from './coherence';
-export * as coherenceProbe from './coherence-probe';
-export * as logitMaskFigure from './logit-mask-figure';
-export { setupNotebook, ensureExperiment, loadRunModel } from './notebook-runs';
-export { alignment, uniformity, modalityGap, turnAgreement, coherenceSummary } from './coherence';
+export * as notebookRuns from './notebook/runs';
+export * as paperCompare from './analysis/paper-compare';
+export * as efficiency from './analysis/efficiency';
+export * as coherence from './analysis/coherence';
+export * as coherenceProbe from './analysis/coherence-probe';
+export * as logitMaskFigure from './analysis/logit-mask-figure';
+export { setupNotebook, ensureExperiment, loadRunModel } from './notebook/runs';
+export { alignment, uniformity, modalityGap, turnAgreement, coherenceSummary } from './analysis/coherence';
 
 // Diagnostics: does a model see its images (pairwise cosine, linear probes on pixels / vision tokens / embeddings).
 export { diagnoseEmbedder, DIAGNOSE_DEFAULTS } from './diagnostics/diagnose';
@@ -103,10 +103,10 @@ export { runBase, resolveBaseRun, evaluateBase, splitRecords } from './pretrain/
 export type { BaseRunConfig, BaseRunOverrides, BaseRunOptions } from './pretrain/run';
 export { pretrain, pretrainConfig, DEFAULT_PRETRAIN } from './pretrain/train';
 export type { PretrainConfig } from './pretrain/train';
-export { resolveInit, baseModelDir } from './experiment/init';
-export * as notebookDiagnostics from './notebook-diagnostics';
-export { diagnoseModels, diagnosticRows, diagnosticFindings, probeAnswers, baseCurves, readBaseLog, baseModelFolder, baseRunDir } from './notebook-diagnostics';
-export type { DiagnosedModel, SkippedModel, DiagnoseModelsOptions, AnswerOptions, BaseLogLine } from './notebook-diagnostics';
+export { resolveInit, baseModelDir } from './runner/init';
+export * as notebookDiagnostics from './notebook/diagnostics';
+export { diagnoseModels, diagnosticRows, diagnosticFindings, probeAnswers, baseCurves, readBaseLog, baseModelFolder, baseRunDir } from './notebook/diagnostics';
+export type { DiagnosedModel, SkippedModel, DiagnoseModelsOptions, AnswerOptions, BaseLogLine } from './notebook/diagnostics';
 export { meanPairwiseCosine } from './diagnostics/cosine';
 export { linearProbe, fitLinearProbe, predictLinearProbe, majorityClass, LINEAR_PROBE_DEFAULTS } from './diagnostics/linear-probe';
 export type { LinearProbeOptions, LinearProbeModel, ProbeSet, ProbeResult, ProbeForm } from './diagnostics/linear-probe';
@@ -117,7 +117,7 @@ export { solveSpd } from './diagnostics/cholesky';
 // Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';
-export { show, showTable, tableHtml, loadPlotly, isSmoke } from './notebook';
+export { show, showTable, tableHtml, loadPlotly, isSmoke } from './notebook/display';
 
 // Every module as a namespace.
 export * as backend from './backend';
@@ -136,14 +136,14 @@ export * as m3t from './data/m3t';
 export * as dataBuild from './data/build';
 export * as metrics from './metrics';
 export * as rank from './rank';
-export * as evaluate from './evaluate';
+export * as evaluate from './eval/encoder';
 export * as results from './results';
 export * as mmeb from './eval/mmeb';
 export * as mmebAggregate from './eval/mmeb-aggregate';
 export * as mbeir from './eval/mbeir';
 export * as mbeirAggregate from './eval/mbeir-aggregate';
-export * as mmebData from './data/mmeb';
-export * as mbeirData from './data/mbeir';
+export * as mmebData from './eval/mmeb-format';
+export * as mbeirData from './eval/mbeir-format';
 export * as plot from './plot';
 
 // The runtime itself, so notebooks use the same tfjs instance as the library.

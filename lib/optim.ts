@@ -8,7 +8,7 @@
  *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  p ← p − lr · (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeAdamWUpdate } from './native-blas';
+import { nativeAdamWUpdate } from './backend/native-blas';
 
 export interface AdamWConfig {
   beta1: number;

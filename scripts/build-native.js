@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm install` (the root project's own `install` script) and `node scripts/build-native.js`: build the optional
- * native OpenBLAS matMul addon in native/ (lib/native-blas.ts loads it). Optional and safe by design: when
+ * native OpenBLAS matMul addon in native/ (lib/backend/native-blas.ts loads it). Optional and safe by design: when
  * node-gyp, a C compiler or OpenBLAS is missing, or the build fails, it prints ONE line and exits 0, and the
  * toolkit runs on the plain wasm path. MUCO_NATIVE=0 skips the build. Plain JavaScript: it runs before any
  * TypeScript tooling is guaranteed to exist.

@@ -8,9 +8,9 @@
  */
 import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
-import { discoverMbeir, type InstructionPolicy } from '../lib/data/mbeir';
-import { discoverMmeb } from '../lib/data/mmeb';
-import { type Encoder, randomEncoder } from '../lib/evaluate';
+import { discoverMbeir, type InstructionPolicy } from '../lib/eval/mbeir-format';
+import { discoverMmeb } from '../lib/eval/mmeb-format';
+import { type Encoder, randomEncoder } from '../lib/eval/encoder';
 import { evaluateMbeir, mbeirChanceSummary, type MbeirPool, mbeirSummary } from '../lib/eval/mbeir';
 import { TASK_NOTATION } from '../lib/eval/mbeir-aggregate';
 import { evaluateMmeb, mmebChanceSummary, mmebSummary, readMmebScores, writeMmebScoreFiles } from '../lib/eval/mmeb';

@@ -34,7 +34,8 @@ function main(): number {
   installKernel(false);
   const jupyter = jupyterBinary();
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-notebooks-'));
-  const env = { ...process.env, MUCO_SMOKE: '1', JUPYTER_PATH: path.join(root, '.jupyter', 'share', 'jupyter') };
+  // Runs go to a results folder of the check's own (lib/notebook/runs.ts setupNotebook), not results/smoke.
+  const env = { ...process.env, MUCO_SMOKE: '1', MUCO_RESULTS_DIR: path.join(out, 'results'), JUPYTER_PATH: path.join(root, '.jupyter', 'share', 'jupyter') };
   const failed: string[] = [];
   for (const nb of notebooks) {
     const start = Date.now();

@@ -7,8 +7,8 @@ import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, assertNoLeak, describeBackend } from '../lib/backend';
 import { assertClose, Case, input, valueAndGrads } from './support/parity';
-import { isMatMulFixActive, isSharingIdentity, matMulFixStats, missingWasmKernels } from '../lib/wasm-fixes';
-import { enableNativeBlas, nativeBlasStatus } from '../lib/native-blas';
+import { isMatMulFixActive, isSharingIdentity, matMulFixStats, missingWasmKernels } from '../lib/backend/wasm-fixes';
+import { enableNativeBlas, nativeBlasStatus } from '../lib/backend/native-blas';
 
 async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
   await initBackend({ backend });

@@ -2,8 +2,8 @@
 import { strict as assert } from 'assert';
 import { mmebRowChance, recallAtKChance } from '../lib/eval/chance';
 import { scoreMmebRows } from '../lib/eval/mmeb';
-import type { MmebRow } from '../lib/data/mmeb';
-import { randomEncoder } from '../lib/evaluate';
+import type { MmebRow } from '../lib/eval/mmeb-format';
+import { randomEncoder } from '../lib/eval/encoder';
 import { setLogLevel, logLevel } from '../lib/log';
 
 /** Count the k-subsets of n positions that hold at least one of the first r (exhaustive). */

@@ -5,7 +5,7 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { probeEmbeddings } from '../lib/coherence-probe';
+import { probeEmbeddings } from '../lib/analysis/coherence-probe';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { Rng } from '../lib/random';

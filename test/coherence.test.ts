@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
   agreementBySlot, alignment, coherenceSummary, modalityGap, pairCosines, principalAxes, projectRows, turnAgreement, uniformity,
-} from '../lib/coherence';
+} from '../lib/analysis/coherence';
 import { Rng } from '../lib/random';
 
 type M = number[][];

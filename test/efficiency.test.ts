@@ -5,9 +5,9 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { flopsPerPairCurve, measureThroughput, paperFlopsPerPairCurve, RunData, runStepFlops, turnVariants, variantConfig } from '../lib/efficiency';
-import { resolveRun, RunConfig } from '../lib/experiment/config';
-import { dimsOf, paperTable5Estimate, stepFlops, stepShapeFromPacked } from '../lib/flops';
+import { flopsPerPairCurve, measureThroughput, paperFlopsPerPairCurve, RunData, runStepFlops, turnVariants, variantConfig } from '../lib/analysis/efficiency';
+import { resolveRun, RunConfig } from '../lib/runner/config';
+import { dimsOf, paperTable5Estimate, stepFlops, stepShapeFromPacked } from '../lib/analysis/flops';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { Rng } from '../lib/random';

@@ -22,7 +22,7 @@ import {
   stepFlops,
   stepShapeFromPacked,
   TrainableParts,
-} from '../lib/flops';
+} from '../lib/analysis/flops';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { patchTensor } from '../lib/model/vision';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import sharp from 'sharp';
-import { attributionLines, galleryHtml, pngDataUrl } from '../lib/gallery';
+import { attributionLines, galleryHtml, pngDataUrl } from '../lib/notebook/gallery';
 import { Rng } from '../lib/random';
 
 /** Naive nearest-neighbour upscaling: output pixel (y, x) is input pixel (⌊y/s⌋, ⌊x/s⌋). */

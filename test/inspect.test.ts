@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { MASK_KINDS, renderDialogue, SYSTEM_PROMPT, TEMPLATE_BASE, TEMPLATE_PRETRAIN, TEMPLATE_TRAIN, type MaskKind, type RenderedSequence } from '../lib/dialogue';
-import { maskFigure, maskMatrix, partsRows, partStarts, sequenceHtml, sequenceParts, tokenizerFor } from '../lib/inspect';
+import { maskFigure, maskMatrix, partsRows, partStarts, sequenceHtml, sequenceParts, tokenizerFor } from '../lib/notebook/inspect';
 import type { ImageRecord } from '../lib/packing';
 import { Tokenizer } from '../lib/tokenizer';
 import { fixtureTokenizer } from './fixtures/dialogues/corpus';

@@ -1,9 +1,9 @@
-/** lib/experiment/log-summary: a run's training figures from its whole log, against a naive twin. */
+/** lib/runner/log-summary: a run's training figures from its whole log, against a naive twin. */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runLogSummary, summariseLog } from '../lib/experiment/log-summary';
+import { runLogSummary, summariseLog } from '../lib/runner/log-summary';
 import { Rng } from '../lib/random';
 
 function naive(records: Record<string, number>[], window: number): Record<string, number | null> {

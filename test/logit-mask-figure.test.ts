@@ -1,6 +1,6 @@
 /** The Fig. 3 logit-mask figure against the mask's definition written here, and its shape. */
 import { strict as assert } from 'assert';
-import { LOGIT_CELL, logitMaskCategories, logitMaskFigure, turnLabels } from '../lib/logit-mask-figure';
+import { LOGIT_CELL, logitMaskCategories, logitMaskFigure, turnLabels } from '../lib/analysis/logit-mask-figure';
 
 describe('logit mask figure', () => {
   it('categories follow the definition: diagonal positive, same image masked, other images negative', () => {

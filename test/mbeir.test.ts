@@ -14,8 +14,8 @@ import {
   parseQrels,
   readMbeirPool,
   readMbeirQueries,
-} from '../lib/data/mbeir';
-import { type EncodeItem, type Encoder, randomEncoder, randomUnitVector } from '../lib/evaluate';
+} from '../lib/eval/mbeir-format';
+import { type EncodeItem, type Encoder, randomEncoder, randomUnitVector } from '../lib/eval/encoder';
 import { aggregateMbeir, MBEIR_TASKS, reportedK } from '../lib/eval/mbeir-aggregate';
 import { evaluateMbeir, mbeirSummary } from '../lib/eval/mbeir';
 import { logLevel, setLogLevel } from '../lib/log';

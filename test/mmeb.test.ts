@@ -10,8 +10,8 @@ import {
   mmebRowItems,
   normaliseMmebText,
   readMmebFile,
-} from '../lib/data/mmeb';
-import { type EncodeItem, type Encoder, itemKey, randomEncoder, randomUnitVector } from '../lib/evaluate';
+} from '../lib/eval/mmeb-format';
+import { type EncodeItem, type Encoder, itemKey, randomEncoder, randomUnitVector } from '../lib/eval/encoder';
 import { aggregateMmeb, MMEB_V1_DATASETS, type MmebMetaTask, overallFromMetaTasks } from '../lib/eval/mmeb-aggregate';
 import { evaluateMmeb, mmebLeaderboardJson, mmebSummary, readMmebScores, scoreMmebRows } from '../lib/eval/mmeb';
 import { logLevel, setLogLevel } from '../lib/log';

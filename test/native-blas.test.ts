@@ -1,5 +1,5 @@
 /**
- * The native kernels (lib/native-blas.ts, lib/native-kernels.ts, native/) must compute what the cpu reference
+ * The native kernels (lib/backend/native-blas.ts, lib/backend/native-kernels.ts, native/) must compute what the cpu reference
  * backend computes, values and gradients, relative error (max |wasm − ref| / max |ref|) ≤ 1e-5, on seeded random
  * shapes: odd sizes, ranks 2–4, batch broadcasting, every transpose combination, fused bias + every fused
  * activation, reductions, slices and splits; in both arrangements (wasm-fixes' transposes on top, and transposes
@@ -14,10 +14,10 @@ import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
-import { matMulFixStats } from '../lib/wasm-fixes';
-import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats } from '../lib/native-blas';
+import { matMulFixStats } from '../lib/backend/wasm-fixes';
+import { enableNativeBlas, isNativeBlasActive, loadNativeBlas, nativeAdamWStats, nativeBlasAddon, nativeBlasStats } from '../lib/backend/native-blas';
 import { AdamW } from '../lib/optim';
-import { broadcastStrides, planBatches, planReduction } from '../lib/native-kernels';
+import { broadcastStrides, planBatches, planReduction } from '../lib/backend/native-kernels';
 import { assertParity, input, relError, runOn, valueAndGrads } from './support/parity';
 
 const size = (shape: number[]): number => shape.reduce((p, s) => p * s, 1);
@@ -412,7 +412,7 @@ describe('native BLAS: falls back cleanly when unavailable', function () {
     const script = `
       const tf = require('@tensorflow/tfjs');
       const { initBackend } = require(${JSON.stringify(path.join(root, 'lib', 'backend'))});
-      const { isNativeBlasActive } = require(${JSON.stringify(path.join(root, 'lib', 'native-blas'))});
+      const { isNativeBlasActive } = require(${JSON.stringify(path.join(root, 'lib', 'backend', 'native-blas'))});
       initBackend({ backend: 'wasm' }).then((r) => {
         const ok = Math.abs(tf.matMul(tf.ones([40, 30]), tf.ones([30, 20])).dataSync()[0] - 30) < 1e-6;
         process.stdout.write('RESULT ' + JSON.stringify({ report: r.wasm.nativeBlas, active: isNativeBlasActive(), ok }) + '\\n');

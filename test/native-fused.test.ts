@@ -1,5 +1,5 @@
 /**
- * The fused norm / masked-softmax / sigmoid-gate kernels (lib/native-fused.ts, native/src/fused.c): on wasm with
+ * The fused norm / masked-softmax / sigmoid-gate kernels (lib/backend/native-fused.ts, native/src/fused.c): on wasm with
  * the addon, lib/model/layers runs them; on cpu the same functions run their tf-op formulas, which are the
  * naive twins here. Values and gradients (of x, γ, β) within 1e-5; the mask broadcast plan against tfjs' own
  * broadcasting; written-out gradients against autodiff; the addon's guards; no tensor leaks.
@@ -8,8 +8,8 @@ import { strict as assert } from 'assert';
 import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { assertNoLeak, initBackend } from '../lib/backend';
-import { enableNativeBlas, loadNativeBlas, nativeBlasAddon } from '../lib/native-blas';
-import { nativeFusedStats, softmaxMaskPlan } from '../lib/native-fused';
+import { enableNativeBlas, loadNativeBlas, nativeBlasAddon } from '../lib/backend/native-blas';
+import { nativeFusedStats, softmaxMaskPlan } from '../lib/backend/native-fused';
 import { gelu, layerNorm, maskedSoftmax, rmsNorm, silu } from '../lib/model/layers';
 import { assertParity, input, relError, valueAndGrads } from './support/parity';
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'path';
 import { readMiniM3t } from '../lib/data/m3t';
 import { SPLITS } from '../lib/data/splits';
 import { LogLevel, logLevel, setLogLevel } from '../lib/log';
-import { hasBuiltData, locateData, readDataCard, readTurnRecords, toImageRecord, turnRows } from '../lib/notebook-data';
+import { hasBuiltData, locateData, readDataCard, readTurnRecords, toImageRecord, turnRows } from '../lib/notebook/data';
 
 const ROOT = resolve(__dirname, '..');
 

@@ -6,9 +6,9 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { experimentRuns } from '../lib/experiment/catalog';
-import { RunConfig } from '../lib/experiment/config';
-import { copyRun, ensureExperiment, findEquivalentRun, latestCheckpoint, NotebookContext, selectedRuns, setupNotebook } from '../lib/notebook-runs';
+import { experimentRuns } from '../lib/runner/catalog';
+import { RunConfig } from '../lib/runner/config';
+import { copyRun, ensureExperiment, findEquivalentRun, latestCheckpoint, NotebookContext, selectedRuns, setupNotebook } from '../lib/notebook/runs';
 import { readMetrics } from '../lib/results';
 import { fakeFinishedRun } from './support/fake-run';
 

@@ -7,12 +7,12 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { experimentRuns } from '../lib/experiment/catalog';
-import { RunConfig } from '../lib/experiment/config';
-import { loadPaperTable } from '../lib/paper';
+import { experimentRuns } from '../lib/runner/catalog';
+import { RunConfig } from '../lib/runner/config';
+import { loadPaperTable } from '../lib/analysis/paper';
 import {
   ablationRows, externalMbeirRows, externalMmebRow, mmebBand, noiseBand, ourMbeirRow, ourMmebRow, paperMbeirRows, paperMmebRows, readRunScores, verdict,
-} from '../lib/paper-compare';
+} from '../lib/analysis/paper-compare';
 import { writeJson } from '../lib/results';
 import { fakeFinishedRun } from './support/fake-run';
 

@@ -10,7 +10,7 @@ import {
   PAPER_TABLE_SCHEMAS,
   PaperTableName,
   validatePaperTable,
-} from '../lib/paper';
+} from '../lib/analysis/paper';
 
 /** A row of `rows` picked by a predicate; fails the test naming what was looked for. */
 function row<R>(rows: readonly R[], what: string, pick: (r: R) => boolean): R {

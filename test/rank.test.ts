@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { randomUnitVector } from '../lib/evaluate';
+import { randomUnitVector } from '../lib/eval/encoder';
 import { Rng } from '../lib/random';
 import { dotRows, rankingOf, scoreBlockJs, TopKAccumulator, topK } from '../lib/rank';
 

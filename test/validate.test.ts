@@ -3,7 +3,7 @@
  * every query's scores, including ties (which count against the query).
  */
 import { strict as assert } from 'assert';
-import { retrievalMetrics, validationMetrics, ValidationItem } from '../lib/experiment/validate';
+import { retrievalMetrics, validationMetrics, ValidationItem } from '../lib/runner/validate';
 import type { EmbedInput } from '../lib/model/embedder';
 import { Rng } from '../lib/random';
 

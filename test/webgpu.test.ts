@@ -1,5 +1,5 @@
 /**
- * The WebGPU backend (lib/webgpu.ts). Everywhere: the kernels a training step runs all exist on WebGPU, the
+ * The WebGPU backend (lib/backend/webgpu.ts). Everywhere: the kernels a training step runs all exist on WebGPU, the
  * gradient signatures of the GPU check agree with a naive twin, and asking for WebGPU without an adapter
  * fails saying why. Where Dawn finds an adapter (CI installs Mesa's software Vulkan driver, lavapipe), a
  * training step on WebGPU matches the wasm backend within the GPU check's tolerance, and `auto` never picks a
@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
-import { missingWebgpuKernels, registerWebgpu, webgpuErrors } from '../lib/webgpu';
+import { missingWebgpuKernels, registerWebgpu, webgpuErrors } from '../lib/backend/webgpu';
 import { train, trainConfig } from '../lib/train';
 import { compareSignatures, gradSignature, parityCases, PROJECTIONS, stepSignature, type StepSignature } from '../bench/gpu-parity';
 import { benchRecords, benchTokenizer } from '../bench/fixture';

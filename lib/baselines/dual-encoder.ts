@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { seededTensor } from '../backend';
 import { Overrides, resolveConfig } from '../config';
-import type { EncodeItem, Encoder } from '../evaluate';
+import type { EncodeItem, Encoder } from '../eval/encoder';
 import { decodeImage, Normalization } from '../image';
 import type { EmbedInput } from '../model/embedder';
 import { ModelConfig, modelConfig, ModelPreset, MODEL_PRESETS } from '../model/config';

@@ -1,6 +1,6 @@
 /**
  * The dual-encoder baseline run: config in, folder out, with the same files and metric blocks as an MLLM run
- * (lib/experiment/run.ts), so summaries and notebooks read both alike:
+ * (lib/runner/run.ts), so summaries and notebooks read both alike:
  *
  *   results/<scale>/baselines/<run>/      (run = `dual-encoder`, or with --set overrides in its name)
  *     config.json      the resolved DualRunConfig
@@ -20,11 +20,11 @@ import { Overrides, resolveConfig } from '../config';
 import { ImageCache } from '../data/cache';
 import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { TURN_KINDS } from '../data/turns';
-import { DEFAULT_EVAL, EvalConfig } from '../experiment/config';
-import { runLogSummary } from '../experiment/log-summary';
-import { configDiff, evaluateRun, runTokenizer } from '../experiment/run';
-import type { ScalePreset } from '../experiment/scales';
-import { validationItems, validationMetrics } from '../experiment/validate';
+import { DEFAULT_EVAL, EvalConfig } from '../runner/config';
+import { runLogSummary } from '../runner/log-summary';
+import { configDiff, evaluateRun, runTokenizer } from '../runner/run';
+import type { ScalePreset } from '../runner/scales';
+import { validationItems, validationMetrics } from '../runner/validate';
 import { log } from '../log';
 import { lockRun } from '../run-lock';
 import { gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeJson, writeMetrics } from '../results';
@@ -70,7 +70,7 @@ export interface DualRunOverrides {
 }
 
 /**
- * Scale presets (overrides of the defaults). Evaluation matches the MLLM scales of lib/experiment/scales.ts so
+ * Scale presets (overrides of the defaults). Evaluation matches the MLLM scales of lib/runner/scales.ts so
  * the numbers sit in the same tables.
  *   smoke  seconds: tiny widths, a few steps (tests)
  *   quick  a few minutes on one thread

@@ -3,7 +3,7 @@
  * style, in MMEB-eval's columns (§1.2): one JSONL file per data set with `qry_text, qry_img_path,
  * tgt_text[], tgt_img_path[]`, the positive at index 0, at most `maxCandidates` candidates, image paths
  * relative to the folder (PNG under `images/`), and `manifest.json` listing each data set's meta-task,
- * IND/OOD flag and candidate count (the layout lib/data/mmeb.ts `discoverMmeb` reads).
+ * IND/OOD flag and candidate count (the layout lib/eval/mmeb-format.ts `discoverMmeb` reads).
  * Distractors never include another right answer (e.g. the same concept in another style).
  */
 import { join } from 'path';

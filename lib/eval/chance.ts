@@ -9,7 +9,7 @@
  *   M-BEIR Recall@k a random ranking of N pool candidates puts at least one of the query's r relevant ones in
  *                   the top k with probability 1 − C(N − r, k) / C(N, k), averaged over queries
  */
-import type { EncodeItem } from '../evaluate';
+import type { EncodeItem } from './encoder';
 
 /** Expected hit@1 of one MMEB row under random embeddings. */
 export function mmebRowChance(candidates: readonly EncodeItem[]): number {

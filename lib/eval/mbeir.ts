@@ -8,7 +8,7 @@
  * the 5.6M-candidate global pool never needs its embeddings in memory at once.
  */
 import * as path from 'path';
-import { EmbeddingCache, type Encoder } from '../evaluate';
+import { EmbeddingCache, type Encoder } from './encoder';
 import { log } from '../log';
 import { hitAtK, meanRankingMetrics, type RankedCase, recallAtK } from '../metrics';
 import { type Scorer, TopKAccumulator, type TopKResult } from '../rank';
@@ -28,10 +28,10 @@ import {
   readMbeirQueries,
   readQrels,
   streamMbeirPool,
-} from '../data/mbeir';
+} from './mbeir-format';
 import { recallAtKChance } from './chance';
 import { aggregateMbeir, type MbeirAggregate, MBEIR_TASKS, mbeirCatalogue, reportedK } from './mbeir-aggregate';
-import { checkFilesExist } from './records';
+import { checkFilesExist } from '../jsonl';
 
 export type MbeirPool = 'local' | 'global';
 

@@ -7,14 +7,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EmbeddingCache, type Encoder } from '../evaluate';
+import { EmbeddingCache, type Encoder } from './encoder';
 import { log } from '../log';
 import { meanRankingMetrics, mmebHitAt1, type RankedCase, tiedAtTop } from '../metrics';
 import { dotRows, rankScores } from '../rank';
-import { checkMmebImages, type MmebDatasetEntry, mmebRowItems, type MmebRow, readMmebFile } from '../data/mmeb';
+import { checkMmebImages, type MmebDatasetEntry, mmebRowItems, type MmebRow, readMmebFile } from './mmeb-format';
 import { mmebRowChance } from './chance';
 import { aggregateMmeb, type MmebAggregate, type MmebDatasetInfo } from './mmeb-aggregate';
-import { asRecord } from './records';
+import { asRecord } from '../jsonl';
 import { type WriteOptions, writeJson } from '../results';
 
 /** A `{dataset}_score.json`: v1's fields (`acc`, `num_correct`, `num_pred`), V2's (`hit@1`, ...,

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Batch, collate } from '../batch';
 import { renderDialogue, TEMPLATE_BASE } from '../dialogue';
-import type { EncodeItem, Encoder } from '../evaluate';
+import type { EncodeItem, Encoder } from '../eval/encoder';
 import { decodeImage } from '../image';
 import type { Tokenizer } from '../tokenizer';
 import { ModelConfig, imageTokens, parameterCount } from './config';

@@ -8,7 +8,7 @@
  * lib/native-fused's kernels are registered (wasm with the native addon); elsewhere as tf ops, the same math.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, fusedKernelAvailable, softmaxMaskPlan } from '../native-fused';
+import { FUSED_KERNELS, fusedKernelAvailable, softmaxMaskPlan } from '../backend/native-fused';
 
 /** x [..., in] · w [in, out] (+ b [out]) → [..., out]. */
 export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {

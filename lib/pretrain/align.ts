@@ -17,8 +17,8 @@ import { DualEncoder, dualEncoderConfig, isTowerParameter } from '../baselines/d
 import { DualTrainConfig, trainDual } from '../baselines/train-dual';
 import type { Embedder } from '../model/embedder';
 import type { ModelPreset } from '../model/config';
-import { validationItems, validationMetrics } from '../experiment/validate';
-import { runLogSummary } from '../experiment/log-summary';
+import { validationItems, validationMetrics } from '../runner/validate';
+import { runLogSummary } from '../runner/log-summary';
 import { log } from '../log';
 import type { Tokenizer } from '../tokenizer';
 import type { TrainData } from '../train';
@@ -48,7 +48,7 @@ export interface AlignRecord {
  * Train the tower of `preset` contrastively and copy it into `model` (whose tower must have the same shapes).
  * @param records training images with their turns; those without a retrieval turn are skipped
  * @param options.dir the run folder (`<base>/align`): log.jsonl and checkpoints, resumed when present
- * @param options.validation where the validation MRR (lib/experiment/validate.ts) is measured every
+ * @param options.validation where the validation MRR (lib/runner/validate.ts) is measured every
  *        `train.evalEvery` steps and at the end; null: never
  */
 export async function alignVisionTower(

@@ -25,7 +25,7 @@ import { modelConfig, ModelConfig, ModelPreset } from '../model/config';
 import { Overrides } from '../config';
 import { gitSha, MetricsFile, readMetrics, writeJson, writeMetrics, writeFileAtomic } from '../results';
 import type { TrainData } from '../train';
-import { runTokenizer } from '../experiment/run';
+import { runTokenizer } from '../runner/run';
 import { Rng } from '../random';
 import { Tokenizer } from '../tokenizer';
 import { generativeAccuracy, heldOutLoss, majorityAnswers, ProbeRecord, probeQuestions } from './evaluate';

@@ -1,7 +1,7 @@
 /** A fake finished run folder for tests of code that reads results (no training). */
 import * as fs from 'fs';
 import * as path from 'path';
-import { RunConfig } from '../../lib/experiment/config';
+import { RunConfig } from '../../lib/runner/config';
 import { writeJson, writeMetrics } from '../../lib/results';
 
 /** A finished run folder as runExperiment leaves it (vocabulary resolved, metrics, log, a checkpoint). */

@@ -11,19 +11,19 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendRequest, describeBackend, initBackend } from './backend';
-import { buildData } from './data/build';
-import { experimentRuns } from './experiment/catalog';
-import { RunConfig, RunOverrides } from './experiment/config';
-import { copyRun, findEquivalentRun, runExperiment, RunOutcome, runTokenizer, trainingData } from './experiment/run';
-import { ScalePreset } from './experiment/scales';
-import { log, logLevel, setLogLevel } from './log';
-import { latestCheckpoint, loadCheckpoint } from './model/checkpoint';
-import { Embedder } from './model/embedder';
-import { isSmoke } from './notebook';
-import { runDir } from './results';
-import { Tokenizer } from './tokenizer';
-import { StepRecord, train } from './train';
+import { BackendRequest, describeBackend, initBackend } from '../backend';
+import { buildData } from '../data/build';
+import { experimentRuns } from '../runner/catalog';
+import { RunConfig, RunOverrides } from '../runner/config';
+import { copyRun, findEquivalentRun, runExperiment, RunOutcome, runTokenizer, trainingData } from '../runner/run';
+import { ScalePreset } from '../runner/scales';
+import { log, logLevel, setLogLevel } from '../log';
+import { latestCheckpoint, loadCheckpoint } from '../model/checkpoint';
+import { Embedder } from '../model/embedder';
+import { isSmoke } from './display';
+import { runDir } from '../results';
+import { Tokenizer } from '../tokenizer';
+import { StepRecord, train } from '../train';
 
 export interface NotebookSetupOptions {
   /** The scale to run; null: `smoke` under MUCO_SMOKE=1 (the notebook check), else `full`. */
@@ -37,7 +37,7 @@ export interface NotebookSetupOptions {
 
 export const NOTEBOOK_SETUP_DEFAULTS: Readonly<NotebookSetupOptions> = Object.freeze({
   scale: null,
-  root: path.resolve(__dirname, '..'),
+  root: path.resolve(__dirname, '..', '..'),
   dataDir: 'data',
   backend: null,
 });
@@ -45,7 +45,7 @@ export const NOTEBOOK_SETUP_DEFAULTS: Readonly<NotebookSetupOptions> = Object.fr
 export interface NotebookContext {
   root: string;
   scale: ScalePreset;
-  /** results/<scale>, relative to the root. */
+  /** results/<scale>, relative to the root (or under $MUCO_RESULTS_DIR when set: the headless check's own folder). */
   resultsRoot: string;
   backend: string;
   /** Whether this call built the data (≈45 s). */
@@ -76,7 +76,10 @@ export async function setupNotebook(options: Partial<NotebookSetupOptions> = {})
     builtData = true;
   }
   const scale = o.scale ?? (isSmoke() ? 'smoke' : 'full');
-  return { root: o.root, scale, resultsRoot: path.join('results', scale), backend: describeBackend(report), builtData };
+  // The headless notebook check (scripts/notebooks.ts) trains into a fresh folder of its own, so it neither
+  // meets a user's earlier smoke runs (made with older settings) nor leaves runs behind in results/.
+  const results = process.env['MUCO_RESULTS_DIR'] ?? 'results';
+  return { root: o.root, scale, resultsRoot: path.join(results, scale), backend: describeBackend(report), builtData };
 }
 
 export interface RunSelection {

@@ -1,7 +1,7 @@
 /**
  * Native kernels for the tfjs `wasm` backend: loading the N-API addon in native/ (OpenBLAS `cblas_sgemm`, pthread
  * build, every core; a float64-accumulated reduction; a strided copy; built by scripts/build-native.js at
- * `npm install`), its configuration, and registering the kernels of lib/native-kernels.ts.
+ * `npm install`), its configuration, and registering the kernels of lib/backend/native-kernels.ts.
  *
  * The wasm backend keeps every tensor in one WebAssembly.Memory at `dataIdMap.get(dataId).memoryOffset`. We hand
  * that ArrayBuffer (re-read on every call: memory growth detaches it) and byte offsets to the addon, which
@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { log } from './log';
+import { log } from '../log';
 import { isMatMulFixActive, registerMatMulFix } from './wasm-fixes';
 import { registerFusedKernels } from './native-fused';
 
@@ -83,7 +83,7 @@ const wrappers = new Set<KernelFunc>();
 export function nativeAddonPath(): string {
   const fromEnv = process.env['MUCO_NATIVE_ADDON'];
   if (fromEnv !== undefined && fromEnv !== '') return path.resolve(fromEnv);
-  return path.join(__dirname, '..', 'native', 'build', 'Release', 'muco_blas.node');
+  return path.join(__dirname, '..', '..', 'native', 'build', 'Release', 'muco_blas.node');
 }
 
 /** Load the addon once. Returns it, or the reason it cannot load. */

@@ -2,7 +2,7 @@
  * Small helpers for tslab notebooks: display figures and tables, and read the SMOKE preset switch that the
  * headless notebook check sets (MUCO_SMOKE=1) so every notebook also runs in CI in seconds.
  */
-import { Figure, figureHtml, plotlyLibraryHtml } from './plot';
+import { Figure, figureHtml, plotlyLibraryHtml } from '../plot';
 
 interface TslabDisplay {
   html(html: string): void;

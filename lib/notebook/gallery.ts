@@ -4,9 +4,9 @@
  * (Twemoji CC-BY 4.0, OpenMoji CC BY-SA 4.0, Noto Apache-2.0; see the data card).
  */
 import sharp from 'sharp';
-import { STYLE_INFO, type Style } from './data/concepts';
-import { ATTRIBUTION } from './data/card';
-import { tableHtml } from './notebook';
+import { STYLE_INFO, type Style } from '../data/concepts';
+import { ATTRIBUTION } from '../data/card';
+import { tableHtml } from './display';
 
 /**
  * Encode [height, width, 3] RGB bytes as a `data:image/png;base64,…` URL, each pixel scaled up to a

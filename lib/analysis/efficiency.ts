@@ -9,16 +9,16 @@
  * The paper reports no throughput in pairs/s (§3.7): the measured numbers are ours only.
  */
 import * as tf from '@tensorflow/tfjs';
-import { RunConfig } from './experiment/config';
-import { runTokenizer, trainingData } from './experiment/run';
+import { RunConfig } from '../runner/config';
+import { runTokenizer, trainingData } from '../runner/run';
 import { dimsOf, MMEB_AVERAGE_TOKENS, PaperAssumptions, paperStepShape, QWEN2_VL_2B, stepFlops, stepShapeFromPacked } from './flops';
-import { Embedder } from './model/embedder';
-import { imageTokens } from './model/config';
-import { packMultiTurn, packSingleTurn, PackedBatch } from './packing';
-import { deriveSeed, Rng } from './random';
-import { computeStep } from './step';
-import { Tokenizer } from './tokenizer';
-import { stepIndices, train, TrainConfig, TrainData, TrainRecord } from './train';
+import { Embedder } from '../model/embedder';
+import { imageTokens } from '../model/config';
+import { packMultiTurn, packSingleTurn, PackedBatch } from '../packing';
+import { deriveSeed, Rng } from '../random';
+import { computeStep } from '../step';
+import { Tokenizer } from '../tokenizer';
+import { stepIndices, train, TrainConfig, TrainData, TrainRecord } from '../train';
 
 /** The data and vocabulary of a run config (load once, reuse for many variants). */
 export interface RunData {

@@ -1,5 +1,5 @@
 /**
- * The native kernels behind lib/native-blas.ts, as tfjs wasm kernel functions: matMul through OpenBLAS sgemm
+ * The native kernels behind lib/backend/native-blas.ts, as tfjs wasm kernel functions: matMul through OpenBLAS sgemm
  * (batch broadcasting, transposes as BLAS flags, the fused bias + activation epilogue), Sum / Mean, Slice /
  * SplitV; and the pure shape planning they rest on (tested against tfjs' own broadcasting). Each kernel hands
  * what it does not cover to the kernel it replaced. Nothing here runs at import.

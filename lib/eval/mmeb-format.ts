@@ -15,14 +15,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { log } from '../log';
-import type { EncodeItem } from '../evaluate';
+import type { EncodeItem } from './encoder';
 import {
   MMEB_V1_DATASETS,
   type MmebDatasetInfo,
   type MmebDistribution,
   type MmebMetaTask,
-} from '../eval/mmeb-aggregate';
-import { asRecord, type JsonRecord, optionalStringField, parseJsonl, stringArrayField, stringField } from '../eval/records';
+} from './mmeb-aggregate';
+import { asRecord, type JsonRecord, optionalStringField, parseJsonl, stringArrayField, stringField } from '../jsonl';
 
 /** One MMEB row as stored (strings unchanged; '' = no image). */
 export interface MmebRow {

@@ -1,7 +1,7 @@
 /**
  * A run's training figures from its whole `log.jsonl`, not from the last session: a run resumed at step 199
  * of 200 must report the same final loss and throughput as one that never stopped. Shared by the MLLM runs
- * (lib/experiment/run.ts) and the dual encoder (lib/baselines/run-dual.ts).
+ * (lib/runner/run.ts) and the dual encoder (lib/baselines/run-dual.ts).
  */
 import { readLog } from './compare';
 

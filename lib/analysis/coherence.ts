@@ -16,7 +16,7 @@
  * cosines of a zero vector are 0; an empty set of pairs is an error (a mean over nothing has no value).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from './random';
+import { Rng } from '../random';
 
 function rowsOf(x: Float32Array, dim: number, what: string): number {
   if (!(Number.isInteger(dim) && dim > 0)) throw new Error(`${what}: dim must be a positive integer, got ${dim}.`);

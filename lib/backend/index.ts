@@ -3,8 +3,8 @@
  *
  * Order, unless the user asks for one (option `backend`, or the environment variable MUCO_BACKEND):
  *   `tensorflow` (tfjs-node-gpu, then tfjs-node, when they load: native TensorFlow, GPU when CUDA 11 loads)
- *   › `webgpu` (Dawn over Vulkan, lib/webgpu.ts, when a hardware adapter is found)
- *   › `wasm` (with the kernel bridge and the transposed-matMul fix of lib/wasm-fixes.ts)
+ *   › `webgpu` (Dawn over Vulkan, lib/backend/webgpu.ts, when a hardware adapter is found)
+ *   › `wasm` (with the kernel bridge and the transposed-matMul fix of lib/backend/wasm-fixes.ts)
  *   › `cpu` (pure JS, the reference for every gradient; slow).
  *
  * Importing this module does nothing; `initBackend()` does the work and returns a report of what runs.
@@ -12,8 +12,8 @@
  */
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { log } from './log';
-import { Rng } from './random';
+import { log } from '../log';
+import { Rng } from '../random';
 import { isMatMulFixActive, quietCpu, registerKernelBridge, registerMatMulFix, registerSharingKernels } from './wasm-fixes';
 import { describeAdapter, registerWebgpu, type WebgpuAdapterReport } from './webgpu';
 import { enableNativeBlas, isNativeBlasActive, nativeBlasStatus, type NativeBlasStatus } from './native-blas';
@@ -119,7 +119,7 @@ async function loadWasm(fixes: boolean): Promise<void> {
     // Under native BLAS on top (a second initBackend), the fix would wrap it again at every call: it is only
     // needed beneath (for products that fall back to wasm) or on top when transposes are not BLAS flags.
     if (!isNativeBlasActive()) registerMatMulFix();
-    enableNativeBlas(); // OpenBLAS matMul kernels (lib/native-blas.ts); a one-line notice when not built
+    enableNativeBlas(); // OpenBLAS matMul kernels (lib/backend/native-blas.ts); a one-line notice when not built
   }
   if (!(await tf.setBackend('wasm'))) throw new Error("The 'wasm' backend failed to initialise.");
 }

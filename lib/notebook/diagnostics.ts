@@ -8,19 +8,19 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readMiniM3t } from './data/m3t';
-import { diagnoseEmbedder, DiagnoseOptions } from './diagnostics/diagnose';
-import { PROBE_TASKS } from './diagnostics/labels';
-import type { RunConfig } from './experiment/config';
-import { runTokenizer } from './experiment/run';
-import { loadEncoder } from './model/checkpoint';
-import { Embedder } from './model/embedder';
-import { ensureExperiment, latestCheckpoint, loadRunModel, NotebookContext, RunSelection, selectedRuns } from './notebook-runs';
-import { Figure, lines } from './plot';
-import { generate } from './pretrain/generate';
-import { majorityAnswers, probeQuestions, styleNamed } from './pretrain/evaluate';
-import { splitRecords } from './pretrain/run';
-import { runDir } from './results';
+import { readMiniM3t } from '../data/m3t';
+import { diagnoseEmbedder, DiagnoseOptions } from '../diagnostics/diagnose';
+import { PROBE_TASKS } from '../diagnostics/labels';
+import type { RunConfig } from '../runner/config';
+import { runTokenizer } from '../runner/run';
+import { loadEncoder } from '../model/checkpoint';
+import { Embedder } from '../model/embedder';
+import { ensureExperiment, latestCheckpoint, loadRunModel, NotebookContext, RunSelection, selectedRuns } from './runs';
+import { Figure, lines } from '../plot';
+import { generate } from '../pretrain/generate';
+import { majorityAnswers, probeQuestions, styleNamed } from '../pretrain/evaluate';
+import { splitRecords } from '../pretrain/run';
+import { runDir } from '../results';
 
 /** results/base/<preset>: where `npm run pretrain -- --preset <preset>` writes. */
 export function baseRunDir(preset: string, root = path.join('results', 'base')): string {

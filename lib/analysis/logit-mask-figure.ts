@@ -4,8 +4,8 @@
  * image masked out of its negatives, and every turn of every other image kept as a negative. The cells come
  * from the library's own `sameGroupMask`, so the figure shows what the loss uses.
  */
-import { MASKED_LOGIT, sameGroupMask } from './loss';
-import type { Figure } from './plot';
+import { MASKED_LOGIT, sameGroupMask } from '../loss';
+import type { Figure } from '../plot';
 
 /** Cell categories: what a logit is to the loss. */
 export const LOGIT_CELL = { masked: 0, negative: 1, positive: 2 } as const;

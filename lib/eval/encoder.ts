@@ -6,8 +6,8 @@
  * Pipeline (docs/architecture.md, docs/benchmarks.md): encode with the cache → rank (`rank.ts`) → metrics (`metrics.ts`) → aggregation
  * (`eval/mmeb.ts`, `eval/mbeir.ts`).
  */
-import { log } from './log';
-import { deriveSeed, Rng } from './random';
+import { log } from '../log';
+import { deriveSeed, Rng } from '../random';
 
 /** One thing to embed: text, optionally with an image (a file path or an image-cache key). */
 export interface EncodeItem {

@@ -4,11 +4,11 @@
  * matrix and a plotly figure (docs/method.md §2, §6 sequences and attention, §2 reconstruction template;
  * Table 6 "w/o compounded supervision" for the `isolated` mask).
  */
-import { attentionMaskData, collate } from './batch';
-import { DESCRIBE_PROMPT, RECONSTRUCT_PROMPT, SYSTEM_PROMPT, type RenderedSequence } from './dialogue';
-import type { ImageRecord } from './packing';
-import { heatmap, type Figure } from './plot';
-import { SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer } from './tokenizer';
+import { attentionMaskData, collate } from '../batch';
+import { DESCRIBE_PROMPT, RECONSTRUCT_PROMPT, SYSTEM_PROMPT, type RenderedSequence } from '../dialogue';
+import type { ImageRecord } from '../packing';
+import { heatmap, type Figure } from '../plot';
+import { SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer } from '../tokenizer';
 
 /** Token counts of one sequence by part; `system + image + Σ turns = total`. */
 export interface SequenceParts {

@@ -10,14 +10,14 @@
 import { existsSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { isAbsolute, join, resolve } from 'path';
-import { buildData } from './data/build';
-import type { CardInput, TARGETS } from './data/card';
-import { parseJsonlRows, type TrainingRecord } from './data/m3t';
-import type { TurnRecord } from './data/records';
-import { SPLITS, type Split } from './data/splits';
-import { facetFamily } from './data/summary';
-import { log } from './log';
-import type { ImageRecord } from './packing';
+import { buildData } from '../data/build';
+import type { CardInput, TARGETS } from '../data/card';
+import { parseJsonlRows, type TrainingRecord } from '../data/m3t';
+import type { TurnRecord } from '../data/records';
+import { SPLITS, type Split } from '../data/splits';
+import { facetFamily } from '../data/summary';
+import { log } from '../log';
+import type { ImageRecord } from '../packing';
 
 export interface LocateDataOptions {
   /** Project root (image paths in records and the npm source packages resolve against it). */
@@ -34,7 +34,7 @@ export interface LocateDataOptions {
 
 /** Defaults; `root` is the folder above this module (lib/ under tsx, dist/ when compiled). */
 export const LOCATE_DATA_DEFAULTS: Readonly<LocateDataOptions> = Object.freeze({
-  root: resolve(__dirname, '..'),
+  root: resolve(__dirname, '..', '..'),
   dataDir: 'data',
   smoke: false,
   smokeLimit: 30,

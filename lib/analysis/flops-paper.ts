@@ -1,7 +1,7 @@
 /**
  * FLOPs at the paper's scale (docs/method.md §4, §8 Table 5, Table A): Qwen2-VL-2B's sizes, the paper's training
  * (frozen vision, LoRA on the LM), template token counts, and the estimate of each Table 5 row with its ratio
- * to the paper's PFLOPs. The counting itself is lib/flops.ts (which re-exports this module).
+ * to the paper's PFLOPs. The counting itself is lib/analysis/flops.ts (which re-exports this module).
  */
 import { stepFlops } from './flops';
 import type { FlopsDims, FlopsOptions, StepShape, TrainableParts } from './flops';

@@ -9,13 +9,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MmebAggregate, MMEB_V1_DATASETS } from './eval/mmeb-aggregate';
-import { aggregateMbeir, MBEIR_TASKS, MbeirAggregate, mbeirCatalogue } from './eval/mbeir-aggregate';
-import { mmebSummary, readMmebScores } from './eval/mmeb';
-import { comparisonRows, readLog, RunRow } from './experiment/compare';
-import type { RunConfig } from './experiment/config';
+import { MmebAggregate, MMEB_V1_DATASETS } from '../eval/mmeb-aggregate';
+import { aggregateMbeir, MBEIR_TASKS, MbeirAggregate, mbeirCatalogue } from '../eval/mbeir-aggregate';
+import { mmebSummary, readMmebScores } from '../eval/mmeb';
+import { comparisonRows, readLog, RunRow } from '../runner/compare';
+import type { RunConfig } from '../runner/config';
 import type { PaperTable } from './paper';
-import { MetricValue, readMetrics } from './results';
+import { MetricValue, readMetrics } from '../results';
 
 type Num = number | null;
 

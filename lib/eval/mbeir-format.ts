@@ -19,10 +19,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { EncodeItem } from '../evaluate';
+import type { EncodeItem } from './encoder';
 import { log } from '../log';
 import { deriveSeed } from '../random';
-import { integerField, type JsonRecord, optionalStringField, readJsonl, stringArrayField, stringField, streamJsonl } from '../eval/records';
+import { integerField, type JsonRecord, optionalStringField, readJsonl, stringArrayField, stringField, streamJsonl } from '../jsonl';
 
 export type MbeirModality = 'text' | 'image' | 'image,text';
 

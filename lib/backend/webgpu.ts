@@ -4,13 +4,13 @@
  * requirements are the Vulkan loader (`libvulkan1`) and the card's Vulkan driver (docs/gpu.md).
  *
  * The tfjs package registers itself only where `navigator.gpu` exists (browsers), so we register it here with
- * an adapter we chose and can report. `auto` (lib/backend.ts) refuses software adapters (Mesa's llvmpipe),
+ * an adapter we chose and can report. `auto` (lib/backend/index.ts) refuses software adapters (Mesa's llvmpipe),
  * which are slower than our wasm path; asking for `webgpu` explicitly accepts them, which is how the parity
  * tests run on machines without a GPU.
  *
  * What WebGPU on Node cannot do: read a tensor synchronously (`dataSync`, tfjs reads through an
  * OffscreenCanvas that Node lacks). Our training and evaluation read with `await data()`; a kernel bridge
- * like wasm's (lib/wasm-fixes.ts) would need synchronous reads, so kernels missing on WebGPU are listed in
+ * like wasm's (lib/backend/wasm-fixes.ts) would need synchronous reads, so kernels missing on WebGPU are listed in
  * the report instead, and none of them is one our models use (`test/webgpu.test.ts` checks the list).
  */
 import * as fs from 'fs';

@@ -60,7 +60,7 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
       ...benchmarkColumns(m['mmeb'], m['mbeir']),
       'val R@1': pct(get(m['validation'], 'recallAt1')),
       'val MRR': pct(get(m['validation'], 'mrr')),
-      // The image controls (lib/experiment/validate): another record's image; the image without the query text.
+      // The image controls (lib/runner/validate): another record's image; the image without the query text.
       'val MRR other image': pct(get(m['validation'], 'mrrOtherImage')),
       'val MRR image only': pct(get(m['validation'], 'mrrImageOnly')),
       'pairs/s': r1(get(m['train'], 'pairsPerSec')),

@@ -22,10 +22,10 @@
  * LoRA of rank r (y = xW + (xA)B, W frozen): forward adds 2mr(k+n); backward adds dB = (xA)ᵀ·dy (2mrn),
  * dy·Bᵀ (2mnr) and dA = xᵀ·(dy·Bᵀ) (2mkr), plus (dy·Bᵀ)·Aᵀ (2mrk) when x requires a gradient.
  */
-import { collate } from './batch';
-import type { RenderedSequence } from './dialogue';
-import type { LossConfig } from './loss';
-import type { ModelConfig } from './model/config';
+import { collate } from '../batch';
+import type { RenderedSequence } from '../dialogue';
+import type { LossConfig } from '../loss';
+import type { ModelConfig } from '../model/config';
 
 /** The sizes a FLOPs count needs. Unlike ModelConfig it has grouped-query attention and a free head width. */
 export interface FlopsDims {
@@ -340,5 +340,5 @@ export function stepShapeFromPacked(packed: PackedBatchLike, options: Partial<Pa
   return { query, target, imageTokens, loss };
 }
 
-// The paper-scale part (Qwen2-VL-2B sizes, the paper's training, Table 5 estimates): lib/flops-paper.ts.
+// The paper-scale part (Qwen2-VL-2B sizes, the paper's training, Table 5 estimates): lib/analysis/flops-paper.ts.
 export * from './flops-paper';

@@ -1,5 +1,5 @@
 /**
- * The probe set of the coherence analysis (lib/coherence.ts): a model's embeddings of held-out mini-M3T
+ * The probe set of the coherence analysis (lib/analysis/coherence.ts): a model's embeddings of held-out mini-M3T
  * records in the two forms it knows.
  *
  *   single-turn  every chosen (image + query, target) pair embedded alone with the evaluation template
@@ -10,15 +10,15 @@
  * the causal mask turn 0 of a dialogue is exactly its single-turn query.
  */
 import * as tf from '@tensorflow/tfjs';
-import { collate } from './batch';
-import type { RunConfig } from './experiment/config';
-import { trainingData } from './experiment/run';
-import type { Embedder } from './model/embedder';
-import { patchTensor } from './model/vision';
-import { renderDialogue, TEMPLATE_PRETRAIN } from './dialogue';
-import { choosePairs } from './packing';
-import { Rng } from './random';
-import type { TrainRecord } from './train';
+import { collate } from '../batch';
+import type { RunConfig } from '../runner/config';
+import { trainingData } from '../runner/run';
+import type { Embedder } from '../model/embedder';
+import { patchTensor } from '../model/vision';
+import { renderDialogue, TEMPLATE_PRETRAIN } from '../dialogue';
+import { choosePairs } from '../packing';
+import { Rng } from '../random';
+import type { TrainRecord } from '../train';
 
 export interface ProbeOptions {
   /** k: turns per record (capped at the record's pairs). */

@@ -149,7 +149,7 @@ export interface PaperTableOptions {
 }
 
 /** `results/paper` next to `lib/` (and next to `dist/` once compiled). */
-export const DEFAULT_PAPER_DIR = path.resolve(__dirname, '..', 'results', 'paper');
+export const DEFAULT_PAPER_DIR = path.resolve(__dirname, '..', '..', 'results', 'paper');
 
 const SOURCE_PREFIX = 'MuCo (Gu et al., CVPR 2026), Table ';
 const TOP_KEYS = ['source', 'caption', 'notes', 'columns', 'rows'];
@@ -201,7 +201,7 @@ function checkColumns(columns: unknown, schema: Record<string, ColumnSchema>, wh
     const col = c as Partial<PaperColumn> | null;
     const expected = schema[name] as ColumnSchema;
     if (col === null || typeof col !== 'object') throw new Error(`${at} must be an object, got ${typeName(c)}.`);
-    if (col.name !== name) throw new Error(`${at}.name must be "${name}" (schema order in lib/paper.ts), got ${JSON.stringify(col.name)}.`);
+    if (col.name !== name) throw new Error(`${at}.name must be "${name}" (schema order in lib/analysis/paper.ts), got ${JSON.stringify(col.name)}.`);
     if (col.type !== expected.type) throw new Error(`${at} ("${name}") must have type "${expected.type}", got ${JSON.stringify(col.type)}.`);
     if (JSON.stringify(col.values) !== JSON.stringify(expected.values)) {
       throw new Error(`${at} ("${name}") must have values ${JSON.stringify(expected.values)}, got ${JSON.stringify(col.values)}.`);
@@ -269,7 +269,7 @@ export function listPaperTables(options: Partial<PaperTableOptions> = {}): Paper
   const present = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
   const strays = present.filter((n) => !isName(n));
   if (strays.length > 0) {
-    throw new Error(`${dir} holds table file(s) without a schema: ${strays.map((s) => s + '.json').join(', ')}; add a schema to PAPER_TABLE_SCHEMAS in lib/paper.ts or remove the file.`);
+    throw new Error(`${dir} holds table file(s) without a schema: ${strays.map((s) => s + '.json').join(', ')}; add a schema to PAPER_TABLE_SCHEMAS in lib/analysis/paper.ts or remove the file.`);
   }
   return PAPER_TABLE_NAMES.filter((n) => present.includes(n));
 }
