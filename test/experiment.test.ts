@@ -63,6 +63,11 @@ describe('experiments', function () {
     assert.equal(stockRun(tweaked?.run ?? ''), 'muco-k7');
     for (const [name, def] of Object.entries(EXPERIMENTS)) for (const run of Object.keys(def.runs)) assert.equal(stockRun(run), run, `${name}/${run} must not hold '_'`);
     assert.equal(tweaked?.train.loss.temperature, 0.02);
+    // Long tweaks that differ only at the end still get their own run folders.
+    const long = (v: number) => experimentRuns('core', 'quick', ['train.steps=300', 'train.evalEvery=50', 'train.imagesPerStep=32', `train.augment.maxShift=${v}`], ['single-turn'])[0]?.run as string;
+    assert.notEqual(long(0), long(4));
+    assert.ok(long(0).length <= 'single-turn_'.length + 80, long(0));
+    assert.equal(long(4), long(4));
     assert.throws(() => experimentRuns('core', 'quick', ['train.stepz=3']), /train\.stepz is not a known setting/);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);

@@ -93,6 +93,18 @@ export function stockRun(run: string): string {
 }
 
 /**
+ * A tweak's text as a folder-name suffix: kept whole up to 80 characters; longer ones keep their first 71 and
+ * end in 8 hex digits of a hash of the whole text, so two tweaks that differ only at the end
+ * (`…augment.maxShift=0` vs `…=4`) never share a run folder.
+ */
+export function shortTweakName(text: string): string {
+  if (text.length <= 80) return text;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return `${text.slice(0, 71)}-${h.toString(16).padStart(8, '0')}`;
+}
+
+/**
  * The resolved configs of an experiment's runs at a scale. `sets` are `key.path=value` tweaks applied to every
  * run (their text is appended to the run names, so a tweak never collides with the stock run); `extra` is the
  * same as an object (notebooks).
@@ -109,7 +121,7 @@ export function experimentRuns(
   if (!(scale in SCALES)) throw new Error(`Unknown scale '${scale}'; use one of ${Object.keys(SCALES).join(', ')}.`);
   const tweaks = mergeOverrides(sets.length === 0 ? undefined : (parseAssignments(sets) as RunOverrides), extra);
   const tweakText = [...sets, ...(extra === undefined ? [] : [JSON.stringify(extra)])];
-  const suffix = tweakText.length === 0 ? '' : '_' + tweakText.map((s) => s.replace(/[^A-Za-z0-9._=-]/g, '-')).join('_').slice(0, 80);
+  const suffix = tweakText.length === 0 ? '' : '_' + shortTweakName(tweakText.map((s) => s.replace(/[^A-Za-z0-9._=-]/g, '-')).join('_'));
   return (only ?? Object.keys(def.runs)).map((run) => {
     const spec = def.runs[run];
     if (spec === undefined) throw new Error(`Experiment '${name}' has no run '${run}'; its runs: ${Object.keys(def.runs).join(', ')}.`);
