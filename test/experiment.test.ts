@@ -74,7 +74,7 @@ describe('experiments', function () {
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);
     // Factors scale the (tweaked) base, so a grid's runs stay matched.
     const longer = experimentRuns('longer', 'quick', ['train.steps=10']);
-    assert.deepEqual(longer.map((r) => [r.train.steps, r.train.imagesPerStep]), [[40, 2 * (runs[0]?.train.imagesPerStep as number)], [40, 2 * (runs[0]?.train.imagesPerStep as number)], [40, 2 * (runs[0]?.train.imagesPerStep as number)]]);
+    assert.deepEqual(longer.map((r) => [r.train.steps, r.train.imagesPerStep]), [[20, 2 * (runs[0]?.train.imagesPerStep as number)], [20, 2 * (runs[0]?.train.imagesPerStep as number)], [20, 2 * (runs[0]?.train.imagesPerStep as number)]]);
     assert.deepEqual(longer[2]?.data.kinds, ['retrieval']);
   });
 
