@@ -28,7 +28,11 @@ type Variant = 'cpu' | 'wasm-stock' | 'wasm-fixed' | 'wasm-native' | 'wasm-nativ
 const VARIANTS: Variant[] = ['cpu', 'wasm-stock', 'wasm-fixed', 'wasm-native', 'wasm-native-fix'];
 
 /** PyTorch 1.13 + OpenBLAS (1 thread) measured 37 ms per block step on this machine kind; `npm run bench` measures it side by side. */
-const TORCH = { matMul512Ms: 1.5, stepMs: 37, note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (a reference measurement on a 2-core machine of this kind; npm run bench measures the twin side by side)' };
+const TORCH = {
+  matMul512Ms: 1.5,
+  stepMs: 37,
+  note: 'PyTorch 1.13 CPU, OpenBLAS, 1 thread (a reference measurement on a 2-core machine of this kind; npm run bench measures the twin side by side)',
+};
 /** Timed repetitions per variant (after warm-up): the cpu backend needs seconds per step. */
 const REPS: Record<Variant, { matMul: number; step: number }> = {
   cpu: { matMul: 3, step: 2 },
@@ -46,7 +50,6 @@ const SWEEP: { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean
   { label: 'scores [128,64,32]·[128,64,32]ᵀ', a: [128, 64, 32], b: [128, 64, 32], ta: false, tb: true },
   { label: 'context [128,64,64]·[128,64,32]', a: [128, 64, 64], b: [128, 64, 32], ta: false, tb: false },
 ];
-
 
 /** Wall times (ms) of `fn` over `reps` runs, each ended by a host read so async backends finish. */
 function times(fn: () => tf.Tensor | void, reps: number, warmup = 1): number[] {
@@ -73,13 +76,14 @@ const timeMs = (fn: () => tf.Tensor | void, reps: number, warmup = 1): number =>
 // ---------------------------------------------------------------------------------------------------------
 // One variant, in a child process.
 
-
 async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   const backend = variant === 'cpu' ? 'cpu' : 'wasm';
   const native = variant === 'wasm-native' || variant === 'wasm-native-fix';
   const report = await initBackend({ backend, wasmFixes: variant !== 'wasm-stock' });
   if (native !== (report.wasm?.nativeBlas.active === true)) {
-    throw new Error(`variant ${variant}: native BLAS active = ${String(report.wasm?.nativeBlas.active)} (${report.wasm?.nativeBlas.reason ?? ''}); build it with \`node scripts/build-native.js\`.`);
+    throw new Error(
+      `variant ${variant}: native BLAS active = ${String(report.wasm?.nativeBlas.active)} (${report.wasm?.nativeBlas.reason ?? ''}); build it with \`node scripts/build-native.js\`.`,
+    );
   }
   let described = describeBackend(report);
   if (variant === 'wasm-native-fix') {
@@ -95,8 +99,11 @@ async function runVariant(variant: Variant): Promise<Record<string, unknown>> {
   const stepTimes = times(step, reps.step, 2);
   // The minimum beside the median: on a shared machine it estimates the uncontended time.
   const result: Record<string, unknown> = {
-    backend: described, matMul512Ms: median(matMulTimes), stepMs: median(stepTimes),
-    matMul512MsMin: Math.min(...matMulTimes), stepMsMin: Math.min(...stepTimes),
+    backend: described,
+    matMul512Ms: median(matMulTimes),
+    stepMs: median(stepTimes),
+    matMul512MsMin: Math.min(...matMulTimes),
+    stepMsMin: Math.min(...stepTimes),
   };
   if (variant === 'wasm-native') {
     // On a shared 2-core machine a second OpenBLAS thread can wait on a busy core: the 1-thread step for reference.
@@ -145,9 +152,16 @@ async function main(): Promise<void> {
   }
   const cpu = os.cpus();
   const out = {
-    metadata: { date: new Date().toISOString(), git: gitSha(), node: process.versions.node, tfjs: tf.version.tfjs,
-      cpu: `${cpu[0]?.model ?? '?'} × ${cpu.length}`, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-      block: BLOCK, torchReference: TORCH },
+    metadata: {
+      date: new Date().toISOString(),
+      git: gitSha(),
+      node: process.versions.node,
+      tfjs: tf.version.tfjs,
+      cpu: `${cpu[0]?.model ?? '?'} × ${cpu.length}`,
+      loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      block: BLOCK,
+      torchReference: TORCH,
+    },
     results,
   };
   const file = path.join(__dirname, 'results', 'backend.json');
@@ -164,7 +178,10 @@ async function main(): Promise<void> {
   const sweeps = (['wasm-fixed', 'wasm-native', 'wasm-native-fix'] as const).map((v) => (results[v] as { sweep: Sweep }).sweep);
   const sweepRows = (sweeps[0] ?? []).map((row, i) => `${row.label.padEnd(34)}${sweeps.map((sw) => fmt(sw[i]?.ms, 3).padStart(10)).join('')}`);
   const profile = (v: Variant): string =>
-    ((results[v] as { profile: KernelShare[] }).profile ?? []).slice(0, 8).map((k) => `${k.kernel} ${fmt(k.ms, 1)}`).join(', ');
+    ((results[v] as { profile: KernelShare[] }).profile ?? [])
+      .slice(0, 8)
+      .map((k) => `${k.kernel} ${fmt(k.ms, 1)}`)
+      .join(', ');
   process.stdout.write(
     `\nvariant            512² ms   GFLOP/s    step ms  (min ms)  ×torch\n${rows.join('\n')}\n` +
       `torch (ref)        ${fmt(TORCH.matMul512Ms).padStart(9)} ${fmt((2 * 512 ** 3) / (TORCH.matMul512Ms * 1e6), 1).padStart(8)} ${fmt(TORCH.stepMs, 1).padStart(10)} ${'-'.padStart(9)} ${fmt(1).padStart(8)}\n` +
@@ -174,7 +191,10 @@ async function main(): Promise<void> {
       `kernel ms per step, wasm-native:       ${profile('wasm-native')}\n` +
       `kernel ms per step, wasm-native-fix:   ${profile('wasm-native-fix')}\n\n` +
       `native sgemm peak at 1024²: ${fmt(peak?.gflops, 1)} GFLOP/s (${peak?.threads ?? '?'} threads)\n` +
-      `load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates every time)\n` +
+      `load average at the end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} (other work on the machine inflates every time)\n` +
       `wrote ${path.relative(process.cwd(), file)}\n`,
   );
 }

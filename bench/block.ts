@@ -40,8 +40,14 @@ export function makeBlockFixture(seed = 9): BlockFixture {
   const w = (shape: number[], fanIn: number): tf.Variable => tf.variable(seededTensor(shape, rng, 'normal', 1 / Math.sqrt(fanIn)));
   const c = (shape: number[], kind: 'zeros' | 'ones'): tf.Variable => tf.variable(seededTensor(shape, rng, kind));
   const params: BlockParams = {
-    ln1: c([dim], 'ones'), wqkv: w([dim, 3 * dim], dim), wo: w([dim, dim], dim),
-    ln2: c([dim], 'ones'), w1: w([dim, mlp], dim), b1: c([mlp], 'zeros'), w2: w([mlp, dim], mlp), b2: c([dim], 'zeros'),
+    ln1: c([dim], 'ones'),
+    wqkv: w([dim, 3 * dim], dim),
+    wo: w([dim, dim], dim),
+    ln2: c([dim], 'ones'),
+    w1: w([dim, mlp], dim),
+    b1: c([mlp], 'zeros'),
+    w2: w([mlp, dim], mlp),
+    b2: c([dim], 'zeros'),
   };
   const x = seededTensor([batch * seq, dim], rng) as tf.Tensor2D;
   const target = seededTensor([batch * seq, dim], rng) as tf.Tensor2D;
@@ -79,7 +85,10 @@ export function blockStep(f: BlockFixture): () => tf.Tensor {
   const vars = Object.entries(f.params).map(([name, variable]) => ({ name, variable }));
   const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 });
   return () => {
-    const { value, grads } = tf.variableGrads(() => blockLoss(f), vars.map((v) => v.variable));
+    const { value, grads } = tf.variableGrads(
+      () => blockLoss(f),
+      vars.map((v) => v.variable),
+    );
     opt.step(grads, BLOCK_ADAM_LR);
     tf.dispose(Object.values(grads));
     return value;

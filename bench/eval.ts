@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   const lines = ['candidates  queries  ' + METHODS.map((m) => `${m} q/s`.padStart(14)).join('') + '   chunked=naive'];
   for (const r of results) {
-    const qps = METHODS.map((m) => ((r[m] as { queriesPerSecond: number }).queriesPerSecond.toFixed(1)).padStart(14)).join('');
+    const qps = METHODS.map((m) => (r[m] as { queriesPerSecond: number }).queriesPerSecond.toFixed(1).padStart(14)).join('');
     lines.push(`${String(r['candidates']).padStart(10)}  ${String(r['queries']).padStart(7)}  ${qps}   ${String(r['identicalChunkedVsNaive'])}`);
   }
   console.log(lines.join('\n'));

@@ -7,7 +7,10 @@ import { Rng } from '../lib/random';
 import type { TrainRecord } from '../lib/train';
 import { Tokenizer } from '../lib/tokenizer';
 
-const WORDS = 'red green blue small large round square face hand flag star heart cat dog tree house car sun moon water fire left right top bottom centre smiling waving country capital region colour shape pattern emoji symbol'.split(' ');
+const WORDS =
+  'red green blue small large round square face hand flag star heart cat dog tree house car sun moon water fire left right top bottom centre smiling waving country capital region colour shape pattern emoji symbol'.split(
+    ' ',
+  );
 
 function sentence(rng: Rng, n: number): string {
   return Array.from({ length: n }, () => rng.pick(WORDS)).join(' ');
@@ -16,7 +19,15 @@ function sentence(rng: Rng, n: number): string {
 /** `n` records of 7 pairs each with images of side `size`. */
 export function benchRecords(n: number, size: number, seed = 0): TrainRecord[] {
   const rng = new Rng(seed);
-  const lengths: [number, number][] = [[6, 2], [9, 4], [9, 4], [10, 5], [10, 5], [12, 8], [6, 30]];
+  const lengths: [number, number][] = [
+    [6, 2],
+    [9, 4],
+    [9, 4],
+    [10, 5],
+    [10, 5],
+    [12, 8],
+    [6, 30],
+  ];
   return Array.from({ length: n }, (_, i) => ({
     id: `bench${i}`,
     image: Float32Array.from({ length: size * size * 3 }, () => rng.next()),

@@ -120,7 +120,13 @@ export function compareSignatures(ref: StepSignature, got: StepSignature): Parit
     }
     maxNorm = Math.max(maxNorm, Math.abs(g.norm - r.norm) / Math.max(r.norm, GRADIENT_FLOOR * totalNorm, Number.MIN_VALUE));
   }
-  return { lossRelError: Math.abs(got.loss - ref.loss) / Math.abs(ref.loss), maxGradRelError: maxGrad, worstVariable: worst, maxNormRelError: maxNorm, variables: names.length };
+  return {
+    lossRelError: Math.abs(got.loss - ref.loss) / Math.abs(ref.loss),
+    maxGradRelError: maxGrad,
+    worstVariable: worst,
+    maxNormRelError: maxNorm,
+    variables: names.length,
+  };
 }
 
 /** Signatures of both parity cases for a freshly seeded `small` embedder on the active backend. */

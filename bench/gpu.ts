@@ -76,7 +76,13 @@ async function matMulGflops(n: number, reps: number): Promise<number> {
 }
 
 /** Median step time of `steps` training steps (the first is a warm-up) of a fresh model. */
-async function trainingSpeed(model: ModelPreset, variant: SpeedRow['variant'], images: number, steps: number, chunkSize: number | null = null): Promise<SpeedRow> {
+async function trainingSpeed(
+  model: ModelPreset,
+  variant: SpeedRow['variant'],
+  images: number,
+  steps: number,
+  chunkSize: number | null = null,
+): Promise<SpeedRow> {
   const { records, tokenizer, config } = fixtureSetup(model, Math.max(images * 2, 16));
   const embedder = Embedder.create(config, tokenizer, 0);
   const c = trainConfig({
@@ -93,16 +99,40 @@ async function trainingSpeed(model: ModelPreset, variant: SpeedRow['variant'], i
   const timed = summary.records.slice(1);
   const stepSeconds = median(timed.map((r) => r.seconds));
   const pairs = timed[0]!.pairs;
-  return { model, variant, imagesPerStep: images, gradCacheChunk: chunkSize, pairsPerStep: pairs, stepSeconds, stepsPerSec: 1 / stepSeconds, imagesPerSec: images / stepSeconds, pairsPerSec: pairs / stepSeconds };
+  return {
+    model,
+    variant,
+    imagesPerStep: images,
+    gradCacheChunk: chunkSize,
+    pairsPerStep: pairs,
+    stepSeconds,
+    stepsPerSec: 1 / stepSeconds,
+    imagesPerSec: images / stepSeconds,
+    pairsPerSec: pairs / stepSeconds,
+  };
 }
 
 /** The `base` preset from scratch for `steps` steps (MuCo k = 7, `images` per step); the loss every step. */
-interface Curve { steps: number; seconds: number; loss: number[]; accuracy: number[] }
+interface Curve {
+  steps: number;
+  seconds: number;
+  loss: number[];
+  accuracy: number[];
+}
 
 async function baseTrainingCurve(steps: number, images: number, deadline: number, progress: (partial: Curve) => void): Promise<Curve> {
   const { records, tokenizer, config } = fixtureSetup('base', 1024);
   const embedder = Embedder.create(config, tokenizer, 0);
-  const c = trainConfig({ steps, imagesPerStep: images, packing: 'multi', turns: 7, chunkSize: null, maxLen: config.maxLen, logEvery: 25, schedule: { lr: 5e-4, warmupSteps: 20 } });
+  const c = trainConfig({
+    steps,
+    imagesPerStep: images,
+    packing: 'multi',
+    turns: 7,
+    chunkSize: null,
+    maxLen: config.maxLen,
+    logEvery: 25,
+    schedule: { lr: 5e-4, warmupSteps: 20 },
+  });
   const loss: number[] = [];
   const accuracy: number[] = [];
   const t0 = performance.now();
@@ -132,7 +162,14 @@ function cpuName(): string {
 }
 
 async function main(): Promise<void> {
-  const spec = { '--reference': 'flag', '--reference-file': 'value', '--out': 'value', '--train-steps': 'value', '--budget-s': 'value', '--smoke': 'flag' } as const;
+  const spec = {
+    '--reference': 'flag',
+    '--reference-file': 'value',
+    '--out': 'value',
+    '--train-steps': 'value',
+    '--budget-s': 'value',
+    '--smoke': 'flag',
+  } as const;
   const args = readArgs(process.argv.slice(2), spec, { unknown: (a) => `Unknown option ${a}; see the header of bench/gpu.ts.` });
   setLogLevel('warn');
   const started = performance.now();
@@ -149,7 +186,11 @@ async function main(): Promise<void> {
     const gflops: Record<string, number> = {};
     for (const n of [1024, 2048]) gflops[String(n)] = await matMulGflops(n, n === 1024 ? 10 : 3);
     const rows: SpeedRow[] = [];
-    for (const [model, images] of [['small', 8], ['small', 32], ['base', 8]] as [ModelPreset, number][]) {
+    for (const [model, images] of [
+      ['small', 8],
+      ['small', 32],
+      ['base', 8],
+    ] as [ModelPreset, number][]) {
       for (const variant of ['single-turn', 'muco-k7'] as const) {
         // The base model's 7-turn batch outgrows the wasm heap (4 GiB) in one piece: GradCache chunks of 2 dialogues.
         const row = await trainingSpeed(model, variant, images, 4, model === 'base' && variant === 'muco-k7' ? 2 : null);
@@ -157,7 +198,14 @@ async function main(): Promise<void> {
         rows.push(row);
       }
     }
-    const ref: Reference = { date: new Date().toISOString(), backend: describeBackend(report), cpu: cpuName(), parity: signatures, matMulGflops: gflops, training: rows };
+    const ref: Reference = {
+      date: new Date().toISOString(),
+      backend: describeBackend(report),
+      cpu: cpuName(),
+      parity: signatures,
+      matMulGflops: gflops,
+      training: rows,
+    };
     fs.writeFileSync(refFile, JSON.stringify(ref, null, 1) + '\n');
     say(`wrote ${refFile}`);
     return;
@@ -183,7 +231,9 @@ async function main(): Promise<void> {
   for (const [name, sig] of Object.entries(signatures)) {
     const r = compareSignatures(ref.parity[name] as StepSignature, sig);
     parity[name] = { ...r, pass: r.lossRelError <= TOLERANCE && r.maxGradRelError <= TOLERANCE && r.maxNormRelError <= TOLERANCE };
-    say(`parity ${name}: loss ${r.lossRelError.toExponential(2)}, gradients ${r.maxGradRelError.toExponential(2)} (worst ${r.worstVariable}), norms ${r.maxNormRelError.toExponential(2)}`);
+    say(
+      `parity ${name}: loss ${r.lossRelError.toExponential(2)}, gradients ${r.maxGradRelError.toExponential(2)} (worst ${r.worstVariable}), norms ${r.maxNormRelError.toExponential(2)}`,
+    );
   }
   const parityPass = Object.values(parity).every((p) => p.pass) && webgpuErrors().length === 0;
   save({ parityPass, parity });
@@ -197,7 +247,16 @@ async function main(): Promise<void> {
   }
   save({ matMulGflops: gflops, cpuMatMulGflops: ref.matMulGflops });
   const training: SpeedRow[] = [];
-  const plan: [ModelPreset, number][] = smoke ? [['small', 8]] : [['small', 8], ['small', 32], ['small', 128], ['base', 8], ['base', 32], ['base', 128]];
+  const plan: [ModelPreset, number][] = smoke
+    ? [['small', 8]]
+    : [
+        ['small', 8],
+        ['small', 32],
+        ['small', 128],
+        ['base', 8],
+        ['base', 32],
+        ['base', 128],
+      ];
   for (const [model, images] of plan) {
     for (const variant of ['single-turn', 'muco-k7'] as const) {
       if (performance.now() > started + budget * 0.6) break;
@@ -209,7 +268,18 @@ async function main(): Promise<void> {
   }
   const vsCpu = training.flatMap((g) => {
     const c = ref.training.find((r) => r.model === g.model && r.variant === g.variant && r.imagesPerStep === g.imagesPerStep);
-    return c === undefined ? [] : [{ model: g.model, variant: g.variant, imagesPerStep: g.imagesPerStep, gpuStepSeconds: g.stepSeconds, cpuStepSeconds: c.stepSeconds, speedup: c.stepSeconds / g.stepSeconds }];
+    return c === undefined
+      ? []
+      : [
+          {
+            model: g.model,
+            variant: g.variant,
+            imagesPerStep: g.imagesPerStep,
+            gpuStepSeconds: g.stepSeconds,
+            cpuStepSeconds: c.stepSeconds,
+            speedup: c.stepSeconds / g.stepSeconds,
+          },
+        ];
   });
 
   // train
@@ -219,7 +289,9 @@ async function main(): Promise<void> {
   save({ speedupVsCpu: vsCpu });
   const curve = await baseTrainingCurve(steps, trainImages, deadline, (partial) => save({ baseFromScratch: { ...about, ...partial } }));
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  say(`base from scratch: ${curve.steps} steps in ${curve.seconds.toFixed(0)} s, loss ${mean(curve.loss.slice(0, 10)).toFixed(3)} (first 10) → ${mean(curve.loss.slice(-10)).toFixed(3)} (last 10)`);
+  say(
+    `base from scratch: ${curve.steps} steps in ${curve.seconds.toFixed(0)} s, loss ${mean(curve.loss.slice(0, 10)).toFixed(3)} (first 10) → ${mean(curve.loss.slice(-10)).toFixed(3)} (last 10)`,
+  );
 
   save({
     baseFromScratch: { ...about, ...curve },

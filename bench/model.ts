@@ -47,12 +47,20 @@ async function main(): Promise<void> {
       const fwd = await medianMs(forward, reps);
       const fwdBwd = await medianMs(backward, reps);
       const row = {
-        preset, turns, sequences: batch.batchSize, seqLen: batch.seqLen, embeddings: packed.groups.length,
-        forwardMsPerSequence: fwd / batch.batchSize, forwardBackwardMsPerSequence: fwdBwd / batch.batchSize,
-        forwardBackwardMsPerEmbedding: fwdBwd / packed.groups.length, parameters: parameterCount(config).total,
+        preset,
+        turns,
+        sequences: batch.batchSize,
+        seqLen: batch.seqLen,
+        embeddings: packed.groups.length,
+        forwardMsPerSequence: fwd / batch.batchSize,
+        forwardBackwardMsPerSequence: fwdBwd / batch.batchSize,
+        forwardBackwardMsPerEmbedding: fwdBwd / packed.groups.length,
+        parameters: parameterCount(config).total,
       };
       rows.push(row);
-      process.stdout.write(`${preset.padEnd(6)} ${turns} turn(s)  T=${String(batch.seqLen).padStart(4)}  fwd ${row.forwardMsPerSequence.toFixed(2)} ms/seq  fwd+bwd ${row.forwardBackwardMsPerSequence.toFixed(2)} ms/seq  (${row.forwardBackwardMsPerEmbedding.toFixed(2)} ms/embedding)\n`);
+      process.stdout.write(
+        `${preset.padEnd(6)} ${turns} turn(s)  T=${String(batch.seqLen).padStart(4)}  fwd ${row.forwardMsPerSequence.toFixed(2)} ms/seq  fwd+bwd ${row.forwardBackwardMsPerSequence.toFixed(2)} ms/seq  (${row.forwardBackwardMsPerEmbedding.toFixed(2)} ms/embedding)\n`,
+      );
     }
     model.dispose();
   }

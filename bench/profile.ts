@@ -31,11 +31,13 @@ export async function kernelProfile(step: () => unknown, runs = 5): Promise<Kern
       if (out instanceof tf.Tensor) out.dispose();
     });
     const backend = tf.getBackend();
-    info.kernels.filter((k) => tf.getKernel(k.name, backend) !== undefined).forEach((k, i) => {
-      const ms = k.kernelTimeMs as number;
-      const prev = perCall[i];
-      perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
-    });
+    info.kernels
+      .filter((k) => tf.getKernel(k.name, backend) !== undefined)
+      .forEach((k, i) => {
+        const ms = k.kernelTimeMs as number;
+        const prev = perCall[i];
+        perCall[i] = prev === undefined || prev.name !== k.name ? { name: k.name, ms } : { name: k.name, ms: Math.min(prev.ms, ms) };
+      });
   }
   const byName = new Map<string, KernelShare>();
   for (const { name, ms } of perCall) {

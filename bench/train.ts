@@ -20,7 +20,13 @@ const STEPS = 4; // the first is a warm-up; medians over the rest
  * The 7×-images run holds 112 sequences' activations at once: it uses GradCache (chunks of 16 sequences, one
  * extra forward) to stay inside the wasm heap's 4 GiB; the others run full batch.
  */
-interface Variant { name: string; packing: 'single' | 'multi'; turns: number; images: number; chunkSize: number | null }
+interface Variant {
+  name: string;
+  packing: 'single' | 'multi';
+  turns: number;
+  images: number;
+  chunkSize: number | null;
+}
 const VARIANTS: Variant[] = [
   { name: 'single-turn', packing: 'single', turns: 1, images: IMAGES, chunkSize: null },
   { name: 'MuCo k=2', packing: 'multi', turns: 2, images: IMAGES, chunkSize: null },
@@ -59,14 +65,20 @@ async function main(): Promise<void> {
       peakRssMB: Math.round(peakRss / 2 ** 20),
     };
     rows.push(row);
-    process.stdout.write(`${v.name.padEnd(24)} step ${row.stepSeconds.toFixed(2)} s  ${row.imagesPerSec.toFixed(1)} images/s  ${row.pairsPerSec.toFixed(1)} pairs/s  RSS ${row.peakRssMB} MB\n`);
+    process.stdout.write(
+      `${v.name.padEnd(24)} step ${row.stepSeconds.toFixed(2)} s  ${row.imagesPerSec.toFixed(1)} images/s  ${row.pairsPerSec.toFixed(1)} pairs/s  RSS ${row.peakRssMB} MB\n`,
+    );
     model.dispose();
   }
   const pairs = (name: string): number => rows.find((r) => r.variant === name)!.pairsPerSec as number;
   const ratio = pairs('MuCo k=7') / pairs('single-turn');
   process.stdout.write(`pairs/s, MuCo k=7 / single-turn at ${IMAGES} images per step: ${ratio.toFixed(2)}x\n${describeBackend(report)}\n`);
   const file = path.join(__dirname, 'results', 'train.json');
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), backend: describeBackend(report), model: 'small', rows, pairsPerSecRatioK7VsSingle: ratio }, null, 2) + '\n');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), backend: describeBackend(report), model: 'small', rows, pairsPerSecRatioK7VsSingle: ratio }, null, 2) +
+      '\n',
+  );
 }
 
 void main();

@@ -116,11 +116,22 @@ interface ModelCase {
 }
 
 function stepOptions(config: ModelConfig, temperature: number, logitMask: boolean): StepOptions {
-  return { loss: { objective: 'pretrain', temperature, logitMask, symmetric: false, finetuneForm: 'paper', maskTwin: true }, chunkSize: null, maxLen: config.maxLen, seed: 0 };
+  return {
+    loss: { objective: 'pretrain', temperature, logitMask, symmetric: false, finetuneForm: 'paper', maskTwin: true },
+    chunkSize: null,
+    maxLen: config.maxLen,
+    seed: 0,
+  };
 }
 
 /** A model case: exports its batch, our loss and gradients; returns a closure running our full step. */
-async function modelCase(f: Fixture, spec: (typeof MODEL_CASES)[number], config: ModelConfig, records: ReturnType<typeof benchRecords>, tokenizer: ReturnType<typeof benchTokenizer>): Promise<ModelCase> {
+async function modelCase(
+  f: Fixture,
+  spec: (typeof MODEL_CASES)[number],
+  config: ModelConfig,
+  records: ReturnType<typeof benchRecords>,
+  tokenizer: ReturnType<typeof benchTokenizer>,
+): Promise<ModelCase> {
   const model = Embedder.create(config, tokenizer, 0);
   const c = trainConfig({ imagesPerStep: IMAGES, packing: spec.packing, turns: spec.turns, chunkSize: null });
   const packed = packStep(model, records.slice(0, IMAGES), c, 0);
@@ -132,7 +143,10 @@ async function modelCase(f: Fixture, spec: (typeof MODEL_CASES)[number], config:
   for (const [name, v] of model.params) f.addTensor(`${spec.name}/grad/${name}`, grads[v.name] as tf.Tensor);
   tf.dispose(Object.values(grads));
   f.meta[spec.name] = { loss: values.loss, temperature: c.loss.temperature, pairs: packed.groups.length };
-  const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })), DEFAULT_ADAMW);
+  const opt = new AdamW(
+    [...model.params.entries()].map(([name, variable]) => ({ name, variable })),
+    DEFAULT_ADAMW,
+  );
   const run = async (): Promise<void> => {
     const t0 = performance.now();
     const { grads: g } = await computeStep(model, packed, opts);
@@ -200,7 +214,9 @@ function checkTorch(): void {
   try {
     execSync(`${PYTHON} -c "import torch, numpy"`, { stdio: 'pipe' });
   } catch {
-    throw new Error(`${PYTHON} cannot import torch and numpy: install Debian's python3-torch and python3-numpy (apt-get install python3-torch libopenblas0-pthread), or point MUCO_TORCH_PYTHON at a Python that has them.`);
+    throw new Error(
+      `${PYTHON} cannot import torch and numpy: install Debian's python3-torch and python3-numpy (apt-get install python3-torch libopenblas0-pthread), or point MUCO_TORCH_PYTHON at a Python that has them.`,
+    );
   }
 }
 
@@ -253,7 +269,10 @@ async function main(): Promise<void> {
     for (const c of cases.filter((x) => only === undefined || only.startsWith('--') || only.split(',').includes(x.name))) {
       phases.length = 0;
       const ms = median(await timeOurs(c.run, 2 * PLAN[c.name].steps));
-      if (phases.length > 0) process.stdout.write(`${c.name}: forward+backward ${median(phases.map((p) => p[0])).toFixed(1)} ms, clip+AdamW ${median(phases.map((p) => p[1])).toFixed(1)} ms\n`);
+      if (phases.length > 0)
+        process.stdout.write(
+          `${c.name}: forward+backward ${median(phases.map((p) => p[0])).toFixed(1)} ms, clip+AdamW ${median(phases.map((p) => p[1])).toFixed(1)} ms\n`,
+        );
       const profile = await kernelProfile(c.run, 3);
       const kernelMs = profile.reduce((a, k) => a + k.ms, 0);
       if (process.argv.includes('--calls')) {
@@ -271,7 +290,12 @@ async function main(): Promise<void> {
         const top = [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 40);
         process.stdout.write(top.map(([k, g]) => `  ${g.ms.toFixed(2).padStart(8)} ms ×${g.n} ${k}`).join('\n') + '\n');
       }
-      process.stdout.write(`${c.name}: ${ms.toFixed(1)} ms (${(c.flops / (ms * 1e6)).toFixed(1)} GFLOP/s); kernels ${kernelMs.toFixed(1)} ms: ${profile.slice(0, 14).map((k) => `${k.kernel} ${k.ms.toFixed(1)}×${k.calls}`).join(', ')}\n`);
+      process.stdout.write(
+        `${c.name}: ${ms.toFixed(1)} ms (${(c.flops / (ms * 1e6)).toFixed(1)} GFLOP/s); kernels ${kernelMs.toFixed(1)} ms: ${profile
+          .slice(0, 14)
+          .map((k) => `${k.kernel} ${k.ms.toFixed(1)}×${k.calls}`)
+          .join(', ')}\n`,
+      );
     }
     return;
   }
@@ -282,17 +306,25 @@ async function main(): Promise<void> {
   try {
     const info = await twin.ask<{ torch: string; threads: number; blas: string }>({ op: 'info' });
     process.stdout.write(`ours:  ${backend}\ntwin:  PyTorch ${info.torch}, ${info.threads} thread(s), ${info.blas}\n\n`);
-    const check = await twin.ask<{ cases: Record<string, { loss: number; ours: number; lossRelErr: number; gradRelErr: number; worst: string }> }>({ op: 'check' });
+    const check = await twin.ask<{ cases: Record<string, { loss: number; ours: number; lossRelErr: number; gradRelErr: number; worst: string }> }>({
+      op: 'check',
+    });
     for (const [name, r] of Object.entries(check.cases)) {
-      process.stdout.write(`check ${name.padEnd(12)} loss ours ${r.ours.toFixed(6)} twin ${r.loss.toFixed(6)} (rel ${r.lossRelErr.toExponential(1)}), gradients max rel ${r.gradRelErr.toExponential(1)} (${r.worst})\n`);
+      process.stdout.write(
+        `check ${name.padEnd(12)} loss ours ${r.ours.toFixed(6)} twin ${r.loss.toFixed(6)} (rel ${r.lossRelErr.toExponential(1)}), gradients max rel ${r.gradRelErr.toExponential(1)} (${r.worst})\n`,
+      );
       if (!(r.lossRelErr <= TOLERANCE.loss && r.gradRelErr <= TOLERANCE.grad)) {
-        throw new Error(`The twin disagrees with our ${name} step (loss rel ${r.lossRelErr}, gradients rel ${r.gradRelErr}; tolerance ${TOLERANCE.loss} / ${TOLERANCE.grad}): the comparison would not be apples to apples.`);
+        throw new Error(
+          `The twin disagrees with our ${name} step (loss rel ${r.lossRelErr}, gradients rel ${r.gradRelErr}; tolerance ${TOLERANCE.loss} / ${TOLERANCE.grad}): the comparison would not be apples to apples.`,
+        );
       }
     }
     const ourPeak = sgemmPeak();
     const torchPeak = await twin.ask<{ gflops: number; ms: number }>({ op: 'peak' });
     const peakGflops = Math.max(ourPeak.gflops, torchPeak.gflops);
-    process.stdout.write(`\nmatMul peak 1024²: our native sgemm ${ourPeak.gflops.toFixed(1)} GFLOP/s (${ourPeak.threads} threads), torch ${torchPeak.gflops.toFixed(1)} GFLOP/s\n\n`);
+    process.stdout.write(
+      `\nmatMul peak 1024²: our native sgemm ${ourPeak.gflops.toFixed(1)} GFLOP/s (${ourPeak.threads} threads), torch ${torchPeak.gflops.toFixed(1)} GFLOP/s\n\n`,
+    );
 
     const rows: Record<string, unknown>[] = [];
     const profiles: string[] = [];
@@ -326,13 +358,33 @@ async function main(): Promise<void> {
       const [o, t] = [median(ours), median(theirs)];
       const gflops = (ms: number): number => c.flops / (ms * 1e6);
       const row = {
-        case: c.name, oursMs: o, torchMs: t, ratio: o / t, torchThreads: bestThreads, torchMsByThreads: torchMedians,
-        oursMinMs: Math.min(...ours), torchMinMs: Math.min(...theirs),
-        flopsPerStep: c.flops, oursGflops: gflops(o), torchGflops: gflops(t), oursPctOfPeak: (100 * gflops(o)) / peakGflops, torchPctOfPeak: (100 * gflops(t)) / peakGflops,
-        oursRssMB: ourRss, torchRssMB: torchRss, pairs: c.pairs, oursKernelMs: kernelMs, oursProfile: profile.slice(0, 16),
-        oursTimesMs: ours, torchTimesMs: theirs,
+        case: c.name,
+        oursMs: o,
+        torchMs: t,
+        ratio: o / t,
+        torchThreads: bestThreads,
+        torchMsByThreads: torchMedians,
+        oursMinMs: Math.min(...ours),
+        torchMinMs: Math.min(...theirs),
+        flopsPerStep: c.flops,
+        oursGflops: gflops(o),
+        torchGflops: gflops(t),
+        oursPctOfPeak: (100 * gflops(o)) / peakGflops,
+        torchPctOfPeak: (100 * gflops(t)) / peakGflops,
+        oursRssMB: ourRss,
+        torchRssMB: torchRss,
+        pairs: c.pairs,
+        oursKernelMs: kernelMs,
+        oursProfile: profile.slice(0, 16),
+        oursTimesMs: ours,
+        torchTimesMs: theirs,
       };
-      profiles.push(`${c.name}: kernels ${kernelMs.toFixed(1)} ms of ${o.toFixed(1)} ms; ${profile.slice(0, 8).map((k) => `${k.kernel} ${k.ms.toFixed(1)}`).join(', ')}`);
+      profiles.push(
+        `${c.name}: kernels ${kernelMs.toFixed(1)} ms of ${o.toFixed(1)} ms; ${profile
+          .slice(0, 8)
+          .map((k) => `${k.kernel} ${k.ms.toFixed(1)}`)
+          .join(', ')}`,
+      );
       rows.push(row);
       process.stdout.write(
         `${c.name.padEnd(12)} ${o.toFixed(1).padStart(8)} ${t.toFixed(1).padStart(9)} ${row.ratio.toFixed(2).padStart(11)} ${row.oursGflops.toFixed(1).padStart(13)} ${row.torchGflops.toFixed(1).padStart(14)}  (${row.oursPctOfPeak.toFixed(1)} / ${row.torchPctOfPeak.toFixed(1)})   ${ourRss} / ${torchRss}\n`,
@@ -342,9 +394,18 @@ async function main(): Promise<void> {
     const cpu = os.cpus();
     const out = {
       metadata: {
-        date: new Date().toISOString(), git: gitSha(), node: process.versions.node, tfjs: tf.version.tfjs, backend,
-        torch: info, cpu: `${cpu[0]?.model ?? '?'} × ${cpu.length}`, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-        images: IMAGES, model: 'small', block: BLOCK, plan: PLAN,
+        date: new Date().toISOString(),
+        git: gitSha(),
+        node: process.versions.node,
+        tfjs: tf.version.tfjs,
+        backend,
+        torch: info,
+        cpu: `${cpu[0]?.model ?? '?'} × ${cpu.length}`,
+        loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+        images: IMAGES,
+        model: 'small',
+        block: BLOCK,
+        plan: PLAN,
       },
       check: check.cases,
       peak: { ours: ourPeak, torch: torchPeak, gflops: peakGflops },
@@ -352,7 +413,12 @@ async function main(): Promise<void> {
     };
     const file = path.join(__dirname, 'results', 'vs-torch.json');
     fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-    process.stdout.write(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\nwrote ${path.relative(process.cwd(), file)}\n`);
+    process.stdout.write(
+      `\nload average at the end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}\nwrote ${path.relative(process.cwd(), file)}\n`,
+    );
   } finally {
     twin.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,11 @@ export interface BaselineArgs {
 }
 
 export function parseBaselineArgs(argv: readonly string[]): BaselineArgs {
-  const p = readArgs(argv, { '--scale': 'value', '--set': 'list', '--results': 'value', '--backend': 'value' }, { unknown: (a) => `Unknown argument ${a}; see the header of experiments/baseline.ts.` });
+  const p = readArgs(
+    argv,
+    { '--scale': 'value', '--set': 'list', '--results': 'value', '--backend': 'value' },
+    { unknown: (a) => `Unknown argument ${a}; see the header of experiments/baseline.ts.` },
+  );
   const args: BaselineArgs = {
     scale: (p.values.get('--scale') ?? 'quick') as ScalePreset,
     sets: p.lists.get('--set') ?? [],
@@ -48,7 +52,9 @@ export async function runBaseline(argv: readonly string[]): Promise<DualRunOutco
   const out = await runDualEncoder(cfg, { resultsRoot: `${args.results}/${args.scale}` });
   const v = out.metrics.metrics['validation'] as Record<string, number | null>;
   const pct = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : (100 * x).toFixed(1));
-  log.info(`${out.dir}: val MRR ${pct(v['mrr'])} (R@1 ${pct(v['recallAt1'])}, R@10 ${pct(v['recallAt10'])}; other image ${pct(v['mrrOtherImage'])}, image only ${pct(v['mrrImageOnly'])}; chance ${pct(v['chanceMrr'])})`);
+  log.info(
+    `${out.dir}: val MRR ${pct(v['mrr'])} (R@1 ${pct(v['recallAt1'])}, R@10 ${pct(v['recallAt10'])}; other image ${pct(v['mrrOtherImage'])}, image only ${pct(v['mrrImageOnly'])}; chance ${pct(v['chanceMrr'])})`,
+  );
   return out;
 }
 

@@ -37,7 +37,16 @@ export interface CliArgs {
 }
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const spec = { '--scale': 'value', '--runs': 'value', '--set': 'list', '--results': 'value', '--backend': 'value', '--list': 'flag', '--summary': 'flag', '--revalidate': 'flag' } as const;
+  const spec = {
+    '--scale': 'value',
+    '--runs': 'value',
+    '--set': 'list',
+    '--results': 'value',
+    '--backend': 'value',
+    '--list': 'flag',
+    '--summary': 'flag',
+    '--revalidate': 'flag',
+  } as const;
   const p = readArgs(argv, spec, { unknown: (a) => `Unknown option ${a}; see the header of experiments/cli.ts.`, positional: true });
   const runs = p.values.get('--runs');
   const args: CliArgs = {
@@ -65,7 +74,8 @@ export async function ensureData(dir = 'data'): Promise<void> {
 export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
   const args = parseArgs(argv);
   if (args.list || args.name === '') {
-    for (const [name, def] of Object.entries(EXPERIMENTS)) process.stdout.write(`${name.padEnd(12)} ${def.description} [${def.paper}]\n  runs: ${Object.keys(def.runs).join(', ')}\n`);
+    for (const [name, def] of Object.entries(EXPERIMENTS))
+      process.stdout.write(`${name.padEnd(12)} ${def.description} [${def.paper}]\n  runs: ${Object.keys(def.runs).join(', ')}\n`);
     return [];
   }
   if (args.summaryOnly) {
@@ -80,7 +90,10 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
   await ensureData(configs[0]?.data.dir ?? 'data');
   if (args.revalidate) {
     const dir = path.join(args.results, args.scale, args.name);
-    const done = finishedRuns(dir, configs.map((c) => c.run));
+    const done = finishedRuns(
+      dir,
+      configs.map((c) => c.run),
+    );
     if (done.length === 0) throw new Error(`${dir} has no finished run to revalidate; run the experiment first.`);
     // One run that cannot be revalidated (no weights) does not stop the others; the summary is rewritten anyway.
     const failed: string[] = [];
@@ -93,7 +106,8 @@ export async function runCli(argv: readonly string[]): Promise<RunOutcome[]> {
       }
     }
     writeExperimentSummary(dir, args.name, args.scale, args.sets.length === 0 ? undefined : finishedRuns(dir));
-    if (failed.length > 0) throw new Error(`revalidation failed for ${failed.length} of ${done.length} runs (the others were rewritten):\n${failed.join('\n')}`);
+    if (failed.length > 0)
+      throw new Error(`revalidation failed for ${failed.length} of ${done.length} runs (the others were rewritten):\n${failed.join('\n')}`);
     return [];
   }
   const outcomes: RunOutcome[] = [];

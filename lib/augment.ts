@@ -11,7 +11,8 @@ import { deriveSeed, Rng } from './random';
  * @param pixels [S·S·C] (H, W, C) @returns a new [S·S·C] array, or `pixels` itself when both shifts are 0
  */
 export function shiftImage(pixels: Float32Array, size: number, dx: number, dy: number, channels = 3): Float32Array {
-  if (pixels.length !== size * size * channels) throw new Error(`shiftImage: expected [${size}, ${size}, ${channels}] = ${size * size * channels} values, got ${pixels.length}.`);
+  if (pixels.length !== size * size * channels)
+    throw new Error(`shiftImage: expected [${size}, ${size}, ${channels}] = ${size * size * channels} values, got ${pixels.length}.`);
   if (dx === 0 && dy === 0) return pixels;
   const out = new Float32Array(pixels.length);
   for (let y = 0; y < size; y++) {

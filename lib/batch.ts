@@ -68,11 +68,13 @@ export function truncateSequence(seq: RenderedSequence, maxLen: number, index = 
   let cut = maxLen;
   while (cut > 0 && cut < n && seq.turnIndex[cut] === seq.turnIndex[cut - 1]) cut -= 1;
   const lastTurn = seq.turnIndex[n - 1] ?? 0;
-  const keptTurn = cut > 0 ? seq.turnIndex[cut - 1] ?? -1 : -1;
+  const keptTurn = cut > 0 ? (seq.turnIndex[cut - 1] ?? -1) : -1;
   if (keptTurn < 0) {
     const firstTurnEnd = seq.turnIndex.findIndex((t) => t > 0);
     const minimum = firstTurnEnd < 0 ? n : firstTurnEnd;
-    throw new Error(`${describe(seq, index)} has ${n} tokens and cannot fit maxLen ${maxLen}: its system prompt and first turn alone take ${minimum} tokens. Raise maxLen or shorten the text of that record.`);
+    throw new Error(
+      `${describe(seq, index)} has ${n} tokens and cannot fit maxLen ${maxLen}: its system prompt and first turn alone take ${minimum} tokens. Raise maxLen or shorten the text of that record.`,
+    );
   }
   const out: RenderedSequence = {
     ids: seq.ids.slice(0, cut),
@@ -96,7 +98,8 @@ export function truncateSequence(seq: RenderedSequence, maxLen: number, index = 
  */
 export function collate(seqs: readonly RenderedSequence[], options: Partial<CollateOptions> = {}): Batch {
   for (const key of Object.keys(options)) {
-    if (!(key in DEFAULT_COLLATE_OPTIONS)) throw new Error(`Unknown collate option "${key}"; known options: ${Object.keys(DEFAULT_COLLATE_OPTIONS).join(', ')}.`);
+    if (!(key in DEFAULT_COLLATE_OPTIONS))
+      throw new Error(`Unknown collate option "${key}"; known options: ${Object.keys(DEFAULT_COLLATE_OPTIONS).join(', ')}.`);
   }
   const opts: CollateOptions = { ...DEFAULT_COLLATE_OPTIONS, ...options };
   if (seqs.length === 0) throw new Error('collate needs at least one sequence, got 0.');
@@ -109,7 +112,9 @@ export function collate(seqs: readonly RenderedSequence[], options: Partial<Coll
   const maskKind = (seqs[0] as RenderedSequence).maskKind;
   const fitted = seqs.map((s, i) => {
     if (s.maskKind !== maskKind) {
-      throw new Error(`All sequences of a batch share one mask kind: ${describe(seqs[0] as RenderedSequence, 0)} is "${maskKind}" but ${describe(s, i)} is "${s.maskKind}". Render them with the same RenderOptions.maskKind.`);
+      throw new Error(
+        `All sequences of a batch share one mask kind: ${describe(seqs[0] as RenderedSequence, 0)} is "${maskKind}" but ${describe(s, i)} is "${s.maskKind}". Render them with the same RenderOptions.maskKind.`,
+      );
     }
     if (s.ids.length !== s.turnIndex.length) {
       throw new Error(`${describe(s, i)} has ${s.ids.length} ids but ${s.turnIndex.length} turn indices; they must match.`);

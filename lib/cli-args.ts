@@ -17,7 +17,11 @@ export interface ParsedArgs {
  * Read `argv` against `spec` (option name with its dashes → kind). An option without its value is an error;
  * an unknown option (or, with `positional: false`, any other word) is an error built by `unknown`.
  */
-export function readArgs(argv: readonly string[], spec: Readonly<Record<string, OptionKind>>, options: { unknown: (arg: string) => string; positional?: boolean }): ParsedArgs {
+export function readArgs(
+  argv: readonly string[],
+  spec: Readonly<Record<string, OptionKind>>,
+  options: { unknown: (arg: string) => string; positional?: boolean },
+): ParsedArgs {
   const out: ParsedArgs = { values: new Map(), lists: new Map(), flags: new Set(), positional: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;

@@ -184,9 +184,11 @@ export function buildMessages(template: ChatTemplate, input: DialogueInput): Mes
   }
   const needsCounterpart = template.tail.some((m) => m.content.some((p) => p.type === 'counterpart'));
   if (needsCounterpart !== (input.counterpart !== undefined)) {
-    throw new Error(needsCounterpart
-      ? `Template "${template.name}" has a counterpart slot but DialogueInput.counterpart is missing; build one with maskCounterpart (lib/packing.ts).`
-      : `Template "${template.name}" has no counterpart slot, but DialogueInput.counterpart was given; use TEMPLATE_TRAIN.`);
+    throw new Error(
+      needsCounterpart
+        ? `Template "${template.name}" has a counterpart slot but DialogueInput.counterpart is missing; build one with maskCounterpart (lib/packing.ts).`
+        : `Template "${template.name}" has no counterpart slot, but DialogueInput.counterpart was given; use TEMPLATE_TRAIN.`,
+    );
   }
   const messages: Message[] = [];
   if (template.systemPrompt !== null) messages.push({ role: 'system', content: template.systemPrompt });
@@ -198,7 +200,7 @@ export function buildMessages(template: ChatTemplate, input: DialogueInput): Mes
     messages.push({ role: 'user', content }, { role: 'assistant', content: template.reply });
   });
   for (const m of template.tail) {
-    const content = m.content.flatMap((p): readonly ContentPart[] => (p.type === 'counterpart' ? input.counterpart ?? [] : [p]));
+    const content = m.content.flatMap((p): readonly ContentPart[] => (p.type === 'counterpart' ? (input.counterpart ?? []) : [p]));
     messages.push(m.open === true ? { role: m.role, content, open: true } : { role: m.role, content });
   }
   return messages;
@@ -255,7 +257,8 @@ function toPieces(messages: readonly Message[], format: ChatFormat): Piece[] {
           pieces.push({ turn: t, kind: 'image' });
           break;
         case 'emb':
-          if (m.role !== 'assistant') throw new Error(`<|emb|> belongs in an assistant message (the embedding is the reply to a turn); message ${i} is a ${m.role} message.`);
+          if (m.role !== 'assistant')
+            throw new Error(`<|emb|> belongs in an assistant message (the embedding is the reply to a turn); message ${i} is a ${m.role} message.`);
           pieces.push({ turn: t, kind: 'special', id: SPECIAL_IDS.emb });
           break;
         case 'mask':
@@ -263,7 +266,10 @@ function toPieces(messages: readonly Message[], format: ChatFormat): Piece[] {
           break;
       }
     }
-    if (m.open !== true) pieces.push(m.role === 'assistant' ? { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd, answer: true } : { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd });
+    if (m.open !== true)
+      pieces.push(
+        m.role === 'assistant' ? { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd, answer: true } : { turn: t, kind: 'special', id: SPECIAL_IDS.imEnd },
+      );
   });
   return pieces;
 }
@@ -313,7 +319,9 @@ export function renderMessages(messages: readonly Message[], tokenizer: Tokenize
     } else {
       const n = options.imageTokens;
       if (n === undefined || !Number.isInteger(n) || n < 1) {
-        throw new Error(`${options.id ?? 'The dialogue'} has an image but RenderOptions.imageTokens is ${n}; pass the model's tokens per image (a positive integer from its vision config).`);
+        throw new Error(
+          `${options.id ?? 'The dialogue'} has an image but RenderOptions.imageTokens is ${n}; pass the model's tokens per image (a positive integer from its vision config).`,
+        );
       }
       seq.imageSpan = { start: seq.ids.length, length: n };
       for (let j = 0; j < n; j++) push(SPECIAL_IDS.image, p.turn);

@@ -114,8 +114,10 @@ export async function rasteriseRgba(path: string, side: number): Promise<Uint8Ar
   } catch (err) {
     if (err instanceof ImageFileError) throw err;
     const why = err instanceof Error ? err.message : String(err);
-    throw new ImageFileError(path, `image file ${path} is corrupt or not a supported image (${why}); ` +
-      'expected PNG, JPEG, WebP or SVG. Replace the file or remove it from the source.');
+    throw new ImageFileError(
+      path,
+      `image file ${path} is corrupt or not a supported image (${why}); ` + 'expected PNG, JPEG, WebP or SVG. Replace the file or remove it from the source.',
+    );
   }
 }
 
@@ -177,11 +179,7 @@ export interface Rendered {
 }
 
 /** Render a file at `renderSize(size)` and flatten it (steps 1–2 of the pipeline). */
-export async function renderImage(
-  path: string,
-  size: number,
-  background: readonly [number, number, number] = IMAGE_DEFAULTS.background,
-): Promise<Rendered> {
+export async function renderImage(path: string, size: number, background: readonly [number, number, number] = IMAGE_DEFAULTS.background): Promise<Rendered> {
   const side = renderSize(size);
   const rgba = await rasteriseRgba(path, side);
   return { side, rgba, rgb: flattenRgba(rgba, background) };

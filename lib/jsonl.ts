@@ -92,11 +92,7 @@ export function readJsonl<T>(file: string, parse: (rec: JsonRecord, where: strin
 }
 
 /** Streams a JSONL file in chunks of `chunkSize` records (for pools too large to hold as records). */
-export async function* streamJsonl<T>(
-  file: string,
-  parse: (rec: JsonRecord, where: string) => T,
-  chunkSize = 4096,
-): AsyncGenerator<T[]> {
+export async function* streamJsonl<T>(file: string, parse: (rec: JsonRecord, where: string) => T, chunkSize = 4096): AsyncGenerator<T[]> {
   if (!fs.existsSync(file)) throw new Error(`JSONL file not found: ${file}. Check the benchmark root.`);
   const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let chunk: T[] = [];

@@ -14,7 +14,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-
 /** What a training step's loss is, and its settings (TrainConfig.loss). */
 export interface LossConfig {
   /** `pretrain`: MuCo / single-turn InfoNCE over (group-masked) pairs; `finetune`: the reconstruction loss. */

@@ -150,16 +150,7 @@ export function tiedAtTop(scores: ArrayLike<number>): boolean {
 
 export type MetricName = 'hit' | 'recall' | 'precision' | 'f1' | 'ndcg_linear' | 'ndcg_exponential' | 'map' | 'mrr';
 
-export const ALL_METRICS: readonly MetricName[] = [
-  'hit',
-  'ndcg_linear',
-  'ndcg_exponential',
-  'precision',
-  'recall',
-  'f1',
-  'map',
-  'mrr',
-];
+export const ALL_METRICS: readonly MetricName[] = ['hit', 'ndcg_linear', 'ndcg_exponential', 'precision', 'recall', 'f1', 'map', 'mrr'];
 
 /** One query's ranking and its relevance. */
 export interface RankedCase<T> {

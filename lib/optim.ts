@@ -115,7 +115,13 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): { g
  * every gradient. Returns the norm before clipping when `readNorm` (one host read; the trainers log it every
  * few steps), else undefined.
  */
-export async function applyGradients(opt: AdamW, grads: tf.NamedTensorMap, lr: number, clipNorm: number | null, readNorm: boolean): Promise<number | undefined> {
+export async function applyGradients(
+  opt: AdamW,
+  grads: tf.NamedTensorMap,
+  lr: number,
+  clipNorm: number | null,
+  readNorm: boolean,
+): Promise<number | undefined> {
   let applied = grads;
   let norm: number | undefined;
   if (clipNorm !== null) {

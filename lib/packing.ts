@@ -8,15 +8,7 @@
  * Alignment invariant of every `PackedBatch`: the i-th query embedding's positive is the i-th target
  * embedding; embeddings are numbered sequence by sequence, then in `<|emb|>` order within a sequence.
  */
-import {
-  renderDialogue,
-  TEMPLATE_BASE,
-  TEMPLATE_PRETRAIN,
-  TEMPLATE_TRAIN,
-  type ContentPart,
-  type MaskKind,
-  type RenderedSequence,
-} from './dialogue';
+import { renderDialogue, TEMPLATE_BASE, TEMPLATE_PRETRAIN, TEMPLATE_TRAIN, type ContentPart, type MaskKind, type RenderedSequence } from './dialogue';
 import type { Rng } from './random';
 import type { Tokenizer } from './tokenizer';
 
@@ -133,14 +125,17 @@ export function choosePairs(record: ImageRecord, turns: number | null, rng: Rng)
   const n = record.pairs.length;
   if (n === 0) throw new Error(`Record "${record.id}" has no query–target pairs; a record needs at least one.`);
   const k = Math.min(turns ?? n, n);
-  return rng.permutation(n).slice(0, k).map((pairIndex) => {
-    const pair = record.pairs[pairIndex] as QueryTargetPair;
-    if (typeof pair.query !== 'string' && pair.query.length === 0) {
-      throw new Error(`Record "${record.id}" pair ${pairIndex} has an empty list of query phrasings; give at least one.`);
-    }
-    const query = typeof pair.query === 'string' ? pair.query : rng.pick(pair.query);
-    return { pairIndex, query, target: pair.target };
-  });
+  return rng
+    .permutation(n)
+    .slice(0, k)
+    .map((pairIndex) => {
+      const pair = record.pairs[pairIndex] as QueryTargetPair;
+      if (typeof pair.query !== 'string' && pair.query.length === 0) {
+        throw new Error(`Record "${record.id}" pair ${pairIndex} has an empty list of query phrasings; give at least one.`);
+      }
+      const query = typeof pair.query === 'string' ? pair.query : rng.pick(pair.query);
+      return { pairIndex, query, target: pair.target };
+    });
 }
 
 function emptyBatch(): PackedBatch {
@@ -210,7 +205,9 @@ export function sampleSinglePair(record: ImageRecord, rng: Rng): SinglePair {
 export function counterpartText(side: PairSide, where = 'counterpart'): string {
   if (!hasImage(side.image)) return side.text;
   if (side.caption === undefined) {
-    throw new Error(`${where}: the side has an image but no caption; a counterpart stays text-only, so give PairSide.caption (e.g. from the record's caption).`);
+    throw new Error(
+      `${where}: the side has an image but no caption; a counterpart stays text-only, so give PairSide.caption (e.g. from the record's caption).`,
+    );
   }
   const description = `Image description: ${side.caption}`;
   return side.text === '' ? description : `${description}\n${side.text}`;

@@ -133,11 +133,7 @@ export function lines(
 }
 
 /** A grouped bar chart: categories on x, one trace per named series. */
-export function bars(
-  categories: string[],
-  series: { name: string; y: number[] }[],
-  options: { title?: string; yTitle?: string } = {},
-): Figure {
+export function bars(categories: string[], series: { name: string; y: number[] }[], options: { title?: string; yTitle?: string } = {}): Figure {
   return {
     data: series.map((s) => ({ type: 'bar', name: s.name, x: categories, y: s.y })),
     layout: { barmode: 'group', title: { text: options.title ?? '' }, yaxis: { title: { text: options.yTitle ?? '' } } },

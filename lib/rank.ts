@@ -74,16 +74,7 @@ export function dotRows(a: Float32Array, ai: number, b: Float32Array, bi: number
  * share each load of a candidate coordinate (register blocking, ~1.4× over one query at a time); every pair
  * is summed in `dotRows`' order, so the result does not depend on how queries are grouped.
  */
-export function scoreBlockJs(
-  queries: Float32Array,
-  q0: number,
-  q1: number,
-  cands: Float32Array,
-  c0: number,
-  c1: number,
-  dim: number,
-  out: Float64Array,
-): void {
+export function scoreBlockJs(queries: Float32Array, q0: number, q1: number, cands: Float32Array, c0: number, c1: number, dim: number, out: Float64Array): void {
   const width = c1 - c0;
   for (let c = c0; c < c1; c++) {
     const co = c * dim;
@@ -93,7 +84,14 @@ export function scoreBlockJs(
       const a1 = a0 + dim;
       const a2 = a1 + dim;
       const a3 = a2 + dim;
-      let e0 = 0, e1 = 0, e2 = 0, e3 = 0, o0 = 0, o1 = 0, o2 = 0, o3 = 0; // even / odd partial sums, 4 queries
+      let e0 = 0,
+        e1 = 0,
+        e2 = 0,
+        e3 = 0,
+        o0 = 0,
+        o1 = 0,
+        o2 = 0,
+        o3 = 0; // even / odd partial sums, 4 queries
       let d = 0;
       for (; d + 1 < dim; d += 2) {
         const ce = cands[co + d] as number;
@@ -171,10 +169,7 @@ export class TopKAccumulator {
   add(candidates: Float32Array, offset = this.seen): void {
     const n = checkMatrix(candidates, this.dim, 'TopKAccumulator.add candidates');
     if (offset !== this.seen) {
-      throw new Error(
-        `TopKAccumulator.add: chunks must arrive in order; expected offset ${this.seen}, got ${offset}. ` +
-          'Add the pool front to back.',
-      );
+      throw new Error(`TopKAccumulator.add: chunks must arrive in order; expected offset ${this.seen}, got ${offset}. ` + 'Add the pool front to back.');
     }
     const { candidateChunk, queryBlock } = this.options;
     for (let c0 = 0; c0 < n; c0 += candidateChunk) {
@@ -244,15 +239,7 @@ export class TopKAccumulator {
 }
 
 /** [q1 − q0, c1 − c0] scores of a query block against a candidate block with tf.matMul (one host sync). */
-function tfScoreBlock(
-  queries: Float32Array,
-  q0: number,
-  q1: number,
-  cands: Float32Array,
-  c0: number,
-  c1: number,
-  dim: number,
-): Float32Array {
+function tfScoreBlock(queries: Float32Array, q0: number, q1: number, cands: Float32Array, c0: number, c1: number, dim: number): Float32Array {
   return tf.tidy(() => {
     const q = tf.tensor2d(queries.subarray(q0 * dim, q1 * dim), [q1 - q0, dim]);
     const c = tf.tensor2d(cands.subarray(c0 * dim, c1 * dim), [c1 - c0, dim]);
@@ -265,13 +252,7 @@ function tfScoreBlock(
  * @param queries [numQueries, dim] row-major.
  * @param candidates [numCandidates, dim] row-major.
  */
-export function topK(
-  queries: Float32Array,
-  candidates: Float32Array,
-  dim: number,
-  k: number,
-  options: Partial<TopKOptions> = {},
-): TopKResult {
+export function topK(queries: Float32Array, candidates: Float32Array, dim: number, k: number, options: Partial<TopKOptions> = {}): TopKResult {
   const acc = new TopKAccumulator(queries, dim, k, options);
   const n = checkMatrix(candidates, dim, 'topK candidates');
   const chunk = options.candidateChunk ?? DEFAULT_TOPK_OPTIONS.candidateChunk;

@@ -71,7 +71,9 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     // A full disk (ENOSPC) or a read-only folder: say which file could not be written, and leave no partial copy.
     if (fs.existsSync(tmp)) fs.unlinkSync(tmp);
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`Could not write ${file} (${err.code ?? 'error'}: ${err.message}).${err.code === 'ENOSPC' ? ' The disk is full: free space and run the command again.' : ''}`);
+    throw new Error(
+      `Could not write ${file} (${err.code ?? 'error'}: ${err.message}).${err.code === 'ENOSPC' ? ' The disk is full: free space and run the command again.' : ''}`,
+    );
   }
   try {
     if (options.overwrite) {
@@ -124,9 +126,14 @@ export function toCsv(rows: readonly CsvRow[], columns?: readonly string[]): str
  */
 export function gitSha(cwd = process.cwd()): string {
   try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     const outputs = [':(top,exclude)results', ':(top,exclude)bench/results'];
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', ':(top)', ...outputs], { cwd, stdio: ['ignore', 'pipe', 'ignore'] })
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', ':(top)', ...outputs], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .toString()
       .trim();
     return dirty === '' ? sha : `${sha}-dirty`;
@@ -169,7 +176,8 @@ export function validateMetricsFile(value: unknown, file = 'metrics.json'): Metr
   }
   if (typeof m['date'] !== 'string' || Number.isNaN(Date.parse(m['date']))) fail(file, 'metadata.date', 'an ISO 8601 date string', m['date']);
   if (typeof m['seed'] !== 'number' || !Number.isInteger(m['seed'])) fail(file, 'metadata.seed', 'an integer', m['seed']);
-  if (m['backendDetail'] !== undefined && typeof m['backendDetail'] !== 'string') fail(file, 'metadata.backendDetail', 'a string when present', m['backendDetail']);
+  if (m['backendDetail'] !== undefined && typeof m['backendDetail'] !== 'string')
+    fail(file, 'metadata.backendDetail', 'a string when present', m['backendDetail']);
   const metrics = top['metrics'];
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) fail(file, 'metrics', 'an object', metrics);
   checkMetricValue(file, 'metrics', metrics);
@@ -206,13 +214,7 @@ export function isUnfinishedRun(dir: string): boolean {
  * Creates a run folder with its `config.json`; fails if the run already has results unless `overwrite`. A folder
  * left unfinished by a failed attempt (config.json, no metrics.json) holds nothing worth keeping: it is reused.
  */
-export function createRun(
-  root: string,
-  experiment: string,
-  run: string,
-  config: unknown,
-  options: WriteOptions = {},
-): string {
+export function createRun(root: string, experiment: string, run: string, config: unknown, options: WriteOptions = {}): string {
   const dir = runDir(root, experiment, run);
   if (!options.overwrite && fs.existsSync(path.join(dir, 'metrics.json'))) {
     throw new Error(`Run ${dir} already has results (metrics.json). Pass overwrite: true (--overwrite) or another run name.`);

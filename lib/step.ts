@@ -46,10 +46,12 @@ export interface StepResult {
 type Side = 'query' | 'target';
 
 function pixelsOf(images: readonly unknown[]): Float32Array[] {
-  return images.filter((x) => x !== null && x !== undefined).map((x, i) => {
-    if (!(x instanceof Float32Array)) throw new Error(`Training image ${i} must be decoded pixels (Float32Array), got ${typeof x}.`);
-    return x;
-  });
+  return images
+    .filter((x) => x !== null && x !== undefined)
+    .map((x, i) => {
+      if (!(x instanceof Float32Array)) throw new Error(`Training image ${i} must be decoded pixels (Float32Array), got ${typeof x}.`);
+      return x;
+    });
 }
 
 /** Embeddings [rows, D] of sequences [from, to) of one side (in (sequence, slot) order). */
@@ -83,7 +85,13 @@ export function batchLoss(q: tf.Tensor2D, t: tf.Tensor2D, packed: PackedBatch, o
 
 async function readValues(out: LossOutput): Promise<StepValues> {
   const names = Object.keys(out.parts);
-  const scalars = [out.total, out.diagnostics.positive, out.diagnostics.hardestNegative, out.diagnostics.accuracy, ...names.map((n) => out.parts[n] as tf.Scalar)];
+  const scalars = [
+    out.total,
+    out.diagnostics.positive,
+    out.diagnostics.hardestNegative,
+    out.diagnostics.accuracy,
+    ...names.map((n) => out.parts[n] as tf.Scalar),
+  ];
   const stacked = tf.stack(scalars);
   const data = await stacked.data();
   stacked.dispose();
@@ -110,12 +118,15 @@ function trainables(model: Embedder, opts: StepOptions): tf.Variable[] {
 /** Full-batch forward and backward. */
 export async function fullBatchStep(model: Embedder, packed: PackedBatch, opts: StepOptions): Promise<StepResult> {
   let kept: LossOutput | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const q = embedSide(model, packed, 'query', 0, packed.query.length, opts, 0);
-    const t = embedSide(model, packed, 'target', 0, packed.target.length, opts, 0);
-    kept = keepAll(batchLoss(q, t, packed, opts));
-    return kept.total;
-  }, trainables(model, opts));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const q = embedSide(model, packed, 'query', 0, packed.query.length, opts, 0);
+      const t = embedSide(model, packed, 'target', 0, packed.target.length, opts, 0);
+      kept = keepAll(batchLoss(q, t, packed, opts));
+      return kept.total;
+    },
+    trainables(model, opts),
+  );
   const out = kept as unknown as LossOutput;
   const values = await readValues(out);
   disposeLoss(out);
@@ -128,7 +139,14 @@ export async function gradCacheStep(model: Embedder, packed: PackedBatch, opts: 
   const sides: Side[] = ['query', 'target'];
   const spans = sides.map((s) => chunks((s === 'query' ? packed.query : packed.target).length, opts.chunkSize));
   // 1) embeddings of every chunk, no tape
-  const full = sides.map((s, k) => tf.tidy(() => tf.concat((spans[k] ?? []).map(([a, b], c) => embedSide(model, packed, s, a, b, opts, c)), 0))) as [tf.Tensor2D, tf.Tensor2D];
+  const full = sides.map((s, k) =>
+    tf.tidy(() =>
+      tf.concat(
+        (spans[k] ?? []).map(([a, b], c) => embedSide(model, packed, s, a, b, opts, c)),
+        0,
+      ),
+    ),
+  ) as [tf.Tensor2D, tf.Tensor2D];
   // 2) the loss and its gradient w.r.t. the embeddings (and the temperature)
   let kept: LossOutput | null = null;
   const embGrads = tf.grads((q: tf.Tensor, t: tf.Tensor) => {

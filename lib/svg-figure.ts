@@ -58,7 +58,8 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
 
 type Trace = Record<string, unknown>;
 const nums = (x: unknown): number[] => (Array.isArray(x) ? x.map(Number) : []);
-const text = (t: unknown): string => (typeof t === 'string' ? t : typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string' ? ((t as { text: string }).text) : '');
+const text = (t: unknown): string =>
+  typeof t === 'string' ? t : typeof t === 'object' && t !== null && typeof (t as { text?: unknown }).text === 'string' ? (t as { text: string }).text : '';
 
 /**
  * An SVG of a figure made by lib/plot's `lines` (scatter traces, linear or log axes) or `bars` (grouped bar
@@ -68,7 +69,9 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
   const traces = figure.data;
   const kinds = new Set(traces.map((t) => String(t['type'] ?? 'scatter')));
   if (kinds.size > 1 || !(kinds.has('scatter') || kinds.has('bar') || kinds.size === 0)) {
-    throw new Error(`figureSvg draws line (scatter) or bar figures, got trace types ${[...kinds].join(', ')}; write this figure with plotly (writeFigureHtml(..., { inline: true })).`);
+    throw new Error(
+      `figureSvg draws line (scatter) or bar figures, got trace types ${[...kinds].join(', ')}; write this figure with plotly (writeFigureHtml(..., { inline: true })).`,
+    );
   }
   const width = options.width ?? 900;
   const legendRows = traces.length;
@@ -102,11 +105,13 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
     yLo = Math.min(yLo, yTicks.values[0] as number);
     yHi = Math.max(yHi, yTicks.values.at(-1) as number);
   }
-  const yPos = (v: number): number => m.top + ph - (ph * (logY ? Math.log(v / yLo) / Math.log(yHi / yLo) : (v - yLo) / (yHi - yLo)));
+  const yPos = (v: number): number => m.top + ph - ph * (logY ? Math.log(v / yLo) / Math.log(yHi / yLo) : (v - yLo) / (yHi - yLo));
   const axisLines = `<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}" stroke="#444"/><line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + ph}" stroke="#444"/>`;
   yTicks.values.forEach((v, i) => {
     const y = yPos(v).toFixed(1);
-    out.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#e5e5e5"/><text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(yTicks.labels[i] as string)}</text>`);
+    out.push(
+      `<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#e5e5e5"/><text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(yTicks.labels[i] as string)}</text>`,
+    );
   });
   const yTitle = text(yaxis['title']);
   if (yTitle !== '') out.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yTitle)}</text>`);
@@ -122,7 +127,9 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
         if (v === undefined || !Number.isFinite(v)) return;
         const x = m.left + slot * ci + slot * 0.1 + bw * ti;
         const [y0, y1] = [yPos(Math.max(0, logY ? yLo : 0)), yPos(v)];
-        out.push(`<rect x="${x.toFixed(1)}" y="${Math.min(y0, y1).toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.abs(y0 - y1).toFixed(1)}" fill="${colour(ti)}"><title>${esc(`${String(t['name'] ?? '')}: ${c} ${v}`)}</title></rect>`);
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${Math.min(y0, y1).toFixed(1)}" width="${bw.toFixed(1)}" height="${Math.abs(y0 - y1).toFixed(1)}" fill="${colour(ti)}"><title>${esc(`${String(t['name'] ?? '')}: ${c} ${v}`)}</title></rect>`,
+        );
       });
     });
   } else {
@@ -136,10 +143,12 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
       xLo = Math.min(xLo, xTicks.values[0] as number);
       xHi = Math.max(xHi, xTicks.values.at(-1) as number);
     }
-    const xPos = (v: number): number => m.left + (pw * (logX ? Math.log(v / xLo) / Math.log(xHi / xLo) : (v - xLo) / (xHi - xLo)));
+    const xPos = (v: number): number => m.left + pw * (logX ? Math.log(v / xLo) / Math.log(xHi / xLo) : (v - xLo) / (xHi - xLo));
     xTicks.values.forEach((v, i) => {
       const x = xPos(v).toFixed(1);
-      out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="#f0f0f0"/><text x="${x}" y="${m.top + ph + 18}" text-anchor="middle">${esc(xTicks.labels[i] as string)}</text>`);
+      out.push(
+        `<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="#f0f0f0"/><text x="${x}" y="${m.top + ph + 18}" text-anchor="middle">${esc(xTicks.labels[i] as string)}</text>`,
+      );
     });
     traces.forEach((t, ti) => {
       const [tx, ty] = [nums(t['x']), nums(t['y'])];
@@ -147,7 +156,10 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
         const y = ty[i] as number;
         return Number.isFinite(x) && Number.isFinite(y) && (!logX || x > 0) && (!logY || y > 0) ? [`${xPos(x).toFixed(1)},${yPos(y).toFixed(1)}`] : [];
       });
-      if (pts.length > 0) out.push(`<polyline fill="none" stroke="${colour(ti)}" stroke-width="2" points="${pts.join(' ')}"><title>${esc(String(t['name'] ?? ''))}</title></polyline>`);
+      if (pts.length > 0)
+        out.push(
+          `<polyline fill="none" stroke="${colour(ti)}" stroke-width="2" points="${pts.join(' ')}"><title>${esc(String(t['name'] ?? ''))}</title></polyline>`,
+        );
       if (pts.length <= 40) for (const p of pts) out.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${colour(ti)}"/>`);
     });
   }
@@ -156,7 +168,9 @@ export function figureSvg(figure: Figure, options: { width?: number; height?: nu
   out.push(axisLines);
   traces.forEach((t, i) => {
     const y = m.top + 10 + 20 * i;
-    out.push(`<rect x="${m.left + pw + 16}" y="${y - 6}" width="14" height="12" fill="${colour(i)}"/><text x="${m.left + pw + 36}" y="${y}" dominant-baseline="middle">${esc(String(t['name'] ?? `trace ${i}`))}</text>`);
+    out.push(
+      `<rect x="${m.left + pw + 16}" y="${y - 6}" width="14" height="12" fill="${colour(i)}"/><text x="${m.left + pw + 36}" y="${y}" dominant-baseline="middle">${esc(String(t['name'] ?? `trace ${i}`))}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

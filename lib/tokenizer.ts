@@ -200,7 +200,9 @@ export class Tokenizer {
     bpeIds.forEach((bpeId, i) => {
       const bytes = bpeBytes(bpeId);
       if (bytes.length < 2) {
-        throw new Error(`Vocabulary entry ${i} (o200k id ${bpeId}) is a single byte; bytes have fixed ids ${BYTE_OFFSET}..${BPE_OFFSET - 1}. Rebuild the vocabulary with Tokenizer.fromCorpus.`);
+        throw new Error(
+          `Vocabulary entry ${i} (o200k id ${bpeId}) is a single byte; bytes have fixed ids ${BYTE_OFFSET}..${BPE_OFFSET - 1}. Rebuild the vocabulary with Tokenizer.fromCorpus.`,
+        );
       }
       if ((this.toCompact[bpeId] as number) >= BPE_OFFSET) {
         throw new Error(`Vocabulary lists o200k id ${bpeId} twice (entries ${(this.toCompact[bpeId] as number) - BPE_OFFSET} and ${i}).`);
@@ -216,7 +218,8 @@ export class Tokenizer {
    */
   static fromCorpus(texts: Iterable<string>, options: Partial<VocabularyOptions> = {}): Tokenizer {
     for (const key of Object.keys(options)) {
-      if (!(key in DEFAULT_VOCABULARY_OPTIONS)) throw new Error(`Unknown vocabulary option "${key}"; known options: ${Object.keys(DEFAULT_VOCABULARY_OPTIONS).join(', ')}.`);
+      if (!(key in DEFAULT_VOCABULARY_OPTIONS))
+        throw new Error(`Unknown vocabulary option "${key}"; known options: ${Object.keys(DEFAULT_VOCABULARY_OPTIONS).join(', ')}.`);
     }
     const opts = { ...DEFAULT_VOCABULARY_OPTIONS, ...options };
     if (opts.maxBpeTokens !== null && !(Number.isInteger(opts.maxBpeTokens) && opts.maxBpeTokens >= 0)) {
@@ -245,7 +248,9 @@ export class Tokenizer {
     const v = json as Partial<VocabularyJson> | null;
     const where = 'Tokenizer.fromJSON';
     if (v === null || typeof v !== 'object' || v.format !== VOCABULARY_FORMAT) {
-      throw new Error(`${where}: expected an object with format "${VOCABULARY_FORMAT}", got ${JSON.stringify(v?.format ?? v)}. Save vocabularies with Tokenizer.save / toJSON.`);
+      throw new Error(
+        `${where}: expected an object with format "${VOCABULARY_FORMAT}", got ${JSON.stringify(v?.format ?? v)}. Save vocabularies with Tokenizer.save / toJSON.`,
+      );
     }
     if (v.version !== VOCABULARY_VERSION) {
       throw new Error(`${where}: vocabulary version ${v.version} is not supported (this library reads version ${VOCABULARY_VERSION}).`);
@@ -324,7 +329,9 @@ export class Tokenizer {
     for (const id of ids) {
       const bytes = this.idBytes[id];
       if (bytes === undefined) {
-        throw new Error(`Tokenizer.decode: id ${id} is outside the vocabulary [0, ${this.vocabSize}). Was the checkpoint trained with another vocabulary (fingerprint ${this.fingerprint()})?`);
+        throw new Error(
+          `Tokenizer.decode: id ${id} is outside the vocabulary [0, ${this.vocabSize}). Was the checkpoint trained with another vocabulary (fingerprint ${this.fingerprint()})?`,
+        );
       }
       parts.push(bytes);
       length += bytes.length;

@@ -9,7 +9,16 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { log } from './log';
 import type { LearnableTemperature } from './loss';
-import { checkBinary, checkpointDirs, integrityOf, Integrity, loadCheckpointInto, readCheckpointMetadata, readJsonFile, saveCheckpoint } from './model/checkpoint';
+import {
+  checkBinary,
+  checkpointDirs,
+  integrityOf,
+  Integrity,
+  loadCheckpointInto,
+  readCheckpointMetadata,
+  readJsonFile,
+  saveCheckpoint,
+} from './model/checkpoint';
 import type { Embedder } from './model/embedder';
 import type { AdamW } from './optim';
 
@@ -32,7 +41,14 @@ export async function maxAbsWeight(model: Embedder): Promise<number> {
 }
 
 /** Save model, optimizer and trainer state as checkpoint `step` of the run; keep the last `c.keepCheckpoints`. */
-export async function saveTrainState(runDir: string, step: number, model: Embedder, opt: AdamW, temp: LearnableTemperature | null, c: { keepCheckpoints: number }): Promise<void> {
+export async function saveTrainState(
+  runDir: string,
+  step: number,
+  model: Embedder,
+  opt: AdamW,
+  temp: LearnableTemperature | null,
+  c: { keepCheckpoints: number },
+): Promise<void> {
   const dir = path.join(runDir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
   const state = opt.state();
   const tensors: tf.NamedTensorMap = { ...state.tensors };

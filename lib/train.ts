@@ -19,7 +19,16 @@ import type { MaskKind } from './dialogue';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
-import { CounterpartMaskOptions, DEFAULT_COUNTERPART_MASK, packMultiTurn, packReconstruction, packSingleTurn, PackedBatch, QueryTargetPair, sampleSinglePair } from './packing';
+import {
+  CounterpartMaskOptions,
+  DEFAULT_COUNTERPART_MASK,
+  packMultiTurn,
+  packReconstruction,
+  packSingleTurn,
+  PackedBatch,
+  QueryTargetPair,
+  sampleSinglePair,
+} from './packing';
 import { Progress } from './progress';
 import { deriveSeed, Rng } from './random';
 import { randomShifter } from './augment';
@@ -108,9 +117,12 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   if (c.batchKinds !== 'mixed' && c.batchKinds !== 'same') throw new Error(`train.batchKinds must be 'mixed' or 'same', got '${String(c.batchKinds)}'.`);
   if (c.batchKinds === 'same' && c.packing === 'multi' && c.turns !== 1) {
     // Each image has one pair per kind: a same-kind step would silently cut every dialogue to one turn.
-    throw new Error("train.batchKinds 'same' keeps one pair per image, so it is for single-turn packing; a k-turn dialogue (packing 'multi') already holds k kinds. Use batchKinds 'mixed' with packing 'multi'.");
+    throw new Error(
+      "train.batchKinds 'same' keeps one pair per image, so it is for single-turn packing; a k-turn dialogue (packing 'multi') already holds k kinds. Use batchKinds 'mixed' with packing 'multi'.",
+    );
   }
-  if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0)) throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
+  if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0))
+    throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   return c;
 }
@@ -235,12 +247,18 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
   const runDir = options.runDir ?? null;
   if (runDir !== null) fs.mkdirSync(runDir, { recursive: true });
   const temp = c.learnTemperature ? new LearnableTemperature(c.loss.temperature) : null;
-  const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]), c.optimizer);
+  const opt = new AdamW(
+    [...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]),
+    c.optimizer,
+  );
   let start = 0;
   if (runDir !== null) cleanCheckpointLeftovers(runDir);
   if (runDir !== null && options.resume !== false) start = await resumeFromNewestIntact(runDir, model, opt, temp);
   if (runDir !== null) truncateLog(runDir, start);
-  const progress = options.progress === 'none' ? null : new Progress({ total: c.steps, every: c.logEvery, label: 'train', ...(options.progress === undefined ? {} : { mode: options.progress }) });
+  const progress =
+    options.progress === 'none'
+      ? null
+      : new Progress({ total: c.steps, every: c.logEvery, label: 'train', ...(options.progress === undefined ? {} : { mode: options.progress }) });
   const records: StepRecord[] = [];
   const began = Date.now();
   const end = Math.min(c.steps, options.stopAfter ?? c.steps);
@@ -281,10 +299,22 @@ async function scalarValue(t: tf.Scalar): Promise<number> {
   return v;
 }
 
-async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, step: number, opt: AdamW, temp: LearnableTemperature | null): Promise<StepRecord> {
+async function trainOneStep(
+  model: Embedder,
+  data: TrainData,
+  c: TrainConfig,
+  step: number,
+  opt: AdamW,
+  temp: LearnableTemperature | null,
+): Promise<StepRecord> {
   const t0 = Date.now();
   const lr = learningRate(c.schedule, step, c.steps);
-  const records = augmentRecords(await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i))), model.config.imageSize, c, step);
+  const records = augmentRecords(
+    await Promise.all(stepIndices(data.size, c.imagesPerStep, c.seed, step).map((i) => data.get(i))),
+    model.config.imageSize,
+    c,
+    step,
+  );
   const packed = packStep(model, records, c, step);
   const { values, grads } = await computeStep(model, packed, {
     loss: c.loss,
@@ -296,8 +326,7 @@ async function trainOneStep(model: Embedder, data: TrainData, c: TrainConfig, st
   if (!Number.isFinite(values.loss)) {
     tf.dispose(Object.values(grads));
     throw new NonFiniteLossError(
-      `Non-finite loss (${values.loss}) at step ${step}: the update was not applied and nothing was saved after the last checkpoint. ` +
-        divergenceAdvice(c),
+      `Non-finite loss (${values.loss}) at step ${step}: the update was not applied and nothing was saved after the last checkpoint. ` + divergenceAdvice(c),
     );
   }
   const gradNorm = await applyGradients(opt, grads, lr, c.clipNorm, (step + 1) % c.logEvery === 0 || step === 0);

@@ -61,11 +61,14 @@ function sizeOf(dir: string): number {
 }
 
 async function main(): Promise<void> {
-  const args = readArgs(process.argv.slice(2), { '--out': 'value' } as const, { unknown: (a) => `Unknown option ${a}; see the header of scripts/device-bundle.ts.` });
+  const args = readArgs(process.argv.slice(2), { '--out': 'value' } as const, {
+    unknown: (a) => `Unknown option ${a}; see the header of scripts/device-bundle.ts.`,
+  });
   const out = path.resolve(args.values.get('--out') ?? path.join(ROOT, 'device-bundle'));
   const reference = path.join(ROOT, 'bench', 'gpu-reference.json');
   if (!fs.existsSync(reference)) throw new Error(`${reference} is missing: run \`npm run bench:gpu -- --reference\` first (on the CPU).`);
-  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`The bundle carries this machine's Node binary, so it must be built on linux-x64 (this is ${process.platform}-${process.arch}).`);
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    throw new Error(`The bundle carries this machine's Node binary, so it must be built on linux-x64 (this is ${process.platform}-${process.arch}).`);
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(path.join(out, 'debs'), { recursive: true });
 

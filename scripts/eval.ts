@@ -98,32 +98,73 @@ export function parseEvalArgs(argv: readonly string[]): EvalCliConfig {
       return v;
     };
     switch (flag) {
-      case '--benchmark': c.benchmark = value(); break;
-      case '--checkpoint': c.checkpoint = value(); break;
-      case '--encoder': c.encoder = oneOf(flag, value(), ['checkpoint', 'random'] as const); break;
-      case '--dim': c.dim = intArg(flag, value()); break;
-      case '--seed': c.seed = intArg(flag, value()); break;
-      case '--backend': c.backend = oneOf(flag, value(), ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const); break;
-      case '--image-dir': c.imageDir = value(); break;
-      case '--pool': c.pools = value().split(',').map((p) => oneOf(flag, p, ['local', 'global'] as const)); break;
-      case '--instructions': c.instructions = oneOf(flag, value(), ['first', 'seeded', 'none'] as const); break;
-      case '--limit': c.limit = intArg(flag, value()); break;
-      case '--batch-size': c.batchSize = Math.max(1, intArg(flag, value())); break;
-      case '--experiment': c.experiment = value(); break;
-      case '--run': c.run = value(); break;
-      case '--results': c.results = value(); break;
-      case '--overwrite': c.overwrite = true; break;
-      case '--no-check-images': c.checkImages = false; break;
-      case '--external': c.external.push(value()); break;
-      case '--scorer': c.scorer = oneOf(flag, value(), ['js', 'tf'] as const); break;
-      case '--help': throw new Error(USAGE);
-      default: throw new Error(`Unknown option "${flag}".\n${USAGE}`);
+      case '--benchmark':
+        c.benchmark = value();
+        break;
+      case '--checkpoint':
+        c.checkpoint = value();
+        break;
+      case '--encoder':
+        c.encoder = oneOf(flag, value(), ['checkpoint', 'random'] as const);
+        break;
+      case '--dim':
+        c.dim = intArg(flag, value());
+        break;
+      case '--seed':
+        c.seed = intArg(flag, value());
+        break;
+      case '--backend':
+        c.backend = oneOf(flag, value(), ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const);
+        break;
+      case '--image-dir':
+        c.imageDir = value();
+        break;
+      case '--pool':
+        c.pools = value()
+          .split(',')
+          .map((p) => oneOf(flag, p, ['local', 'global'] as const));
+        break;
+      case '--instructions':
+        c.instructions = oneOf(flag, value(), ['first', 'seeded', 'none'] as const);
+        break;
+      case '--limit':
+        c.limit = intArg(flag, value());
+        break;
+      case '--batch-size':
+        c.batchSize = Math.max(1, intArg(flag, value()));
+        break;
+      case '--experiment':
+        c.experiment = value();
+        break;
+      case '--run':
+        c.run = value();
+        break;
+      case '--results':
+        c.results = value();
+        break;
+      case '--overwrite':
+        c.overwrite = true;
+        break;
+      case '--no-check-images':
+        c.checkImages = false;
+        break;
+      case '--external':
+        c.external.push(value());
+        break;
+      case '--scorer':
+        c.scorer = oneOf(flag, value(), ['js', 'tf'] as const);
+        break;
+      case '--help':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`Unknown option "${flag}".\n${USAGE}`);
     }
   }
   if (!/^(mini-mmeb|mini-mbeir|mmeb:.+|mbeir:.+)$/.test(c.benchmark)) {
     throw new Error(`--benchmark must be mini-mmeb, mini-mbeir, mmeb:<path> or mbeir:<path>, got "${c.benchmark}".\n${USAGE}`);
   }
-  if (c.encoder === 'checkpoint' && c.checkpoint === null) throw new Error(`Pass --checkpoint <dir>, or --encoder random for a chance-level baseline.\n${USAGE}`);
+  if (c.encoder === 'checkpoint' && c.checkpoint === null)
+    throw new Error(`Pass --checkpoint <dir>, or --encoder random for a chance-level baseline.\n${USAGE}`);
   return c;
 }
 
@@ -141,7 +182,10 @@ export function resolveBenchmark(b: string): { kind: 'mmeb' | 'mbeir'; root: str
  * same results folder.
  */
 export function checkpointName(dir: string): string {
-  const parts = path.resolve(dir).split(path.sep).filter((p) => p !== '');
+  const parts = path
+    .resolve(dir)
+    .split(path.sep)
+    .filter((p) => p !== '');
   const last = parts.at(-1) ?? 'checkpoint';
   if (last === 'model') return parts.slice(-3, -1).join('-') || last;
   if (/^step-\d+$/.test(last) && parts.at(-2) === 'checkpoints') return [...parts.slice(-4, -2), last].join('-');
@@ -180,10 +224,23 @@ async function runMmeb(c: EvalCliConfig, root: string, encoder: Encoder, dir: st
     num_ties: files[e.name]?.['num_ties'],
   }));
   writeCsv(dir, 'mmeb', rows, opts);
-  printMmeb(summary, entries.map((e) => e.name), external);
+  printMmeb(
+    summary,
+    entries.map((e) => e.name),
+    external,
+  );
   const chance = mmebChanceSummary(files, entries);
-  console.log(`chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASKS.map((t) => `${META_TASK_LABEL[t]} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`);
-  return { benchmark: 'mmeb', ...summary, metaTask: { ...summary.metaTask }, perDataset: summary.perDataset, chance: { overall: chance.overall, IND: chance.IND, OOD: chance.OOD, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset }, limit: c.limit };
+  console.log(
+    `chance (random embeddings, from the rows): overall ${chance.overall.toFixed(1)}; ${MMEB_META_TASKS.map((t) => `${META_TASK_LABEL[t]} ${(chance.metaTask[t] ?? NaN).toFixed(1)}`).join(', ')}`,
+  );
+  return {
+    benchmark: 'mmeb',
+    ...summary,
+    metaTask: { ...summary.metaTask },
+    perDataset: summary.perDataset,
+    chance: { overall: chance.overall, IND: chance.IND, OOD: chance.OOD, metaTask: { ...chance.metaTask }, perDataset: chance.perDataset },
+    limit: c.limit,
+  };
 }
 
 /** An external model's MMEB scores, read and checked before our evaluation starts. */
@@ -210,7 +267,10 @@ function printMmeb(summary: ReturnType<typeof mmebSummary>, names: string[], oth
   for (const n of names) out.push(line(n, summary.perDataset[n] ?? null, (s) => s.perDataset[n]));
   out.push('-'.repeat(head.length));
   for (const t of MMEB_META_TASKS) out.push(line(META_TASK_LABEL[t], summary.metaTask[t], (s) => s.metaTask[t]));
-  out.push(line('IND', summary.IND, (s) => s.IND), line('OOD', summary.OOD, (s) => s.OOD));
+  out.push(
+    line('IND', summary.IND, (s) => s.IND),
+    line('OOD', summary.OOD, (s) => s.OOD),
+  );
   out.push(line(`Overall (${summary.numDatasets} sets)`, summary.overall, (s) => s.overall));
   if (!summary.complete) out.push(`(incomplete: ${summary.missing.length} catalogue data sets not scored)`);
   console.log(out.join('\n'));
@@ -233,18 +293,32 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
     const scores = pool === 'local' ? res.local : res.global;
     for (const [task, s] of Object.entries(scores)) {
       appendLog(dir, { benchmark: 'mbeir', pool, task, ...s });
-      rows.push({ task, taskType: TASK_NOTATION[s['task_id'] as number], pool, metric: `Recall@${s['k']}`, score: 100 * (s['score'] as number), 'hit@1': 100 * (s['hit@1'] as number), 'recall@5': 100 * (s['recall@5'] as number), num_queries: s['num_queries'] });
+      rows.push({
+        task,
+        taskType: TASK_NOTATION[s['task_id'] as number],
+        pool,
+        metric: `Recall@${s['k']}`,
+        score: 100 * (s['score'] as number),
+        'hit@1': 100 * (s['hit@1'] as number),
+        'recall@5': 100 * (s['recall@5'] as number),
+        num_queries: s['num_queries'],
+      });
     }
     const sum = mbeirSummary(scores);
     const chance = mbeirChanceSummary(scores);
     metrics[pool] = { ...sum, groups: { ...sum.groups }, chance: { average: chance.average, perTask: chance.perTask } };
   }
   writeCsv(dir, 'mbeir', rows, { overwrite: c.overwrite });
-  const table = rows.map((r) => `${String(r['task']).padEnd(22)} ${String(r['taskType']).padEnd(16)} ${String(r['pool']).padEnd(7)} ${String(r['metric']).padEnd(10)} ${pct(r['score'] as number)}`);
+  const table = rows.map(
+    (r) =>
+      `${String(r['task']).padEnd(22)} ${String(r['taskType']).padEnd(16)} ${String(r['pool']).padEnd(7)} ${String(r['metric']).padEnd(10)} ${pct(r['score'] as number)}`,
+  );
   for (const pool of c.pools) {
     const m = metrics[pool] as { average: number; numTasks: number; complete: boolean };
     const chance = (metrics[pool] as { chance: { average: number } }).chance.average;
-    table.push(`${pool} average over ${m.numTasks} sets: ${m.average.toFixed(1)}${m.complete ? '' : ' (incomplete: not all 16 M-BEIR sets)'}; chance (random embeddings) ${chance.toFixed(2)}`);
+    table.push(
+      `${pool} average over ${m.numTasks} sets: ${m.average.toFixed(1)}${m.complete ? '' : ' (incomplete: not all 16 M-BEIR sets)'}; chance (random embeddings) ${chance.toFixed(2)}`,
+    );
   }
   console.log(table.join('\n'));
   return metrics;
@@ -254,7 +328,8 @@ async function runMbeir(c: EvalCliConfig, root: string, encoder: Encoder, dir: s
 export async function main(argv: readonly string[]): Promise<string> {
   const c = parseEvalArgs(argv);
   const bench = resolveBenchmark(c.benchmark);
-  if (c.external.length > 0 && bench.kind !== 'mmeb') throw new Error('--external compares MMEB score files: use it with an MMEB benchmark (mini-mmeb or mmeb:<path>).');
+  if (c.external.length > 0 && bench.kind !== 'mmeb')
+    throw new Error('--external compares MMEB score files: use it with an MMEB benchmark (mini-mmeb or mmeb:<path>).');
   const external = bench.kind === 'mmeb' ? readExternal(c.external, bench.root, c.imageDir) : [];
   const { encoder, backend, backendDetail, name } = await makeEncoder(c);
   c.run ??= `${name}-${bench.name}`;
@@ -268,7 +343,22 @@ export async function main(argv: readonly string[]): Promise<string> {
   const t0 = Date.now();
   const metrics = bench.kind === 'mmeb' ? await runMmeb(c, bench.root, encoder, dir, external) : await runMbeir(c, bench.root, encoder, dir);
   metrics['seconds'] = (Date.now() - t0) / 1000;
-  writeMetrics(dir, { metadata: { experiment: c.experiment, run: c.run, gitSha: gitSha(), date: new Date().toISOString(), backend, ...(backendDetail === undefined ? {} : { backendDetail }), seed: c.seed }, metrics }, { overwrite: c.overwrite });
+  writeMetrics(
+    dir,
+    {
+      metadata: {
+        experiment: c.experiment,
+        run: c.run,
+        gitSha: gitSha(),
+        date: new Date().toISOString(),
+        backend,
+        ...(backendDetail === undefined ? {} : { backendDetail }),
+        seed: c.seed,
+      },
+      metrics,
+    },
+    { overwrite: c.overwrite },
+  );
   log.info(`eval: wrote ${dir}`);
   return dir;
 }

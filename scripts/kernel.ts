@@ -26,7 +26,7 @@ export function kernelSpec(): Record<string, unknown> {
 
 export function kernelDir(user: boolean): string {
   const base = user
-    ? process.env['JUPYTER_DATA_DIR'] ?? path.join(os.homedir(), '.local', 'share', 'jupyter')
+    ? (process.env['JUPYTER_DATA_DIR'] ?? path.join(os.homedir(), '.local', 'share', 'jupyter'))
     : path.join(root, '.jupyter', 'share', 'jupyter');
   // A project-specific name: registering never replaces another project's (or a global) tslab kernel.
   return path.join(base, 'kernels', KERNEL_NAME);

@@ -41,8 +41,17 @@ function main(): number {
     const start = Date.now();
     const r = spawnSync(
       jupyter,
-      ['nbconvert', '--to', 'notebook', '--execute', `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
-        '--ExecutePreprocessor.timeout=900', '--output-dir', out, path.join(dir, nb)],
+      [
+        'nbconvert',
+        '--to',
+        'notebook',
+        '--execute',
+        `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+        '--ExecutePreprocessor.timeout=900',
+        '--output-dir',
+        out,
+        path.join(dir, nb),
+      ],
       { cwd: dir, env, encoding: 'utf8' },
     );
     const secs = ((Date.now() - start) / 1000).toFixed(1);

@@ -16,7 +16,15 @@ import type { ModelPreset } from '../lib/model/config';
 import { BaseRunOverrides, resolveBaseRun, runBase } from '../lib/pretrain/run';
 
 async function main(argv: readonly string[]): Promise<void> {
-  const spec = { '--preset': 'value', '--name': 'value', '--root': 'value', '--set': 'list', '--backend': 'value', '--stop-after': 'value', '--reevaluate': 'flag' } as const;
+  const spec = {
+    '--preset': 'value',
+    '--name': 'value',
+    '--root': 'value',
+    '--set': 'list',
+    '--backend': 'value',
+    '--stop-after': 'value',
+    '--reevaluate': 'flag',
+  } as const;
   const p = readArgs(argv, spec, { unknown: (a) => `Unknown argument ${a}; see the header of scripts/pretrain.ts.` });
   const preset = (p.values.get('--preset') ?? 'small') as ModelPreset;
   const name = p.values.get('--name');
@@ -31,7 +39,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const report = await initBackend({ backend: backend as never });
   log.info(`backend: ${describeBackend(report)}`);
   await buildData({ outDir: cfg.data.dir });
-  const out = await runBase(cfg, { ...(name === undefined ? {} : { name }), ...(root === undefined ? {} : { root }), ...(stopAfter === undefined ? {} : { stopAfter }), reevaluate });
+  const out = await runBase(cfg, {
+    ...(name === undefined ? {} : { name }),
+    ...(root === undefined ? {} : { root }),
+    ...(stopAfter === undefined ? {} : { stopAfter }),
+    reevaluate,
+  });
   log.info(out.skipped ? `${out.dir} is finished already` : `wrote ${out.dir}`);
   console.log(JSON.stringify(out.metrics.metrics, null, 1));
 }

@@ -15,7 +15,10 @@ describe('ambiguous candidates', () => {
     const rng = new Rng(4);
     for (let trial = 0; trial < 30; trial++) {
       const n = 2 + rng.int(6);
-      const cands: [string, CandidateContent][] = Array.from({ length: n }, (_, i) => [`d${i}`, { text: `t${rng.int(3)}`, image: rng.int(2) === 0 ? '' : `i${rng.int(2)}` }]);
+      const cands: [string, CandidateContent][] = Array.from({ length: n }, (_, i) => [
+        `d${i}`,
+        { text: `t${rng.int(3)}`, image: rng.int(2) === 0 ? '' : `i${rng.int(2)}` },
+      ]);
       const positives = cands.filter(() => rng.int(3) === 0).map(([id]) => id);
       if (positives.length === 0) positives.push('d0');
       const naive = positives.some((p) => {
@@ -27,14 +30,29 @@ describe('ambiguous candidates', () => {
   });
 
   it('says which query, positive and twin, and passes identical copies that are all relevant', () => {
-    const candidates = new Map<string, CandidateContent>([['a', { text: 'x', image: '' }], ['b', { text: 'x', image: '' }], ['c', { text: 'x', image: 'p.png' }]]);
-    assert.throws(() => assertUnambiguous('set S', [{ query: 'q1', positives: ['a'], candidates }]), /set S: 1 queries .*query q1: positive a and non-relevant b are both "x"/);
+    const candidates = new Map<string, CandidateContent>([
+      ['a', { text: 'x', image: '' }],
+      ['b', { text: 'x', image: '' }],
+      ['c', { text: 'x', image: 'p.png' }],
+    ]);
+    assert.throws(
+      () => assertUnambiguous('set S', [{ query: 'q1', positives: ['a'], candidates }]),
+      /set S: 1 queries .*query q1: positive a and non-relevant b are both "x"/,
+    );
     assert.doesNotThrow(() => assertUnambiguous('set S', [{ query: 'q1', positives: ['a', 'b'], candidates }]));
     assert.doesNotThrow(() => assertUnambiguous('set S', [{ query: 'q1', positives: ['c'], candidates }]));
   });
 
   it('emoji passages name what sets a variant apart, and its code points', () => {
-    const base = { kind: 'emoji', family: 'f', label: 'person running', names: {}, tags: { en: ['run', 'race'] }, categories: { group: { en: 'people & body' }, subgroup: { en: 'person-activity' } }, images: [] };
+    const base = {
+      kind: 'emoji',
+      family: 'f',
+      label: 'person running',
+      names: {},
+      tags: { en: ['run', 'race'] },
+      categories: { group: { en: 'people & body' }, subgroup: { en: 'person-activity' } },
+      images: [],
+    };
     const facts = { groupKey: 'people-body', subgroupKey: 'person-activity', version: 4, tones: [] as number[], associations: [], shortcodes: [] };
     const plain = passage({ ...base, id: 'emoji:1F3C3', emoji: { ...facts, hexcode: '1F3C3' } } as unknown as Concept);
     const dark = passage({ ...base, id: 'emoji:1F3C3-1F3FF', emoji: { ...facts, hexcode: '1F3C3-1F3FF', tones: [5] } } as unknown as Concept);

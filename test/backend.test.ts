@@ -12,11 +12,13 @@ import { enableNativeBlas, nativeBlasStatus } from '../lib/backend/native-blas';
 
 async function runOn(backend: 'cpu' | 'wasm', fn: Case): Promise<Float32Array[]> {
   await initBackend({ backend });
-  return tf.tidy(() => fn()).map((t) => {
-    const data = t.dataSync() as Float32Array;
-    t.dispose();
-    return Float32Array.from(data);
-  });
+  return tf
+    .tidy(() => fn())
+    .map((t) => {
+      const data = t.dataSync() as Float32Array;
+      t.dispose();
+      return Float32Array.from(data);
+    });
 }
 
 async function assertParity(fn: Case, tol = 1e-5): Promise<void> {
@@ -60,7 +62,12 @@ describe('backend: wasm matches cpu', function () {
   });
 
   for (const rank of [2, 3, 4]) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       it(`matMul rank ${rank}, transposeA=${ta}, transposeB=${tb}: values and gradients`, async () => {
         const batch = [3, 2].slice(0, rank - 2);
         const [m, k, n] = [7, 5, 6];
@@ -93,7 +100,16 @@ describe('backend: wasm matches cpu', function () {
     try {
       assert.ok(isMatMulFixActive());
       const before = { ...matMulFixStats };
-      tf.tidy(() => valueAndGrads((a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor), [[4, 3], [3, 2]], 1));
+      tf.tidy(() =>
+        valueAndGrads(
+          (a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor),
+          [
+            [4, 3],
+            [3, 2],
+          ],
+          1,
+        ),
+      );
       // 2 forwards (probe + inside grads); backward: dA = dY·Bᵀ, dB = Aᵀ·dY → 2 calls, 2 transposed operands.
       assert.equal(matMulFixStats.calls - before.calls, 4);
       assert.equal(matMulFixStats.transposedOperands - before.transposedOperands, 2);
@@ -152,12 +168,20 @@ describe('backend: wasm matches cpu', function () {
   it('attention pieces: 4-D transpose, masked softmax, sigmoid/SiLU, rotary-style slicing', async () => {
     await assertParity(() => [
       ...valueAndGrads((x) => tf.transpose(tf.reshape(x as tf.Tensor, [2, 5, 3, 4]), [0, 2, 1, 3]), [[2, 5, 12]], 31),
-      ...valueAndGrads((x) => tf.softmax(tf.add(x as tf.Tensor, tf.linalg.bandPart(tf.fill([5, 5], -1e9), 0, -1).sub(tf.linalg.bandPart(tf.fill([5, 5], -1e9), 0, 0)))), [[2, 5, 5]], 32),
+      ...valueAndGrads(
+        (x) => tf.softmax(tf.add(x as tf.Tensor, tf.linalg.bandPart(tf.fill([5, 5], -1e9), 0, -1).sub(tf.linalg.bandPart(tf.fill([5, 5], -1e9), 0, 0)))),
+        [[2, 5, 5]],
+        32,
+      ),
       ...valueAndGrads((x) => tf.mul(x as tf.Tensor, tf.sigmoid(x as tf.Tensor)), [[3, 8]], 33),
-      ...valueAndGrads((x) => {
-        const [a, b] = tf.split(x as tf.Tensor, 2, -1) as [tf.Tensor, tf.Tensor];
-        return tf.concat([tf.neg(b), a], -1);
-      }, [[2, 3, 8]], 34),
+      ...valueAndGrads(
+        (x) => {
+          const [a, b] = tf.split(x as tf.Tensor, 2, -1) as [tf.Tensor, tf.Tensor];
+          return tf.concat([tf.neg(b), a], -1);
+        },
+        [[2, 3, 8]],
+        34,
+      ),
       ...valueAndGrads((x) => tf.div(x as tf.Tensor, tf.norm(x as tf.Tensor, 'euclidean', -1, true)), [[4, 6]], 35),
     ]);
   });

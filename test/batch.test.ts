@@ -37,7 +37,10 @@ describe('batch: collate', () => {
     const b = collate(seqs);
     assert.equal(b.batchSize, 2);
     assert.equal(b.seqLen, Math.max(...seqs.map((s) => s.ids.length)));
-    assert.deepEqual(b.lengths, seqs.map((s) => s.ids.length));
+    assert.deepEqual(
+      b.lengths,
+      seqs.map((s) => s.ids.length),
+    );
     seqs.forEach((s, i) => {
       const row = [...b.ids.slice(i * b.seqLen, (i + 1) * b.seqLen)];
       const turns = [...b.turnIndex.slice(i * b.seqLen, (i + 1) * b.seqLen)];
@@ -83,7 +86,12 @@ describe('batch: collate', () => {
   it('fails on a dialogue whose first turn cannot fit, naming its id and lengths', () => {
     const s = render({ turns: ['apple', 'red'], image: true }, 'causal', 'rec-9/query');
     const first = render({ turns: ['apple'], image: true }, 'causal').ids.length;
-    assert.throws(() => collate([s], { maxLen: first - 1 }), new RegExp(`#0 \\("rec-9/query"\\) has ${s.ids.length} tokens and cannot fit maxLen ${first - 1}: its system prompt and first turn alone take ${first} tokens`));
+    assert.throws(
+      () => collate([s], { maxLen: first - 1 }),
+      new RegExp(
+        `#0 \\("rec-9/query"\\) has ${s.ids.length} tokens and cannot fit maxLen ${first - 1}: its system prompt and first turn alone take ${first} tokens`,
+      ),
+    );
     assert.throws(() => collate([s], { maxLen: first, truncation: 'error' }), /over maxLen/);
     assert.equal(collate([s], { maxLen: first }).droppedTurns?.[0], 1);
   });
@@ -101,7 +109,12 @@ describe('batch: collate', () => {
 describe('batch: attention mask', () => {
   const batches = fc
     .tuple(fc.array(dialogue, { minLength: 1, maxLength: 3 }), fc.constantFrom(...MASK_KINDS), fc.integer({ min: 1, max: 8 }))
-    .map(([ds, kind, bucket]) => collate(ds.map((d) => render(d, kind)), { bucketSize: bucket }));
+    .map(([ds, kind, bucket]) =>
+      collate(
+        ds.map((d) => render(d, kind)),
+        { bucketSize: bucket },
+      ),
+    );
 
   it('equals the naive pairwise twin for every mask kind, with padding', () => {
     fc.assert(
@@ -165,7 +178,14 @@ describe('batch: attention mask', () => {
     const mask = attentionMask(batch);
     assert.deepEqual(mask.shape, [2, 1, batch.seqLen, batch.seqLen]);
     assert.deepEqual([...mask.dataSync()], [...attentionMaskData(batch)]);
-    const finite = tf.tidy(() => tf.softmax(tf.add(tf.zeros(mask.shape), mask)).isFinite().all().dataSync()[0]);
+    const finite = tf.tidy(
+      () =>
+        tf
+          .softmax(tf.add(tf.zeros(mask.shape), mask))
+          .isFinite()
+          .all()
+          .dataSync()[0],
+    );
     assert.equal(finite, 1);
     mask.dispose();
     assert.equal(tf.memory().numTensors, before);

@@ -24,9 +24,11 @@ function naiveRecall(n: number, r: number, k: number): number {
 
 describe('chance levels', () => {
   it('Recall@k of a random ranking matches exhaustive counting', () => {
-    for (const n of [1, 3, 6, 10]) for (let r = 0; r <= n; r++) for (let k = 0; k <= n; k++) {
-      assert.ok(Math.abs(recallAtKChance(n, r, k) - naiveRecall(n, r, k)) < 1e-12, `n=${n} r=${r} k=${k}`);
-    }
+    for (const n of [1, 3, 6, 10])
+      for (let r = 0; r <= n; r++)
+        for (let k = 0; k <= n; k++) {
+          assert.ok(Math.abs(recallAtKChance(n, r, k) - naiveRecall(n, r, k)) < 1e-12, `n=${n} r=${r} k=${k}`);
+        }
     assert.throws(() => recallAtKChance(5, 6, 1), /0 ≤ r ≤ n/);
   });
 

@@ -27,7 +27,9 @@ function records(n: number, size: number, pairs: number): TrainRecord[] {
 }
 
 describe('coherence probe', () => {
-  const texts = records(1, 2, 4).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(p.query as string[])])).concat(COLOURS);
+  const texts = records(1, 2, 4)
+    .flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(p.query as string[])]))
+    .concat(COLOURS);
   const tokenizer = Tokenizer.fromCorpus(texts);
   let model: Embedder;
 

@@ -6,7 +6,15 @@ import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  agreementBySlot, alignment, coherenceSummary, modalityGap, pairCosines, principalAxes, projectRows, turnAgreement, uniformity,
+  agreementBySlot,
+  alignment,
+  coherenceSummary,
+  modalityGap,
+  pairCosines,
+  principalAxes,
+  projectRows,
+  turnAgreement,
+  uniformity,
 } from '../lib/analysis/coherence';
 import { Rng } from '../lib/random';
 
@@ -78,7 +86,21 @@ describe('coherence measures', () => {
   });
 
   it('alignment by hand: pairs at distances 0 and 2 give (0 + 4) / 2 = 2', () => {
-    assert.ok(Math.abs(alignment(flat([[1, 0], [0, 1]]), flat([[1, 0], [0, -1]]), 2) - 2) < 1e-6);
+    assert.ok(
+      Math.abs(
+        alignment(
+          flat([
+            [1, 0],
+            [0, 1],
+          ]),
+          flat([
+            [1, 0],
+            [0, -1],
+          ]),
+          2,
+        ) - 2,
+      ) < 1e-6,
+    );
   });
 
   it('uniformity matches the loop twin, for unit and non-unit rows and another t', () => {
@@ -90,12 +112,39 @@ describe('coherence measures', () => {
   });
 
   it('uniformity by hand: two opposite unit vectors give −t·4 = −8; identical points give 0', () => {
-    assert.ok(Math.abs(uniformity(flat([[1, 0], [-1, 0]]), 2) - -8) < 1e-5);
-    assert.ok(Math.abs(uniformity(flat([[0.6, 0.8], [0.6, 0.8], [0.6, 0.8]]), 2)) < 1e-6);
+    assert.ok(
+      Math.abs(
+        uniformity(
+          flat([
+            [1, 0],
+            [-1, 0],
+          ]),
+          2,
+        ) - -8,
+      ) < 1e-5,
+    );
+    assert.ok(
+      Math.abs(
+        uniformity(
+          flat([
+            [0.6, 0.8],
+            [0.6, 0.8],
+            [0.6, 0.8],
+          ]),
+          2,
+        ),
+      ) < 1e-6,
+    );
   });
 
   it('uniformity does not underflow for far-apart points (log-sum-exp)', () => {
-    const u = uniformity(flat([[100, 0], [-100, 0]]), 2);
+    const u = uniformity(
+      flat([
+        [100, 0],
+        [-100, 0],
+      ]),
+      2,
+    );
     assert.ok(Math.abs(u - -2 * 200 ** 2) < 1, `got ${u}`);
   });
 
@@ -110,11 +159,29 @@ describe('coherence measures', () => {
   });
 
   it('modality gap by hand: centroids (1, 0) and (0, 1) are √2 apart and orthogonal', () => {
-    const g = modalityGap(flat([[1, 1], [1, -1]]), flat([[0, 1]]), 2);
+    const g = modalityGap(
+      flat([
+        [1, 1],
+        [1, -1],
+      ]),
+      flat([[0, 1]]),
+      2,
+    );
     assert.ok(Math.abs(g.distance - Math.SQRT2) < 1e-9);
     assert.ok(Math.abs(g.centroidCosine) < 1e-9);
     assert.equal(g.normX, 1);
-    assert.equal(modalityGap(flat([[1, 0], [-1, 0]]), flat([[0, 1]]), 2).centroidCosine, 0, 'a zero centroid has cosine 0');
+    assert.equal(
+      modalityGap(
+        flat([
+          [1, 0],
+          [-1, 0],
+        ]),
+        flat([[0, 1]]),
+        2,
+      ).centroidCosine,
+      0,
+      'a zero centroid has cosine 0',
+    );
   });
 
   it('pair cosines: positives at shift 0, rotated negatives at shift s, zero rows give 0', () => {
@@ -143,7 +210,16 @@ describe('coherence measures', () => {
   });
 
   it('turn agreement by hand: two dialogues of two identical turns, orthogonal to each other → 1 and 0', () => {
-    const t = turnAgreement(flat([[1, 0], [2, 0], [0, 1], [0, 3]]), [5, 5, 9, 9], 2);
+    const t = turnAgreement(
+      flat([
+        [1, 0],
+        [2, 0],
+        [0, 1],
+        [0, 3],
+      ]),
+      [5, 5, 9, 9],
+      2,
+    );
     assert.ok(Math.abs(t.within - 1) < 1e-6 && Math.abs(t.between) < 1e-6 && Math.abs(t.margin - 1) < 1e-6);
   });
 
@@ -162,7 +238,19 @@ describe('coherence measures', () => {
       return c.reduce((a, b) => a + b, 0) / c.length;
     });
     got.forEach((v, s) => assert.ok(Math.abs((v as number) - (want[s] as number)) < 1e-5, `slot ${s}: ${v} vs ${want[s]}`));
-    assert.deepEqual(agreementBySlot(flat([[1, 0], [0, 1], [1, 1]]), [0, 0, 0], [0, 2, 2], 2).map((v) => (v === null ? null : Math.round(v * 1e6) / 1e6)), [1, null, Math.round(((0 + Math.SQRT1_2) / 2) * 1e6) / 1e6]); // slot 2: cos 0 and cos 45°
+    assert.deepEqual(
+      agreementBySlot(
+        flat([
+          [1, 0],
+          [0, 1],
+          [1, 1],
+        ]),
+        [0, 0, 0],
+        [0, 2, 2],
+        2,
+      ).map((v) => (v === null ? null : Math.round(v * 1e6) / 1e6)),
+      [1, null, Math.round(((0 + Math.SQRT1_2) / 2) * 1e6) / 1e6],
+    ); // slot 2: cos 0 and cos 45°
   });
 
   it('principal axes: eigenvectors of the covariance, strongest first, beating random directions', () => {
@@ -177,14 +265,28 @@ describe('coherence measures', () => {
       basis.push(w.map((x) => x / n));
     }
     const scales = [3, 2, 1, 0.5, 0.3, 0.1];
-    const x = round32(Array.from({ length: 400 }, () => {
-      const c = scales.map((s) => s * rng.normal());
-      return Array.from({ length: d }, (_, i) => c.reduce((s, ci, k) => s + ci * ((basis[k] as number[])[i] as number), 0) + 1);
-    }));
+    const x = round32(
+      Array.from({ length: 400 }, () => {
+        const c = scales.map((s) => s * rng.normal());
+        return Array.from({ length: d }, (_, i) => c.reduce((s, ci, k) => s + ci * ((basis[k] as number[])[i] as number), 0) + 1);
+      }),
+    );
     const axes = principalAxes(flat(x), d, 2);
-    const mean = (axes.mean as Float64Array);
+    const mean = axes.mean as Float64Array;
     const cov = (u: number[], v: number[]): number =>
-      x.reduce((s, r) => s + dot(r.map((z, i) => z - (mean[i] as number)), u) * dot(r.map((z, i) => z - (mean[i] as number)), v), 0) / x.length;
+      x.reduce(
+        (s, r) =>
+          s +
+          dot(
+            r.map((z, i) => z - (mean[i] as number)),
+            u,
+          ) *
+            dot(
+              r.map((z, i) => z - (mean[i] as number)),
+              v,
+            ),
+        0,
+      ) / x.length;
     const comps = [0, 1].map((c) => Array.from(axes.components.slice(c * d, (c + 1) * d)));
     const [v1, v2] = comps as [number[], number[]];
     assert.ok(Math.abs(Math.hypot(...v1) - 1) < 1e-9 && Math.abs(dot(v1, v2)) < 1e-6, 'orthonormal');
@@ -200,7 +302,19 @@ describe('coherence measures', () => {
     for (const u of randomRows(50, d, rng)) assert.ok(cov(u, u) <= (axes.variances[0] as number) + 1e-9);
     assert.ok(Math.abs(Math.abs(dot(v1, basis[0] as number[])) - 1) < 0.02, 'finds the 3-σ axis');
     const proj = projectRows(flat(x), d, axes);
-    x.slice(0, 5).forEach((r, i) => comps.forEach((v, c) => assert.ok(Math.abs((proj[i * 2 + c] as number) - dot(r.map((z, k) => z - (mean[k] as number)), v)) < 1e-9)));
+    x.slice(0, 5).forEach((r, i) =>
+      comps.forEach((v, c) =>
+        assert.ok(
+          Math.abs(
+            (proj[i * 2 + c] as number) -
+              dot(
+                r.map((z, k) => z - (mean[k] as number)),
+                v,
+              ),
+          ) < 1e-9,
+        ),
+      ),
+    );
   });
 
   it('principal axes by hand: points on a line along (3, 4)/5 have that axis and variance 25·var(t)', () => {

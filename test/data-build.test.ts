@@ -17,7 +17,10 @@ const ROOT = resolve(__dirname, '..');
 const LIMIT = 60;
 
 function readJsonl<T>(file: string): T[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as T);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 }
 
 describe('npm run data (a limited build)', function () {
@@ -82,7 +85,8 @@ describe('npm run data (a limited build)', function () {
       assert.equal(r.kinds.length, r.qry.length);
       assert.ok(r.kinds.length >= 6, `${r.id} has ${r.kinds.length} turns`);
       r.qry.forEach((q, k) => {
-        for (const phrasing of typeof q === 'string' ? [q] : q) assert.ok(hasInformationGap(phrasing, r.pos_text[k] as string), `${r.id} turn ${k}: "${phrasing}"`);
+        for (const phrasing of typeof q === 'string' ? [q] : q)
+          assert.ok(hasInformationGap(phrasing, r.pos_text[k] as string), `${r.id} turn ${k}: "${phrasing}"`);
       });
       assert.equal(r.kinds[r.kinds.length - 1], 'retrieval');
       assert.equal(r.pos_text[r.pos_text.length - 1], r.qry_sentence, 'the retrieval target is the dense description');
@@ -99,7 +103,9 @@ describe('npm run data (a limited build)', function () {
   });
 
   it('mini-MMEB: MMEB columns, positive first, existing images, test concepts only', async () => {
-    const manifest = JSON.parse(readFileSync(join(out, 'mini-mmeb', 'manifest.json'), 'utf8')) as { datasets: { name: string; metaTask: string; distribution: string; file: string; numCandidates: number }[] };
+    const manifest = JSON.parse(readFileSync(join(out, 'mini-mmeb', 'manifest.json'), 'utf8')) as {
+      datasets: { name: string; metaTask: string; distribution: string; file: string; numCandidates: number }[];
+    };
     assert.ok(manifest.datasets.length >= 12, `${manifest.datasets.length} data sets`);
     assert.ok(manifest.datasets.filter((d) => d.distribution === 'OOD').length >= 3);
     assert.deepEqual([...new Set(manifest.datasets.map((d) => d.metaTask))].sort(), ['CLS', 'RET', 'VG', 'VQA']);
@@ -133,15 +139,29 @@ describe('npm run data (a limited build)', function () {
     const taskIds = new Set<number>();
     for (const qf of queryFiles) {
       const name = qf.replace(/^mbeir_/, '').replace(/_test\.jsonl$/, '');
-      const queries = readJsonl<{ qid: string; query_modality: string; pos_cand_list: string[]; task_id: number; query_img_path: string | null }>(join(root, 'query', 'test', qf));
+      const queries = readJsonl<{ qid: string; query_modality: string; pos_cand_list: string[]; task_id: number; query_img_path: string | null }>(
+        join(root, 'query', 'test', qf),
+      );
       const pool = new Set(readJsonl<{ did: string; modality: string }>(join(root, 'cand_pool', 'local', `mbeir_${name}_cand_pool.jsonl`)).map((c) => c.did));
-      const qrels = readFileSync(join(root, 'qrels', 'test', `mbeir_${name}_test_qrels.txt`), 'utf8').trim().split('\n').map((l) => l.split(' '));
-      assert.ok(qrels.every((c) => c.length === 5 && c[1] === '0' && c[3] === '1'), `${name}: 5-column qrels`);
+      const qrels = readFileSync(join(root, 'qrels', 'test', `mbeir_${name}_test_qrels.txt`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '));
+      assert.ok(
+        qrels.every((c) => c.length === 5 && c[1] === '0' && c[3] === '1'),
+        `${name}: 5-column qrels`,
+      );
       for (const q of queries) {
         taskIds.add(q.task_id);
         assert.match(q.qid, /^1\d:\d+$/);
         assert.ok(q.pos_cand_list.length > 0 && q.pos_cand_list.every((d) => pool.has(d)), `${name} ${q.qid}`);
-        assert.deepEqual(qrels.filter((c) => c[0] === q.qid).map((c) => c[2]).sort(), [...q.pos_cand_list].sort());
+        assert.deepEqual(
+          qrels
+            .filter((c) => c[0] === q.qid)
+            .map((c) => c[2])
+            .sort(),
+          [...q.pos_cand_list].sort(),
+        );
         if (q.query_img_path !== null) assert.ok(existsSync(join(root, q.query_img_path)), q.query_img_path);
       }
     }
@@ -157,7 +177,9 @@ describe('npm run data (a limited build)', function () {
       const concept = c.img_path === null ? undefined : conceptOfImage.get(basename(c.img_path, '.png'));
       if (concept !== undefined) assert.ok(testConcepts.has(concept), `${c.img_path} is a test concept`);
     }
-    const tsv = readFileSync(join(root, 'instructions', 'query_instructions.tsv'), 'utf8').trim().split('\n');
+    const tsv = readFileSync(join(root, 'instructions', 'query_instructions.tsv'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(tsv[0]?.split('\t').slice(0, 4).join(','), 'query_modality,cand_modality,dataset,dataset_id');
     const layout = discoverMbeir(root);
     const instructions = readInstructions(layout.instructionsFile as string);
@@ -169,7 +191,12 @@ describe('npm run data (a limited build)', function () {
     const file = join(out, 'm3t', 'test.jsonl');
     const before = readFileSync(file, 'utf8');
     unlinkSync(file);
-    const image = join(out, 'mini-mbeir', readJsonl<{ img_path: string }>(join(out, 'mini-mbeir', 'cand_pool', 'global', 'mbeir_union_test_cand_pool.jsonl')).find((c) => c.img_path !== null)?.img_path as string);
+    const image = join(
+      out,
+      'mini-mbeir',
+      readJsonl<{ img_path: string }>(join(out, 'mini-mbeir', 'cand_pool', 'global', 'mbeir_union_test_cand_pool.jsonl')).find((c) => c.img_path !== null)
+        ?.img_path as string,
+    );
     unlinkSync(image);
     assert.deepEqual((await buildData(cfg)).ran, ['records', 'mini-mbeir']);
     assert.equal(readFileSync(file, 'utf8'), before);

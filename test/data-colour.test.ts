@@ -8,21 +8,26 @@ import { Rng } from '../lib/random';
 /** Naive twin of colourStats: per-pixel lists, counted afterwards. */
 function naiveStats(rgba: Uint8Array, side: number): { main: string[]; regions: Record<string, string> } {
   const names: { x: number; y: number; n: string }[] = [];
-  for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
-    const i = (y * side + x) * 4;
-    if ((rgba[i + 3] as number) >= 128) names.push({ x, y, n: colourName(rgba[i] as number, rgba[i + 1] as number, rgba[i + 2] as number) });
-  }
+  for (let y = 0; y < side; y++)
+    for (let x = 0; x < side; x++) {
+      const i = (y * side + x) * 4;
+      if ((rgba[i + 3] as number) >= 128) names.push({ x, y, n: colourName(rgba[i] as number, rgba[i + 1] as number, rgba[i + 2] as number) });
+    }
   const count = (list: { n: string }[]): Map<string, number> => {
     const m = new Map<string, number>();
     for (const p of list) m.set(p.n, (m.get(p.n) ?? 0) + 1);
     return m;
   };
   const all = count(names);
-  const main = COLOUR_NAMES.filter((n) => (all.get(n) ?? 0) / names.length >= 0.1)
-    .sort((a, b) => (all.get(b) ?? 0) - (all.get(a) ?? 0) || COLOUR_NAMES.indexOf(a) - COLOUR_NAMES.indexOf(b));
+  const main = COLOUR_NAMES.filter((n) => (all.get(n) ?? 0) / names.length >= 0.1).sort(
+    (a, b) => (all.get(b) ?? 0) - (all.get(a) ?? 0) || COLOUR_NAMES.indexOf(a) - COLOUR_NAMES.indexOf(b),
+  );
   const h = side / 2;
   const inside: Record<string, (x: number, y: number) => boolean> = {
-    top: (_x, y) => y < h, bottom: (_x, y) => y >= h, left: (x) => x < h, right: (x) => x >= h,
+    top: (_x, y) => y < h,
+    bottom: (_x, y) => y >= h,
+    left: (x) => x < h,
+    right: (x) => x >= h,
     centre: (x, y) => x >= side / 4 && x < (3 * side) / 4 && y >= side / 4 && y < (3 * side) / 4,
   };
   const regions: Record<string, string> = {};
@@ -42,27 +47,46 @@ function naiveStats(rgba: Uint8Array, side: number): { main: string[]; regions: 
 describe('colour facts', () => {
   it('names clear colours', () => {
     const cases: [number[], string][] = [
-      [[0, 0, 0], 'black'], [[255, 255, 255], 'white'], [[128, 128, 128], 'grey'], [[230, 20, 20], 'red'],
-      [[255, 140, 0], 'orange'], [[250, 220, 30], 'yellow'], [[30, 160, 60], 'green'], [[30, 80, 220], 'blue'],
-      [[140, 60, 200], 'purple'], [[240, 100, 180], 'pink'], [[120, 70, 30], 'brown'],
+      [[0, 0, 0], 'black'],
+      [[255, 255, 255], 'white'],
+      [[128, 128, 128], 'grey'],
+      [[230, 20, 20], 'red'],
+      [[255, 140, 0], 'orange'],
+      [[250, 220, 30], 'yellow'],
+      [[30, 160, 60], 'green'],
+      [[30, 80, 220], 'blue'],
+      [[140, 60, 200], 'purple'],
+      [[240, 100, 180], 'pink'],
+      [[120, 70, 30], 'brown'],
     ];
     for (const [rgb, name] of cases) assert.equal(colourName(rgb[0] as number, rgb[1] as number, rgb[2] as number), name, `${rgb}`);
   });
 
   it('colourStats agrees with a naive per-pixel twin on random blocky images', () => {
     const rng = new Rng(5);
-    const palette = [[230, 20, 20], [30, 80, 220], [250, 220, 30], [255, 255, 255], [0, 0, 0]];
+    const palette = [
+      [230, 20, 20],
+      [30, 80, 220],
+      [250, 220, 30],
+      [255, 255, 255],
+      [0, 0, 0],
+    ];
     for (let t = 0; t < 20; t++) {
       const side = 16;
       const rgba = new Uint8Array(side * side * 4);
       const blocks = Array.from({ length: 16 }, () => ({ c: rng.pick(palette), a: rng.next() < 0.3 ? 0 : 255 }));
-      for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
-        const b = blocks[Math.floor(y / 4) * 4 + Math.floor(x / 4)] as { c: number[]; a: number };
-        rgba.set([...(b.c as number[]), b.a], (y * side + x) * 4);
-      }
+      for (let y = 0; y < side; y++)
+        for (let x = 0; x < side; x++) {
+          const b = blocks[Math.floor(y / 4) * 4 + Math.floor(x / 4)] as { c: number[]; a: number };
+          rgba.set([...(b.c as number[]), b.a], (y * side + x) * 4);
+        }
       const got = colourStats(rgba, side);
       const want = naiveStats(rgba, side);
-      assert.deepEqual(got.main.map((m) => m.name), want.main, `image ${t}`);
+      assert.deepEqual(
+        got.main.map((m) => m.name),
+        want.main,
+        `image ${t}`,
+      );
       assert.deepEqual(got.regions, want.regions, `image ${t}`);
     }
   });

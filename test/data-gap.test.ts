@@ -8,7 +8,12 @@ import { Rng } from '../lib/random';
 
 /** Naive twin of the rule: token lists compared window by window (space scripts), substring otherwise. */
 function naiveLeaks(query: string, answer: string): boolean {
-  const norm = (s: string): string[] => s.normalize('NFKC').toLowerCase().split(/[^\p{L}\p{N}\p{M}]+/u).filter((t) => t !== '');
+  const norm = (s: string): string[] =>
+    s
+      .normalize('NFKC')
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}\p{M}]+/u)
+      .filter((t) => t !== '');
   const q = norm(query);
   const parts = [answer, ...answer.split(/[,;·、，；]/).filter((p) => norm(p).join(' ').length >= 3)];
   return parts.some((p) => {
@@ -37,12 +42,23 @@ describe('information-gap rule', () => {
   it('agrees with a naive token-window twin on random word soups', () => {
     const words = ['red', 'hand', 'waving', 'face', 'no', 'yes', 'flag', 'of', 'the', 'blue'];
     const soup = fc.array(fc.constantFrom(...words), { minLength: 0, maxLength: 8 }).map((w) => w.join(' '));
-    const answer = fc.array(fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((w) => w.join(' ')), { minLength: 1, maxLength: 3 }).map((p) => p.join(', '));
-    fc.assert(fc.property(soup, answer, (q, a) => hasInformationGap(q, a) === !naiveLeaks(q, a)), { seed: 11, numRuns: 500 });
+    const answer = fc
+      .array(
+        fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 3 }).map((w) => w.join(' ')),
+        { minLength: 1, maxLength: 3 },
+      )
+      .map((p) => p.join(', '));
+    fc.assert(
+      fc.property(soup, answer, (q, a) => hasInformationGap(q, a) === !naiveLeaks(q, a)),
+      { seed: 11, numRuns: 500 },
+    );
   });
 
   it('assertInformationGap names the record and the leaked text', () => {
-    assert.throws(() => assertInformationGap(['Name it.', 'Is this the waving hand?'], 'waving hand', 'record x turn 1'), /record x turn 1.*"Is this the waving hand\?" contains "waving hand"/);
+    assert.throws(
+      () => assertInformationGap(['Name it.', 'Is this the waving hand?'], 'waving hand', 'record x turn 1'),
+      /record x turn 1.*"Is this the waving hand\?" contains "waving hand"/,
+    );
     assert.doesNotThrow(() => assertInformationGap('Name it.', 'waving hand', 'r'));
   });
 
@@ -56,7 +72,11 @@ describe('information-gap rule', () => {
   it('buildTurns never emits a phrasing that contains its answer, even for adversarial facts', () => {
     // Facts chosen to collide with template words: the builder must drop those phrasings or facets.
     const concept: Concept = {
-      id: 'emoji:TEST', kind: 'emoji', family: 'f', label: 'emoji', names: { en: 'emoji', de: 'emoji' },
+      id: 'emoji:TEST',
+      kind: 'emoji',
+      family: 'f',
+      label: 'emoji',
+      names: { en: 'emoji', de: 'emoji' },
       tags: { en: ['emoji', 'keywords', 'symbol', 'face'], fr: ['emoji'] },
       categories: { group: { en: 'category', de: 'Kategorie' }, subgroup: { en: 'emoji' } },
       images: [],

@@ -21,7 +21,10 @@ describe('training-record readers', () => {
     const [m3t, pair] = await readTrainingRecords(join(dir, 'muco-m3t-sample.jsonl'), { checkImages: true });
     assert.ok(m3t !== undefined && pair !== undefined);
     assert.equal(m3t.turns.length, 7);
-    assert.deepEqual(m3t.turns.map((t) => t.kind), ['cls', 'vqa_global1', 'vqa_global2', 'vqa_local1', 'vqa_local2', 'vqa_creative', 'retrieval']);
+    assert.deepEqual(
+      m3t.turns.map((t) => t.kind),
+      ['cls', 'vqa_global1', 'vqa_global2', 'vqa_local1', 'vqa_local2', 'vqa_creative', 'retrieval'],
+    );
     assert.deepEqual(m3t.turns[0]?.query, ['Which broad category does this belong to?', 'Classify the main subject.']);
     assert.equal(m3t.turns[1]?.query, 'What is the dominant object?');
     assert.equal(m3t.turns[3]?.target, 'green');
@@ -38,7 +41,10 @@ describe('training-record readers', () => {
   it('reads MMEB-train rows with JSON or Python list strings and empty paths', async () => {
     const rows = await readTrainingRecords(join(dir, 'mmeb-train-sample.jsonl'), { format: 'mmeb-train', checkImages: true });
     assert.equal(rows.length, 2);
-    assert.deepEqual(rows[0]?.negatives, [{ text: 'water', imagePath: '' }, { text: 'milk', imagePath: '' }]);
+    assert.deepEqual(rows[0]?.negatives, [
+      { text: 'water', imagePath: '' },
+      { text: 'milk', imagePath: '' },
+    ]);
     assert.equal(rows[0]?.turns[0]?.query, 'Represent the given image with the following question: What is in the glass?');
     assert.equal(rows[1]?.queryImagePath, '');
     assert.equal(rows[1]?.targetImagePath, 'images/red.png');
@@ -55,20 +61,48 @@ describe('training-record readers', () => {
 
   it('round-trips our rows and reads raw MMEB-train columns through parquet', async () => {
     const ours = [
-      { id: 'twemoji/1f44b', qry: [['Name it.', 'What is it called?'], 'Which group?'], pos_text: ['waving hand', 'people & body'], pos_sentence: ['waving hand', 'people & body'], qry_sentence: 'A hand.', qry_image_path: 'images/red.png', pos_image_path: '', kinds: ['vqa_global1', 'cls'] },
-      { id: 'p1', qry: '<|image_1|>\nwith dark skin tone', pos_text: '<|image_1|>\nRepresent the given image.', qry_image_path: 'images/red.png', pos_image_path: 'images/smoothie.png', neg_text: ['n1'] },
+      {
+        id: 'twemoji/1f44b',
+        qry: [['Name it.', 'What is it called?'], 'Which group?'],
+        pos_text: ['waving hand', 'people & body'],
+        pos_sentence: ['waving hand', 'people & body'],
+        qry_sentence: 'A hand.',
+        qry_image_path: 'images/red.png',
+        pos_image_path: '',
+        kinds: ['vqa_global1', 'cls'],
+      },
+      {
+        id: 'p1',
+        qry: '<|image_1|>\nwith dark skin tone',
+        pos_text: '<|image_1|>\nRepresent the given image.',
+        qry_image_path: 'images/red.png',
+        pos_image_path: 'images/smoothie.png',
+        neg_text: ['n1'],
+      },
     ];
     const file = join(dir, 'ours.parquet');
     await writeRecordsParquet(file, ours);
     const back = await readTrainingRecords(file, { checkImages: true });
     assert.equal(back[0]?.id, 'twemoji/1f44b');
-    assert.deepEqual(back[0]?.turns.map((t) => t.query), [['Name it.', 'What is it called?'], 'Which group?']);
-    assert.deepEqual(back[0]?.turns.map((t) => t.kind), ['vqa_global1', 'cls']);
-    assert.deepEqual(back[0]?.turns.map((t) => t.target), ['waving hand', 'people & body']);
+    assert.deepEqual(
+      back[0]?.turns.map((t) => t.query),
+      [['Name it.', 'What is it called?'], 'Which group?'],
+    );
+    assert.deepEqual(
+      back[0]?.turns.map((t) => t.kind),
+      ['vqa_global1', 'cls'],
+    );
+    assert.deepEqual(
+      back[0]?.turns.map((t) => t.target),
+      ['waving hand', 'people & body'],
+    );
     assert.equal(back[1]?.turns[0]?.query, 'with dark skin tone');
     assert.equal(back[1]?.turns[0]?.kind, 'single');
     assert.equal(back[1]?.targetImagePath, 'images/smoothie.png');
-    assert.deepEqual(back[1]?.negatives.map((n) => n.text), ['n1']);
+    assert.deepEqual(
+      back[1]?.negatives.map((n) => n.text),
+      ['n1'],
+    );
 
     const { parquetWriteBuffer } = await import('hyparquet-writer');
     const raw = parquetWriteBuffer({
@@ -82,8 +116,14 @@ describe('training-record readers', () => {
     });
     writeFileSync(join(dir, 'mmeb.parquet'), new Uint8Array(raw));
     const mmeb = await readTrainingRecords(join(dir, 'mmeb.parquet'), { format: 'mmeb-train', checkImages: true });
-    assert.deepEqual(mmeb.map((r) => r.turns[0]?.query), ['What is it?', 'a caption']);
-    assert.deepEqual(mmeb[0]?.negatives.map((n) => n.text), ['water', 'milk']);
+    assert.deepEqual(
+      mmeb.map((r) => r.turns[0]?.query),
+      ['What is it?', 'a caption'],
+    );
+    assert.deepEqual(
+      mmeb[0]?.negatives.map((n) => n.text),
+      ['water', 'milk'],
+    );
     assert.deepEqual(mmeb[1]?.negatives, []);
   });
 
@@ -115,8 +155,13 @@ describe('training-record readers', () => {
 
   it('names the missing image with its field, and the missing file', async () => {
     const file = join(dir, 'noimg.jsonl');
-    writeFileSync(file, '{"qry": "a", "pos_text": "b", "qry_image_path": "images/red.png"}\n{"qry": "a", "pos_text": "b", "pos_image_path": "images/gone.png"}\n');
-    await assert.rejects(readTrainingRecords(file, { checkImages: true }), (e: Error) => /row 1 \(line 2\): field "pos_image_path": image images\/gone\.png not found under/.test(e.message));
+    writeFileSync(
+      file,
+      '{"qry": "a", "pos_text": "b", "qry_image_path": "images/red.png"}\n{"qry": "a", "pos_text": "b", "pos_image_path": "images/gone.png"}\n',
+    );
+    await assert.rejects(readTrainingRecords(file, { checkImages: true }), (e: Error) =>
+      /row 1 \(line 2\): field "pos_image_path": image images\/gone\.png not found under/.test(e.message),
+    );
     assert.equal((await readTrainingRecords(file)).length, 2, 'without checkImages the paths are not checked');
     await assert.rejects(readTrainingRecords(join(dir, 'nope.jsonl')), /nope\.jsonl does not exist/);
     await assert.rejects(readTrainingRecords(join(dir, 'images', 'red.png')), /unknown extension/);

@@ -83,7 +83,9 @@ function naiveRidge(train: ProbeSet, d: number, lambda: number): { w: number[][]
   const sd = Array.from({ length: d }, (_, k) => Math.sqrt(rows.reduce((s, r) => s + (r[k]! - mean[k]!) ** 2, 0) / n));
   const z = rows.map((r) => [...r.map((v, k) => (v - mean[k]!) / sd[k]!), 1]);
   const y = train.labels.map((l) => classes.map((c) => (c === l ? 1 : -1)));
-  const a = Array.from({ length: d + 1 }, (_, p) => Array.from({ length: d + 1 }, (_, q) => z.reduce((s, r) => s + r[p]! * r[q]!, 0) + (p === q && p < d ? n * lambda : 0)));
+  const a = Array.from({ length: d + 1 }, (_, p) =>
+    Array.from({ length: d + 1 }, (_, q) => z.reduce((s, r) => s + r[p]! * r[q]!, 0) + (p === q && p < d ? n * lambda : 0)),
+  );
   const b = Array.from({ length: d + 1 }, (_, p) => classes.map((_, j) => z.reduce((s, r, i) => s + r[p]! * y[i]![j]!, 0)));
   const beta = gaussSolve(a, b);
   return { w: beta.slice(0, d), bias: beta[d]! };
@@ -120,7 +122,11 @@ describe('diagnostics: does a model see its images', function () {
   describe('meanPairwiseCosine', () => {
     it('agrees with the pairwise loop, and knows identical, orthogonal and opposite rows', () => {
       const rng = new Rng(1);
-      for (const [n, d] of [[2, 3], [7, 5], [30, 16]] as const) {
+      for (const [n, d] of [
+        [2, 3],
+        [7, 5],
+        [30, 16],
+      ] as const) {
         const x = gaussianRows(rng, n, d);
         assert.ok(Math.abs(meanPairwiseCosine(x, n, d) - naiveMeanPairwiseCosine(x, n, d)) < 1e-9);
       }
@@ -154,7 +160,10 @@ describe('diagnostics: does a model see its images', function () {
 
     it('primal and dual fits equal the naive normal equations with an unpenalised bias', () => {
       const rng = new Rng(3);
-      for (const [n, d] of [[24, 6], [8, 20]] as const) {
+      for (const [n, d] of [
+        [24, 6],
+        [8, 20],
+      ] as const) {
         const train: ProbeSet = { x: gaussianRows(rng, n, d, 3), labels: Array.from({ length: n }, () => rng.int(3)) };
         const naive = naiveRidge(train, d, 0.3);
         const fits = (['primal', 'dual'] as const).map((form) => fitLinearProbe(train, d, { lambda: 0.3, form }));
@@ -209,8 +218,10 @@ describe('diagnostics: does a model see its images', function () {
   });
 
   describe('probe labels', () => {
-    const emoji = 'grinning face: an emoji of the smileys & emotion group (smiling), drawn in the flat Twemoji style. It is mostly yellow, orange and brown. Keywords: face.';
-    const flag = 'Flag of France (French Republic), drawn in the flag-icons 4:3 rendering. A country in Western Europe, Europe. The flag is mostly white, blue and red, blue at the top and red at the bottom.';
+    const emoji =
+      'grinning face: an emoji of the smileys & emotion group (smiling), drawn in the flat Twemoji style. It is mostly yellow, orange and brown. Keywords: face.';
+    const flag =
+      'Flag of France (French Republic), drawn in the flag-icons 4:3 rendering. A country in Western Europe, Europe. The flag is mostly white, blue and red, blue at the top and red at the bottom.';
     const noColour = 'thing: an emoji of the objects group (tool), drawn in the glossy Noto Emoji style. Keywords: x.';
 
     it('reads the dominant colour and the emoji group from the description the training answers come from', () => {
@@ -250,7 +261,14 @@ describe('diagnostics: does a model see its images', function () {
       tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-diag-'));
       dataDir = path.join(tmp, 'data');
       // A larger validation share than the default, so the validation split has images to score probes on.
-      await buildData({ root: ROOT, outDir: dataDir, limit: 30, splits: { seed: 33, validation: 0.4, test: 0.1, oodStyles: ['openmoji'] }, miniMmeb: { maxQueries: 2, maxCandidates: 4 }, miniMbeir: { maxQueries: 2 } });
+      await buildData({
+        root: ROOT,
+        outDir: dataDir,
+        limit: 30,
+        splits: { seed: 33, validation: 0.4, test: 0.1, oodStyles: ['openmoji'] },
+        miniMmeb: { maxQueries: 2, maxCandidates: 4 },
+        miniMbeir: { maxQueries: 2 },
+      });
     });
     after(async () => {
       setLogLevel(previous);
@@ -266,7 +284,10 @@ describe('diagnostics: does a model see its images', function () {
       for (const { record: r, label } of colour) assert.equal(label, facts.get(r.queryImagePath), r.id);
       const emojiRecords = records.filter((r) => r.concept?.startsWith('emoji:'));
       assert.equal(probeLabels(records, 'group').length, emojiRecords.length);
-      assert.deepEqual(probeLabels(records, 'style').map((l) => l.label), records.map((r) => r.style));
+      assert.deepEqual(
+        probeLabels(records, 'style').map((l) => l.label),
+        records.map((r) => r.style),
+      );
     });
 
     it('diagnoseEmbedder gives every key in range on a tiny model and leaves no tensor behind', async () => {

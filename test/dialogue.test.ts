@@ -51,7 +51,11 @@ function imageText(n: number): string {
 
 /** The golden record of one case. */
 function renderCase(c: GoldenCase, tok: Tokenizer): object {
-  const opts = { ...(c.imageTokens === undefined ? {} : { imageTokens: c.imageTokens }), ...(c.maskKind === undefined ? {} : { maskKind: c.maskKind }), id: c.name };
+  const opts = {
+    ...(c.imageTokens === undefined ? {} : { imageTokens: c.imageTokens }),
+    ...(c.maskKind === undefined ? {} : { maskKind: c.maskKind }),
+    id: c.name,
+  };
   let seq = renderDialogue(TEMPLATES[c.template], c.input, tok, opts);
   let droppedTurns: number | undefined;
   if (c.maxLen !== undefined) {
@@ -79,12 +83,15 @@ function renderCase(c: GoldenCase, tok: Tokenizer): object {
 
 /** One key per line, each value compact, so a fixture reads (and diffs) by eye. */
 function formatGolden(record: object): string {
-  const lines = Object.entries(record).filter(([, v]) => v !== undefined).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  const lines = Object.entries(record)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
   return `{\n${lines.join(',\n')}\n}\n`;
 }
 
 function checkInvariants(seq: RenderedSequence, messages: readonly Message[]): void {
-  const embReplies = messages.filter((m) => m.role === 'assistant' && typeof m.content !== 'string')
+  const embReplies = messages
+    .filter((m) => m.role === 'assistant' && typeof m.content !== 'string')
     .reduce((n, m) => n + (m.content as ContentPart[]).filter((p) => p.type === 'emb').length, 0);
   assert.equal(seq.embPositions.length, embReplies);
   for (const p of seq.embPositions) assert.equal(seq.ids[p], SPECIAL_IDS.emb);
@@ -93,7 +100,11 @@ function checkInvariants(seq: RenderedSequence, messages: readonly Message[]): v
   for (let i = 1; i < seq.turnIndex.length; i++) assert.ok((seq.turnIndex[i] as number) >= (seq.turnIndex[i - 1] as number), `turn index decreases at ${i}`);
   const images = seq.ids.flatMap((id, i) => (id === SPECIAL_IDS.image ? [i] : []));
   if (seq.imageSpan === null) assert.equal(images.length, 0);
-  else assert.deepEqual(images, Array.from({ length: seq.imageSpan.length }, (_, j) => (seq.imageSpan as { start: number }).start + j));
+  else
+    assert.deepEqual(
+      images,
+      Array.from({ length: seq.imageSpan.length }, (_, j) => (seq.imageSpan as { start: number }).start + j),
+    );
 }
 
 /** User text that cannot contain a special-token string (so the naive split twin applies). */
@@ -226,19 +237,44 @@ describe('dialogue: rendering', () => {
     assert.throws(() => renderDialogue(TEMPLATE_BASE, { turns: ['a', 'b'] }, tok), /at most 1 turn\(s\), got 2; use TEMPLATE_PRETRAIN/);
     assert.throws(() => renderDialogue(TEMPLATE_TRAIN, { turns: ['a'] }, tok), /counterpart is missing/);
     assert.throws(() => renderDialogue(TEMPLATE_BASE, { turns: ['a'], counterpart: [] }, tok), /no counterpart slot/);
-    assert.throws(() => renderDialogue(TEMPLATE_BASE, { turns: ['a'], image: true }, tok, { id: 'rec-7' }), /rec-7 has an image but RenderOptions.imageTokens is undefined/);
-    assert.throws(() => renderMessages([{ role: 'user', content: 'a' }, { role: 'system', content: 'b' }], tok), /system message must come first/);
+    assert.throws(
+      () => renderDialogue(TEMPLATE_BASE, { turns: ['a'], image: true }, tok, { id: 'rec-7' }),
+      /rec-7 has an image but RenderOptions.imageTokens is undefined/,
+    );
+    assert.throws(
+      () =>
+        renderMessages(
+          [
+            { role: 'user', content: 'a' },
+            { role: 'system', content: 'b' },
+          ],
+          tok,
+        ),
+      /system message must come first/,
+    );
     assert.throws(() => renderMessages([{ role: 'assistant', content: 'a' }], tok), /before any user message/);
     assert.throws(() => renderMessages([{ role: 'user', content: [{ type: 'emb' }] }], tok), /<\|emb\|> belongs in an assistant message/);
-    const twoImages: Message[] = [{ role: 'user', content: [{ type: 'image' }] }, { role: 'user', content: [{ type: 'image' }] }];
+    const twoImages: Message[] = [
+      { role: 'user', content: [{ type: 'image' }] },
+      { role: 'user', content: [{ type: 'image' }] },
+    ];
     assert.throws(() => renderMessages(twoImages, tok, { imageTokens: 1 }), /at most one image/);
   });
 
   it('buildMessages fills TEMPLATE_TRAIN with the open π1 message and the counterpart slot', () => {
     const msgs = buildMessages(TEMPLATE_TRAIN, { turns: ['q'], counterpart: [{ type: 'mask' }] });
-    assert.deepEqual(msgs.map((m) => [m.role, m.open === true]), [
-      ['system', false], ['user', false], ['assistant', false], ['user', true], ['assistant', false], ['user', false], ['assistant', false],
-    ]);
+    assert.deepEqual(
+      msgs.map((m) => [m.role, m.open === true]),
+      [
+        ['system', false],
+        ['user', false],
+        ['assistant', false],
+        ['user', true],
+        ['assistant', false],
+        ['user', false],
+        ['assistant', false],
+      ],
+    );
     assert.deepEqual(msgs[4]?.content, [{ type: 'mask' }]);
   });
 });

@@ -43,7 +43,14 @@ const records = syntheticRecords();
 const data: TrainData = { size: records.length, get: (i) => records[i] as TrainRecord };
 const tokenizer = Tokenizer.fromCorpus(records.flatMap((r) => r.pairs.flatMap((p) => [p.target, ...p.query])));
 const tinyConfig = dualEncoderConfig({ imageSize: SIZE, channels: [4, 8], tokenDim: 8, textHidden: 8, dim: 8, normalization: 'unit' });
-const trainCfg = dualTrainConfig({ steps: 40, batchSize: 8, logEvery: 10, checkpointEvery: null, augment: { maxShift: 1 }, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 } });
+const trainCfg = dualTrainConfig({
+  steps: 40,
+  batchSize: 8,
+  logEvery: 10,
+  checkpointEvery: null,
+  augment: { maxShift: 1 },
+  schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 },
+});
 
 /** cols[b, i, j, (dy·3 + dx)·C + c] = x[b, 2i + dy − 1, 2j + dx − 1, c], written as plain loops. */
 function naiveIm2col(x: Float32Array, b: number, h: number, w: number, c: number): Float32Array {
@@ -107,11 +114,26 @@ describe('dual-encoder baseline', function () {
       const w = seededTensor([27, 5], new Rng(4), 'normal', 0.3) as tf.Tensor2D;
       const bias = seededTensor([5], new Rng(5)) as tf.Tensor1D;
       const probe = seededTensor([2, 4, 4, 5], new Rng(6));
-      const ours = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Tensor => convFromColumns(im2colStride2(xi as tf.Tensor4D), wi as tf.Tensor2D, bi as tf.Tensor1D);
+      const ours = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Tensor =>
+        convFromColumns(im2colStride2(xi as tf.Tensor4D), wi as tf.Tensor2D, bi as tf.Tensor1D);
       const reference = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor): tf.Tensor =>
-        tf.relu(tf.add(tf.conv2d(xi as tf.Tensor4D, tf.reshape(wi, [3, 3, 3, 5]) as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), bi));
+        tf.relu(
+          tf.add(
+            tf.conv2d(xi as tf.Tensor4D, tf.reshape(wi, [3, 3, 3, 5]) as tf.Tensor4D, 2, [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]),
+            bi,
+          ),
+        );
       const run = (f: typeof ours): Float32Array[] =>
-        tf.tidy(() => [f(x, w, bias), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c), probe)))([x, w, bias])].map((t) => Float32Array.from(values(t))));
+        tf.tidy(() =>
+          [f(x, w, bias), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c), probe)))([x, w, bias])].map((t) =>
+            Float32Array.from(values(t)),
+          ),
+        );
       const got = run(ours);
       const want = run(reference);
       want.forEach((v, i) => assert.ok(maxAbsDiff(got[i] as Float32Array, v) < 1e-4, `output ${i} differs by ${maxAbsDiff(got[i] as Float32Array, v)}`));
@@ -124,8 +146,17 @@ describe('dual-encoder baseline', function () {
       const bags = meanBags(lists);
       const probe = seededTensor([4, 4], new Rng(9));
       const naive = (t: tf.Tensor): tf.Tensor =>
-        tf.mul(tf.unsortedSegmentSum(tf.gather(t, tf.tensor1d(bags.ids, 'int32')), tf.tensor1d(bags.segments, 'int32'), lists.length), tf.tensor2d(lists.map((l) => (l.length === 0 ? 0 : 1 / l.length)), [4, 1]));
-      const [out, grad] = tf.tidy(() => [bagOfWords(table, bags), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bagOfWords(t as tf.Tensor2D, bags), probe)))(table)]) as [tf.Tensor, tf.Tensor];
+        tf.mul(
+          tf.unsortedSegmentSum(tf.gather(t, tf.tensor1d(bags.ids, 'int32')), tf.tensor1d(bags.segments, 'int32'), lists.length),
+          tf.tensor2d(
+            lists.map((l) => (l.length === 0 ? 0 : 1 / l.length)),
+            [4, 1],
+          ),
+        );
+      const [out, grad] = tf.tidy(() => [
+        bagOfWords(table, bags),
+        tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bagOfWords(t as tf.Tensor2D, bags), probe)))(table),
+      ]) as [tf.Tensor, tf.Tensor];
       const [outRef, gradRef] = tf.tidy(() => [naive(table), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(naive(t), probe)))(table)]) as [tf.Tensor, tf.Tensor];
       assert.ok(maxAbsDiff(values(out), values(outRef)) < 1e-6);
       assert.ok(maxAbsDiff(values(grad), values(gradRef)) < 1e-6);
@@ -141,13 +172,15 @@ describe('dual-encoder baseline', function () {
       const model = DualEncoder.create(tinyConfig, tokenizer, 1);
       const px = records[0]?.image as Float32Array;
       const text = 'What is shown?';
-      const [fused, imageOnly, textOnly, img, txt] = tf.tidy(() => [
-        model.embed([{ pixels: px, text }]),
-        model.embed([{ pixels: px, text: '' }]),
-        model.embed([{ pixels: null, text }]),
-        model.imageTower([px]),
-        model.textTower([text, '']),
-      ]).map((x) => Float32Array.from(values(x))) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+      const [fused, imageOnly, textOnly, img, txt] = tf
+        .tidy(() => [
+          model.embed([{ pixels: px, text }]),
+          model.embed([{ pixels: px, text: '' }]),
+          model.embed([{ pixels: null, text }]),
+          model.imageTower([px]),
+          model.textTower([text, '']),
+        ])
+        .map((x) => Float32Array.from(values(x))) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
       const normalise = (v: number[]): number[] => {
         const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
         return v.map((x) => x / n);
@@ -161,7 +194,7 @@ describe('dual-encoder baseline', function () {
       model.dispose();
     });
 
-    it('masks repeated targets out of each other\'s negatives', () => {
+    it("masks repeated targets out of each other's negatives", () => {
       assert.equal(duplicateTargetMask(['a', 'b', 'c']), null);
       const mask = duplicateTargetMask(['a', 'b', 'a']) as Float32Array;
       const want = new Float32Array(9);
@@ -176,7 +209,12 @@ describe('dual-encoder baseline', function () {
       const model = DualEncoder.create(tinyConfig, tokenizer, 2);
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dual-enc-'));
       const file = path.join(tmp, 'img.png');
-      await writePng(file, Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 37) % 256), 16, 16);
+      await writePng(
+        file,
+        Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 37) % 256),
+        16,
+        16,
+      );
       const items = [{ text: 'a picture of a comet' }, { text: '', image: file }, { text: 'What is shown?', image: file }];
       await model.encode(items); // warm-up: kernels and the pixel cache
       const before = tf.memory().numTensors;
@@ -211,8 +249,14 @@ describe('dual-encoder baseline', function () {
     it('draws seeded pairs: the same (seed, step) gives the same batch', () => {
       const a = dualBatch(records, 5, 3);
       const b = dualBatch(records, 5, 3);
-      assert.deepEqual(a.queries.map((q) => q.text), b.queries.map((q) => q.text));
-      assert.deepEqual(a.targets, records.map((r) => r.pairs[0]?.target));
+      assert.deepEqual(
+        a.queries.map((q) => q.text),
+        b.queries.map((q) => q.text),
+      );
+      assert.deepEqual(
+        a.targets,
+        records.map((r) => r.pairs[0]?.target),
+      );
     });
 
     it('shifts augmentation images with replicated edges, seeded by (seed, step)', () => {
@@ -224,8 +268,14 @@ describe('dual-encoder baseline', function () {
       const batch = dualBatch(records, 1, 0);
       const a = augmentBatch(batch, SIZE, 2, 1, 0);
       const b = augmentBatch(batch, SIZE, 2, 1, 0);
-      assert.deepEqual(a.queries.map((q) => Array.from(q.pixels as Float32Array)), b.queries.map((q) => Array.from(q.pixels as Float32Array)));
-      assert.ok(a.queries.some((q, i) => q.pixels !== batch.queries[i]?.pixels), 'some image moved');
+      assert.deepEqual(
+        a.queries.map((q) => Array.from(q.pixels as Float32Array)),
+        b.queries.map((q) => Array.from(q.pixels as Float32Array)),
+      );
+      assert.ok(
+        a.queries.some((q, i) => q.pixels !== batch.queries[i]?.pixels),
+        'some image moved',
+      );
       assert.equal(augmentBatch(batch, SIZE, 0, 1, 0), batch);
     });
 
@@ -254,8 +304,15 @@ describe('dual-encoder baseline', function () {
       const summary = await trainDual(resumed, data, cfg, { runDir: path.join(tmp, 'b'), progress: 'none' });
       assert.equal(summary.resumedFrom, 2);
       for (const [name, v] of straight.params) assert.deepEqual(values(resumed.params.get(name) as tf.Variable), values(v), `${name} differs after resuming`);
-      const logged = fs.readFileSync(path.join(tmp, 'b', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number });
-      assert.deepEqual(logged.map((r) => r.step), [0, 1, 2, 3]);
+      const logged = fs
+        .readFileSync(path.join(tmp, 'b', 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { step: number });
+      assert.deepEqual(
+        logged.map((r) => r.step),
+        [0, 1, 2, 3],
+      );
       fs.rmSync(tmp, { recursive: true, force: true });
       straight.dispose();
       resumed.dispose();
@@ -270,7 +327,7 @@ describe('dual-encoder baseline', function () {
     });
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-    it('trains and evaluates into a results folder with the MLLM runs\' files and metric blocks; a finished run is skipped', async () => {
+    it("trains and evaluates into a results folder with the MLLM runs' files and metric blocks; a finished run is skipped", async () => {
       const cfg = resolveDualRun('dual-encoder', DUAL_SCALES.smoke, { data: { dir: path.join(tmp, 'data') }, eval: { limit: 3, validationRecords: 8 } });
       const root = path.join(tmp, 'results');
       const first = await runDualEncoder(cfg, { resultsRoot: root, progress: 'none' });
@@ -280,11 +337,16 @@ describe('dual-encoder baseline', function () {
       }
       const m = readMetrics(first.dir).metrics;
       assert.deepEqual(Object.keys(m).sort(), ['mbeir', 'mbeirChance', 'mmeb', 'mmebChance', 'train', 'validation']);
-      for (const key of ['mrr', 'recallAt1', 'recallAt10', 'mrrOtherImage', 'mrrImageOnly']) assert.ok(key in (m['validation'] as object), `validation.${key} is missing`);
+      for (const key of ['mrr', 'recallAt1', 'recallAt10', 'mrrOtherImage', 'mrrImageOnly'])
+        assert.ok(key in (m['validation'] as object), `validation.${key} is missing`);
       assert.equal(fs.readFileSync(path.join(first.dir, 'log.jsonl'), 'utf8').trim().split('\n').length, cfg.train.steps);
       const again = await runDualEncoder(cfg, { resultsRoot: root, progress: 'none' });
       assert.equal(again.skipped, true);
-      const changed = resolveDualRun('dual-encoder', DUAL_SCALES.smoke, { data: { dir: path.join(tmp, 'data') }, eval: { limit: 3, validationRecords: 8 }, train: { steps: 5 } });
+      const changed = resolveDualRun('dual-encoder', DUAL_SCALES.smoke, {
+        data: { dir: path.join(tmp, 'data') },
+        eval: { limit: 3, validationRecords: 8 },
+        train: { steps: 5 },
+      });
       await assert.rejects(runDualEncoder(changed, { resultsRoot: root, progress: 'none' }), /another config than this run's \(train\.steps: 3 vs 5\)/);
       assert.throws(() => resolveDualRun('x', { train: { stepz: 3 } as never }), /train\.stepz is not a known setting/);
     });

@@ -19,7 +19,10 @@ function fixture(n: number, size: number): TrainRecord[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `r${i}`,
     image: Float32Array.from({ length: size * size * 3 }, () => rng.next()),
-    pairs: Array.from({ length: 3 + (i % 3) }, (_, j) => ({ query: `what is part ${j} of ${i}?`, target: `part ${j} is ${i % 4 === 0 ? 'red and round' : 'blue'}` })),
+    pairs: Array.from({ length: 3 + (i % 3) }, (_, j) => ({
+      query: `what is part ${j} of ${i}?`,
+      target: `part ${j} is ${i % 4 === 0 ? 'red and round' : 'blue'}`,
+    })),
   }));
 }
 
@@ -45,7 +48,9 @@ describe('efficiency', () => {
           const recs = stepIndices(records.length, 3, cfg.train.seed, s).map((i) => records[i] as TrainRecord);
           const packed = packStep(model, recs, cfg.train, s);
           const gc = cfg.train.chunkSize !== null && cfg.train.chunkSize < packed.query.length;
-          want += stepFlops(dimsOf(model.config), stepShapeFromPacked(packed, { maxLen: cfg.train.maxLen, chunkSize: cfg.train.chunkSize }), { recompute: gc ? 'gradCache' : 'none' }).total;
+          want += stepFlops(dimsOf(model.config), stepShapeFromPacked(packed, { maxLen: cfg.train.maxLen, chunkSize: cfg.train.chunkSize }), {
+            recompute: gc ? 'gradCache' : 'none',
+          }).total;
           pairs += packed.groups.length;
         }
         assert.equal(got.flopsPerStep, want / 2);
@@ -75,10 +80,18 @@ describe('efficiency', () => {
   });
 
   it('variants: k = 1 is single-turn, factors give single-turn at more images', () => {
-    assert.deepEqual(turnVariants([1, 4], 8, [4]).map((v) => [v.name, v.packing, v.turns, v.imagesPerStep]), [
-      ['single-turn', 'single', 1, 8], ['MuCo k=4', 'multi', 4, 8], ['single-turn, 4x images', 'single', 1, 32],
-    ]);
-    assert.deepEqual(turnVariants([1, 2], 4, [2], 8).map((v) => v.chunkSize), [8, 8, 8]);
+    assert.deepEqual(
+      turnVariants([1, 4], 8, [4]).map((v) => [v.name, v.packing, v.turns, v.imagesPerStep]),
+      [
+        ['single-turn', 'single', 1, 8],
+        ['MuCo k=4', 'multi', 4, 8],
+        ['single-turn, 4x images', 'single', 1, 32],
+      ],
+    );
+    assert.deepEqual(
+      turnVariants([1, 2], 4, [2], 8).map((v) => v.chunkSize),
+      [8, 8, 8],
+    );
   });
 
   it('measures a short run: pairs per step, positive rates, peak memory, no tensors left', async () => {

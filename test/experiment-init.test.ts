@@ -49,7 +49,10 @@ describe('run initialisation (base or scratch)', () => {
   });
 
   it('a missing base names the file and the fix', () => {
-    assert.throws(() => resolveInit(run({ init: { dir: path.join(dir, 'nowhere') } })), (e: Error) => /nowhere[/\\]model\.json/.test(e.message) && /npm run pretrain -- --preset tiny/.test(e.message) && /init\.from=scratch/.test(e.message));
+    assert.throws(
+      () => resolveInit(run({ init: { dir: path.join(dir, 'nowhere') } })),
+      (e: Error) => /nowhere[/\\]model\.json/.test(e.message) && /npm run pretrain -- --preset tiny/.test(e.message) && /init\.from=scratch/.test(e.message),
+    );
   });
 
   it('a base of another architecture, or with other weights than the run recorded, is refused by name', () => {

@@ -44,7 +44,11 @@ describe('experiments', function () {
     await initBackend({ backend: 'wasm' });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-exp-'));
     await buildData({ root: ROOT, outDir: path.join(tmp, 'data'), limit: 24, miniMmeb: { maxQueries: 6, maxCandidates: 12 }, miniMbeir: { maxQueries: 6 } });
-    const [c] = experimentRuns('core', 'smoke', [], ['muco-k7'], { data: { dir: path.join(tmp, 'data') }, train: { steps: 4, checkpointEvery: 2 }, eval: { limit: 4, validationRecords: 8 } });
+    const [c] = experimentRuns('core', 'smoke', [], ['muco-k7'], {
+      data: { dir: path.join(tmp, 'data') },
+      train: { steps: 4, checkpointEvery: 2 },
+      eval: { limit: 4, validationRecords: 8 },
+    });
     cfg = c as RunConfig;
   });
   after(async () => {
@@ -55,16 +59,22 @@ describe('experiments', function () {
 
   it('resolves runs from the catalogue with scale presets and tweaks (unknown keys are errors)', () => {
     const runs = experimentRuns('core', 'quick');
-    assert.deepEqual(runs.map((r) => r.run), ['single-turn', 'muco-k7', 'single-turn-7x-images']);
+    assert.deepEqual(
+      runs.map((r) => r.run),
+      ['single-turn', 'muco-k7', 'single-turn-7x-images'],
+    );
     assert.equal(runs[2]?.train.imagesPerStep, 7 * (runs[0]?.train.imagesPerStep as number));
     assert.equal(runs[1]?.train.packing, 'multi');
     const [tweaked] = experimentRuns('core', 'quick', ['train.loss.temperature=0.02'], ['muco-k7']);
     assert.equal(tweaked?.run, 'muco-k7_train.loss.temperature=0.02');
     assert.equal(stockRun(tweaked?.run ?? ''), 'muco-k7');
-    for (const [name, def] of Object.entries(EXPERIMENTS)) for (const run of Object.keys(def.runs)) assert.equal(stockRun(run), run, `${name}/${run} must not hold '_'`);
+    for (const [name, def] of Object.entries(EXPERIMENTS))
+      for (const run of Object.keys(def.runs)) assert.equal(stockRun(run), run, `${name}/${run} must not hold '_'`);
     assert.equal(tweaked?.train.loss.temperature, 0.02);
     // Long tweaks that differ only at the end still get their own run folders.
-    const long = (v: number) => experimentRuns('core', 'quick', ['train.steps=300', 'train.evalEvery=50', 'train.imagesPerStep=32', `train.augment.maxShift=${v}`], ['single-turn'])[0]?.run as string;
+    const long = (v: number) =>
+      experimentRuns('core', 'quick', ['train.steps=300', 'train.evalEvery=50', 'train.imagesPerStep=32', `train.augment.maxShift=${v}`], ['single-turn'])[0]
+        ?.run as string;
     assert.notEqual(long(0), long(4));
     assert.ok(long(0).length <= 'single-turn_'.length + 80, long(0));
     assert.equal(long(4), long(4));
@@ -74,14 +84,35 @@ describe('experiments', function () {
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);
     // Factors scale the (tweaked) base, so a grid's runs stay matched.
     const longer = experimentRuns('longer', 'quick', ['train.steps=10']);
-    assert.deepEqual(longer.map((r) => [r.train.steps, r.train.imagesPerStep]), [[20, 2 * (runs[0]?.train.imagesPerStep as number)], [20, 2 * (runs[0]?.train.imagesPerStep as number)], [20, 2 * (runs[0]?.train.imagesPerStep as number)]]);
+    assert.deepEqual(
+      longer.map((r) => [r.train.steps, r.train.imagesPerStep]),
+      [
+        [20, 2 * (runs[0]?.train.imagesPerStep as number)],
+        [20, 2 * (runs[0]?.train.imagesPerStep as number)],
+        [20, 2 * (runs[0]?.train.imagesPerStep as number)],
+      ],
+    );
     assert.deepEqual(longer[2]?.data.kinds, ['retrieval']);
   });
 
   it('trains, evaluates and writes a results folder in the schema; a killed run resumes; a finished one is skipped', async () => {
     const results = path.join(tmp, 'results');
     // Interrupt after 2 steps (a checkpoint exists), then run again: it resumes and finishes.
-    await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 4 } }, { resultsRoot: results, progress: 'none', hooks: { onStep: (r) => { if (r.step === 2) throw new Error('killed'); } } }), /killed/);
+    await assert.rejects(
+      runExperiment(
+        { ...cfg, train: { ...cfg.train, steps: 4 } },
+        {
+          resultsRoot: results,
+          progress: 'none',
+          hooks: {
+            onStep: (r) => {
+              if (r.step === 2) throw new Error('killed');
+            },
+          },
+        },
+      ),
+      /killed/,
+    );
     const dir = path.join(results, 'core', cfg.run);
     assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step-000002')), fs.readdirSync(dir).join(','));
     assert.ok(!fs.existsSync(path.join(dir, 'metrics.json')));
@@ -97,10 +128,18 @@ describe('experiments', function () {
     assert.match(m.metadata.backendDetail ?? '', new RegExp(`^${m.metadata.backend} `), 'the evaluation records where it ran');
     for (const key of ['train', 'validation', 'mmeb', 'mbeir']) assert.ok(key in m.metrics, `metrics.${key} missing`);
     for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv']) assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
-    const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    const steps = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { step: number }).step);
     assert.deepEqual(steps, [0, 1, 2, 3]);
     // Training figures come from the whole log (both sessions), as an uninterrupted run's would.
-    const logged = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number; pairsPerSec: number; seconds: number });
+    const logged = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss: number; pairsPerSec: number; seconds: number });
     const naiveMean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     const trainMetrics = m.metrics['train'] as Record<string, number>;
     assert.ok(Math.abs(trainMetrics['finalLoss']! - naiveMean(logged.map((r) => r.loss))) < 1e-12);
@@ -108,7 +147,10 @@ describe('experiments', function () {
     assert.ok(Math.abs(trainMetrics['trainSeconds']! - logged.reduce((a, r) => a + r.seconds, 0)) < 1e-9);
     const again = await runExperiment(cfg, { resultsRoot: results, progress: 'none' });
     assert.equal(again.skipped, true);
-    await assert.rejects(runExperiment({ ...cfg, train: { ...cfg.train, steps: 5 } }, { resultsRoot: results, progress: 'none' }), /finished with another config than this run's \(train\.steps: 4 vs 5\)/);
+    await assert.rejects(
+      runExperiment({ ...cfg, train: { ...cfg.train, steps: 5 } }, { resultsRoot: results, progress: 'none' }),
+      /finished with another config than this run's \(train\.steps: 4 vs 5\)/,
+    );
     const rows = comparisonRows(path.join(results, 'core'));
     assert.equal(rows.length, 1);
     // Chance levels come from the evaluated rows and pools, as a row of their own.
@@ -118,7 +160,14 @@ describe('experiments', function () {
     const logged0 = JSON.parse(fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').split('\n')[0] as string) as { loss: number; pairs: number };
     assert.ok(Math.abs((rel.data[0] as { y: number[] }).y[0]! - logged0.loss / Math.log(logged0.pairs)) < 1e-12, 'relative loss = loss / ln(pairs)');
     assert.deepEqual((rel.data[1] as { y: number[]; name: string }).y, [1, 1]);
-    const fig = scoreBars([{ run: 'a', x: 1, y: null }, { run: 'b', x: 2, y: null }], ['x', 'y'], 't');
+    const fig = scoreBars(
+      [
+        { run: 'a', x: 1, y: null },
+        { run: 'b', x: 2, y: null },
+      ],
+      ['x', 'y'],
+      't',
+    );
     assert.deepEqual((fig.data[0] as { x: string[] }).x, ['x'], 'a column no run has is left out');
     const summary = writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]);
     assert.match(summary, /\| chance \(random embeddings\) \|/);
@@ -130,7 +179,10 @@ describe('experiments', function () {
     fs.writeFileSync(path.join(baseline, 'metrics.json'), JSON.stringify(baselineMetrics));
     const withReference = writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke', [cfg.run]).split('\n');
     const refLine = withReference.findIndex((l) => l.startsWith(`| ${REFERENCE_ROW} |`));
-    assert.ok(refLine > withReference.findIndex((l) => l.startsWith('| muco-k7')) && refLine < withReference.findIndex((l) => l.startsWith('| chance')), withReference.join('\n'));
+    assert.ok(
+      refLine > withReference.findIndex((l) => l.startsWith('| muco-k7')) && refLine < withReference.findIndex((l) => l.startsWith('| chance')),
+      withReference.join('\n'),
+    );
     assert.match(withReference[refLine] as string, /\| 42\.4 \|/);
     fs.rmSync(path.join(results, 'baselines'), { recursive: true });
     assert.match(markdownTable(rows), /\| muco-k7_/);
@@ -159,7 +211,10 @@ describe('experiments', function () {
     const v = await revalidateRun(dir);
     const after = readMetrics(dir);
     assert.deepEqual({ ...after.metrics, validation: undefined }, { ...m.metrics, validation: undefined });
-    assert.deepEqual({ ...(after.metrics['validation'] as Record<string, unknown>), recomputed: undefined }, { ...(m.metrics['validation'] as Record<string, unknown>), recomputed: undefined });
+    assert.deepEqual(
+      { ...(after.metrics['validation'] as Record<string, unknown>), recomputed: undefined },
+      { ...(m.metrics['validation'] as Record<string, unknown>), recomputed: undefined },
+    );
     assert.equal((v['recomputed'] as Record<string, string>)['weights'], path.join('checkpoints', 'step-000004'));
     for (const key of ['mrrOtherImage', 'mrrImageOnly']) assert.equal(typeof v[key], 'number', key);
     // Weights older than the run's last step (an unfinished run) are refused.

@@ -65,7 +65,20 @@ describe('flops: hand-computed toy', () => {
   // 1-layer toy: patch 12 values → vision width 4 (MLP 8); 2 image tokens = 8 patches; merger 16 → 16 → 6;
   // language width 6, 2 query heads and 1 KV head of width 3, MLP 10. Query: 5 tokens with the image;
   // target: 3 text tokens; one embedding each.
-  const toy: FlopsDims = { patchValues: 12, visionDim: 4, visionLayers: 1, visionHeads: 2, visionMlpDim: 8, dim: 6, layers: 1, heads: 2, kvHeads: 1, headDim: 3, mlpDim: 10, vocabSize: 50 };
+  const toy: FlopsDims = {
+    patchValues: 12,
+    visionDim: 4,
+    visionLayers: 1,
+    visionHeads: 2,
+    visionMlpDim: 8,
+    dim: 6,
+    layers: 1,
+    heads: 2,
+    kvHeads: 1,
+    headDim: 3,
+    mlpDim: 10,
+    vocabSize: 50,
+  };
   const shape: StepShape = { query: [{ tokens: 5, image: true, embeddings: 1 }], target: [{ tokens: 3, image: false, embeddings: 1 }], imageTokens: 2 };
   // Forward by hand, 2·m·k·n per product.
   const patchEmbed = 2 * 8 * 12 * 4; // 768
@@ -113,7 +126,15 @@ describe('flops: hand-computed toy', () => {
     assert.equal(c.byComponent['language.mlp'].backward, lmMlp(5) + lmMlp(3));
     assert.equal(c.byComponent['language.attention'].backward, 2 * (lmAttn(5) + lmAttn(3)));
     // LoRA per linear (in k, out n): forward 2·t·r·(k+n); backward dB 2trn + dy·Bᵀ 2tnr + dA 2tkr (+ 2trk for dx).
-    const linears: [number, number, boolean][] = [[6, 6, false], [6, 3, false], [6, 3, false], [6, 6, true], [6, 10, true], [6, 10, true], [10, 6, true]];
+    const linears: [number, number, boolean][] = [
+      [6, 6, false],
+      [6, 3, false],
+      [6, 3, false],
+      [6, 6, true],
+      [6, 10, true],
+      [6, 10, true],
+      [10, 6, true],
+    ];
     const lora = (t: number, part: 'f' | 'b'): number =>
       linears.reduce((s, [k, n, dx]) => s + (part === 'f' ? 2 * t * 2 * (k + n) : 2 * t * 2 * n * 2 + 2 * t * k * 2 + (dx ? 2 * t * 2 * k : 0)), 0);
     assert.equal(c.byComponent['language.lora'].forward, lora(5, 'f') + lora(3, 'f'));
@@ -127,7 +148,9 @@ describe('flops: hand-computed toy', () => {
       const embeddings = language === 'full';
       assert.deepEqual(stepFlops(toy, shape, { trainable: parts(language) }), stepFlops(toy, shape, { trainable: { ...parts(language), embeddings } }));
     }
-    assert.ok(stepFlops(toy, shape, { trainable: { ...parts('frozen'), embeddings: true } }).backward > stepFlops(toy, shape, { trainable: parts('frozen') }).backward);
+    assert.ok(
+      stepFlops(toy, shape, { trainable: { ...parts('frozen'), embeddings: true } }).backward > stepFlops(toy, shape, { trainable: parts('frozen') }).backward,
+    );
   });
 
   it('recomputation: checkpointing re-runs the ops that back-propagate, GradCache the whole encoder forward', () => {
@@ -143,8 +166,16 @@ describe('flops: hand-computed toy', () => {
 
   it('summaries equal the explicit sequence lists, and bad shapes are named', () => {
     const list: StepShape = {
-      query: [{ tokens: 7, image: true, embeddings: 2 }, { tokens: 7, image: true, embeddings: 2 }, { tokens: 7, image: false, embeddings: 2 }],
-      target: [{ tokens: 4, image: false, embeddings: 2 }, { tokens: 4, image: false, embeddings: 2 }, { tokens: 4, image: false, embeddings: 2 }],
+      query: [
+        { tokens: 7, image: true, embeddings: 2 },
+        { tokens: 7, image: true, embeddings: 2 },
+        { tokens: 7, image: false, embeddings: 2 },
+      ],
+      target: [
+        { tokens: 4, image: false, embeddings: 2 },
+        { tokens: 4, image: false, embeddings: 2 },
+        { tokens: 4, image: false, embeddings: 2 },
+      ],
       imageTokens: 2,
     };
     const summary: StepShape = {
@@ -153,7 +184,10 @@ describe('flops: hand-computed toy', () => {
       imageTokens: 2,
     };
     for (const trainable of [ALL_TRAINED, PAPER_TRAINING]) assert.deepEqual(stepFlops(toy, summary, { trainable }), stepFlops(toy, list, { trainable }));
-    assert.throws(() => stepFlops(toy, { ...summary, query: { sequences: 1, tokensPerSequence: 7, images: 2, embeddingsPerSequence: 1 } }), /2 images for 1 sequences/);
+    assert.throws(
+      () => stepFlops(toy, { ...summary, query: { sequences: 1, tokensPerSequence: 7, images: 2, embeddingsPerSequence: 1 } }),
+      /2 images for 1 sequences/,
+    );
     assert.throws(() => stepFlops(toy, { ...shape, imageTokens: 9 }), /query sequence of 5 tokens cannot hold an image of 9 tokens/);
   });
 });
@@ -161,7 +195,15 @@ describe('flops: hand-computed toy', () => {
 describe('flops: agreement with the matrix products the model executes', function () {
   this.timeout(60_000);
   // The prompts in the corpus keep the fine-tuning sequences short (no byte-level fallback).
-  const corpus = [SYSTEM_PROMPT, DESCRIBE_PROMPT, RECONSTRUCT_PROMPT, 'Image description: An apple.', 'What is shown here? A red apple on a table.', 'Which colour dominates? Mostly red.', 'Name the fruit. apple'];
+  const corpus = [
+    SYSTEM_PROMPT,
+    DESCRIBE_PROMPT,
+    RECONSTRUCT_PROMPT,
+    'Image description: An apple.',
+    'What is shown here? A red apple on a table.',
+    'Which colour dominates? Mostly red.',
+    'Name the fruit. apple',
+  ];
   const tokenizer = Tokenizer.fromCorpus(corpus);
   const config = modelConfig('tiny', { vocabSize: tokenizer.vocabSize });
   const dims = dimsOf(config);
@@ -208,8 +250,26 @@ describe('flops: agreement with the matrix products the model executes', functio
     return [
       { name: 'multi-turn (2 of 3 turns)', packed: packMultiTurn(records, tokenizer, new Rng(1), { ...opts, turns: 2 }), loss: DEFAULT_LOSS },
       { name: 'single-turn', packed: packSingleTurn(records, tokenizer, new Rng(2), { ...opts, turns: 1 }), loss: DEFAULT_LOSS },
-      { name: 'fine-tuning, paper form', packed: packReconstruction(records.map((r) => sampleSinglePair(r, new Rng(4))), tokenizer, new Rng(3), opts), loss: finetune },
-      { name: 'fine-tuning, official form', packed: packReconstruction(records.map((r) => sampleSinglePair(r, new Rng(4))), tokenizer, new Rng(3), opts), loss: { ...finetune, finetuneForm: 'official' } },
+      {
+        name: 'fine-tuning, paper form',
+        packed: packReconstruction(
+          records.map((r) => sampleSinglePair(r, new Rng(4))),
+          tokenizer,
+          new Rng(3),
+          opts,
+        ),
+        loss: finetune,
+      },
+      {
+        name: 'fine-tuning, official form',
+        packed: packReconstruction(
+          records.map((r) => sampleSinglePair(r, new Rng(4))),
+          tokenizer,
+          new Rng(3),
+          opts,
+        ),
+        loss: { ...finetune, finetuneForm: 'official' },
+      },
     ];
   }
 
@@ -270,8 +330,14 @@ describe('flops: agreement with the matrix products the model executes', functio
     const real = stepShapeFromPacked(packed, { maxLen, padded: false });
     const q = padded.query as readonly SequenceShape[];
     assert.ok(q.every((s) => s.tokens === Math.max(...packed.query.map((x) => x.ids.length))));
-    assert.deepEqual((real.query as readonly SequenceShape[]).map((s) => s.tokens), packed.query.map((x) => x.ids.length));
-    assert.deepEqual(q.map((s) => s.image), [true, true, true, false]);
+    assert.deepEqual(
+      (real.query as readonly SequenceShape[]).map((s) => s.tokens),
+      packed.query.map((x) => x.ids.length),
+    );
+    assert.deepEqual(
+      q.map((s) => s.image),
+      [true, true, true, false],
+    );
     assert.equal(padded.imageTokens, model.imageTokens);
     assert.ok(stepFlops(dims, real).total < stepFlops(dims, padded).total);
     const odd = { ...packed, query: [...packed.query, { ...(packed.query[0] as PackedBatch['query'][number]), imageSpan: { start: 20, length: 9 } }] };
@@ -308,7 +374,12 @@ describe('flops: monotonicity (seeded property tests)', () => {
       fc.property(dimsArb, paperArb, fc.constantFrom<TrainableParts>(ALL_TRAINED, PAPER_TRAINING), (d, p, trainable) => {
         const total = (q: typeof p): number => stepFlops(d, paperStepShape({ ...q, template: QWEN2_CHATML_OVERHEAD }), { trainable }).total;
         const base = total(p);
-        return total({ ...p, turns: p.turns + 1 }) > base && total({ ...p, images: p.images + 1 }) > base && total({ ...p, queryTextTokens: p.queryTextTokens + 1 }) > base && total({ ...p, imageTokens: p.imageTokens + 1 }) > base;
+        return (
+          total({ ...p, turns: p.turns + 1 }) > base &&
+          total({ ...p, images: p.images + 1 }) > base &&
+          total({ ...p, queryTextTokens: p.queryTextTokens + 1 }) > base &&
+          total({ ...p, imageTokens: p.imageTokens + 1 }) > base
+        );
       }),
     );
   });
@@ -321,7 +392,10 @@ describe('flops: monotonicity (seeded property tests)', () => {
         const total = (language: LanguageTraining, t: Partial<TrainableParts> = {}): number =>
           stepFlops(d, shape, { trainable: { vision, projector, embeddings, language, ...t } }).total;
         const chain = total('frozen') <= total({ lora: r }) && total({ lora: r }) <= total('full');
-        const more = total('full') <= total('full', { vision: true }) && total('frozen') <= total('frozen', { projector: true }) && total('frozen') <= total('frozen', { embeddings: true });
+        const more =
+          total('full') <= total('full', { vision: true }) &&
+          total('frozen') <= total('frozen', { projector: true }) &&
+          total('frozen') <= total('frozen', { embeddings: true });
         return chain && more;
       }),
     );
@@ -329,7 +403,7 @@ describe('flops: monotonicity (seeded property tests)', () => {
 });
 
 describe('flops: paper scale (Qwen2-VL-2B)', () => {
-  it('QWEN2_VL_2B has Qwen2-VL-2B-Instruct\'s 2.21 B parameters (biases as in its code)', () => {
+  it("QWEN2_VL_2B has Qwen2-VL-2B-Instruct's 2.21 B parameters (biases as in its code)", () => {
     const d = QWEN2_VL_2B;
     const v = d.visionDim;
     // Vision: conv patch embedding without bias; blocks with 2 LayerNorms, fused qkv + proj with biases, fc1/fc2 with biases.
@@ -346,7 +420,7 @@ describe('flops: paper scale (Qwen2-VL-2B)', () => {
     assert.ok(Math.abs(vision + merger + 4 * v * (3584 - d.dim) + (3584 - d.dim) - 0.675e9) / 0.675e9 < 0.005);
   });
 
-  it('§1.1: the paper\'s 2.24 TFLOPs per image and 0.12 per 25-token text match forward counts without the T² attention terms', () => {
+  it("§1.1: the paper's 2.24 TFLOPs per image and 0.12 per 25-token text match forward counts without the T² attention terms", () => {
     const forward = (tokens: number, image: boolean): FlopsCount =>
       stepFlops(QWEN2_VL_2B, { query: [{ tokens, image, embeddings: 0 }], target: [], imageTokens: 294, loss: [] });
     const img = forward(294, true);
@@ -368,7 +442,10 @@ describe('flops: paper scale (Qwen2-VL-2B)', () => {
 
   it('Table 5: within a stated factor of the paper; the 1→7-turn growth far below 7× the images', () => {
     // §1.1 MMEB-average images (294 tokens): 0.25–0.49× the paper; M3T-size images from Table A: 0.82–1.05×.
-    for (const [assumptions, low, high] of [[MMEB_AVERAGE_TOKENS, 0.2, 0.6], [M3T_TABLE_A_TOKENS, 0.75, 1.15]] as const) {
+    for (const [assumptions, low, high] of [
+      [MMEB_AVERAGE_TOKENS, 0.2, 0.6],
+      [M3T_TABLE_A_TOKENS, 0.75, 1.15],
+    ] as const) {
       const e = paperTable5Estimate(assumptions);
       assert.equal(e.rows.length, 8);
       for (const r of e.rows) assert.ok(r.ratio > low && r.ratio < high, `${r.turns}×${r.batchImages}: ratio ${r.ratio.toFixed(2)} outside (${low}, ${high})`);

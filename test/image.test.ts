@@ -3,17 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import sharp from 'sharp';
-import {
-  boxDownsample,
-  bytesToFloat,
-  CLIP_MEAN,
-  CLIP_STD,
-  decodeImage,
-  decodeImageBytes,
-  flattenRgba,
-  ImageFileError,
-  renderSize,
-} from '../lib/image';
+import { boxDownsample, bytesToFloat, CLIP_MEAN, CLIP_STD, decodeImage, decodeImageBytes, flattenRgba, ImageFileError, renderSize } from '../lib/image';
 import { Rng } from '../lib/random';
 
 /** Naive twins, written independently of lib/image.ts. */
@@ -56,7 +46,10 @@ describe('image pipeline', () => {
     await img.clone().png().toFile(join(dir, 'rb.png'));
     await img.clone().jpeg({ quality: 95 }).toFile(join(dir, 'rb.jpg'));
     await img.clone().webp({ lossless: true }).toFile(join(dir, 'rb.webp'));
-    writeFileSync(join(dir, 'half.svg'), '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="0" y="0" width="10" height="5" fill="#00ff00"/></svg>');
+    writeFileSync(
+      join(dir, 'half.svg'),
+      '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="0" y="0" width="10" height="5" fill="#00ff00"/></svg>',
+    );
     writeFileSync(join(dir, 'empty.png'), '');
     writeFileSync(join(dir, 'garbage.png'), Buffer.from(randomBytes(new Rng(1), 500)));
     const png = await img.clone().png().toBuffer();

@@ -1,5 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { MASK_KINDS, renderDialogue, SYSTEM_PROMPT, TEMPLATE_BASE, TEMPLATE_PRETRAIN, TEMPLATE_TRAIN, type MaskKind, type RenderedSequence } from '../lib/dialogue';
+import {
+  MASK_KINDS,
+  renderDialogue,
+  SYSTEM_PROMPT,
+  TEMPLATE_BASE,
+  TEMPLATE_PRETRAIN,
+  TEMPLATE_TRAIN,
+  type MaskKind,
+  type RenderedSequence,
+} from '../lib/dialogue';
 import { maskFigure, maskMatrix, partsRows, partStarts, sequenceHtml, sequenceParts, tokenizerFor } from '../lib/notebook/inspect';
 import type { ImageRecord } from '../lib/packing';
 import { Tokenizer } from '../lib/tokenizer';
@@ -42,7 +51,9 @@ describe('inspect: sequenceParts', () => {
   });
 
   it('splits the fine-tuning template into its three user turns', () => {
-    const seq = renderDialogue(TEMPLATE_TRAIN, { turns: ['What is it?'], image: true, counterpart: [{ type: 'text', text: 'red' }, { type: 'mask' }] }, tok, { imageTokens: 4 });
+    const seq = renderDialogue(TEMPLATE_TRAIN, { turns: ['What is it?'], image: true, counterpart: [{ type: 'text', text: 'red' }, { type: 'mask' }] }, tok, {
+      imageTokens: 4,
+    });
     const p = sequenceParts(seq);
     assert.equal(p.turns.length, 3);
     assert.equal(p.system + p.image + p.turns.reduce((a, b) => a + b, 0), p.total);
@@ -64,7 +75,15 @@ describe('inspect: tokenizerFor', () => {
       { id: 'r2', pairs: [{ query: 'Wie heißt das Land?', target: '日本 (Japan)' }] },
     ];
     const tok = tokenizerFor(records);
-    const texts = ['Which fruit is it?', 'Name the fruit.', 'apple', 'Wie heißt das Land?', '日本 (Japan)', 'Image description: a red apple on a wooden table', SYSTEM_PROMPT];
+    const texts = [
+      'Which fruit is it?',
+      'Name the fruit.',
+      'apple',
+      'Wie heißt das Land?',
+      '日本 (Japan)',
+      'Image description: a red apple on a wooden table',
+      SYSTEM_PROMPT,
+    ];
     for (const text of texts) {
       assert.equal(tok.encode(text).length, Tokenizer.fromCorpus([text]).encode(text).length, text);
       assert.equal(tok.decode(tok.encode(text)), text);
@@ -78,7 +97,10 @@ describe('inspect: sequenceHtml', () => {
     (html.split('</div>')[1] as string)
       .replace(/<[^>]*>/g, '')
       .replace(/↵/g, '')
-      .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&amp;/g, '&');
 
   it('shows the sequence text, one box per token and one for the image span', () => {
     const seq = pretrain(QUERIES, true, 'causal', 6);
@@ -130,12 +152,18 @@ describe('inspect: maskMatrix and maskFigure', () => {
   it('marks the parts on the axes and draws the mask', () => {
     const seq = pretrain(QUERIES, true, 'isolated');
     const starts = partStarts(seq);
-    assert.deepEqual(starts.map((s) => s.label), ['system', 'turn 0', 'image', 'turn 1', 'turn 2']);
+    assert.deepEqual(
+      starts.map((s) => s.label),
+      ['system', 'turn 0', 'image', 'turn 1', 'turn 2'],
+    );
     assert.equal(starts[2]?.start, seq.imageSpan?.start);
     assert.equal(starts[3]?.start, seq.turnIndex.indexOf(1));
     const fig = maskFigure(seq);
     assert.deepEqual(fig.data[0]?.['z'], maskMatrix(seq));
     assert.equal((fig.layout?.['shapes'] as unknown[]).length, 2 * (starts.length - 1));
-    assert.deepEqual((fig.layout?.['xaxis'] as { ticktext: string[] }).ticktext, starts.map((s) => s.label));
+    assert.deepEqual(
+      (fig.layout?.['xaxis'] as { ticktext: string[] }).ticktext,
+      starts.map((s) => s.label),
+    );
   });
 });

@@ -16,14 +16,27 @@ function naive(records: Record<string, number>[], window: number): Record<string
   };
   let seconds = 0;
   for (const r of records) seconds += r['seconds'] as number;
-  return { finalLoss: avg(last, 'loss'), finalAccuracy: avg(last, 'accuracy'), pairsPerSec: avg(records, 'pairsPerSec'), imagesPerSec: avg(records, 'imagesPerSec'), trainSeconds: seconds };
+  return {
+    finalLoss: avg(last, 'loss'),
+    finalAccuracy: avg(last, 'accuracy'),
+    pairsPerSec: avg(records, 'pairsPerSec'),
+    imagesPerSec: avg(records, 'imagesPerSec'),
+    trainSeconds: seconds,
+  };
 }
 
 describe('log summary', () => {
   it('matches a naive twin over the whole log, for any window', () => {
     const rng = new Rng(3);
     for (const n of [0, 1, 7, 10, 31]) {
-      const records = Array.from({ length: n }, (_, step) => ({ step, loss: rng.next() * 3, accuracy: rng.next(), pairsPerSec: 10 + rng.next(), imagesPerSec: 5 + rng.next(), seconds: rng.next() }));
+      const records = Array.from({ length: n }, (_, step) => ({
+        step,
+        loss: rng.next() * 3,
+        accuracy: rng.next(),
+        pairsPerSec: 10 + rng.next(),
+        imagesPerSec: 5 + rng.next(),
+        seconds: rng.next(),
+      }));
       for (const window of [1, 10, 50]) {
         const got = summariseLog(records, window);
         const want = naive(records, window);

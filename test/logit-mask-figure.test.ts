@@ -6,10 +6,12 @@ describe('logit mask figure', () => {
   it('categories follow the definition: diagonal positive, same image masked, other images negative', () => {
     const groups = [0, 0, 1, 1, 1, 2];
     const got = logitMaskCategories(groups);
-    groups.forEach((gi, i) => groups.forEach((gj, j) => {
-      const want = i === j ? LOGIT_CELL.positive : gi === gj ? LOGIT_CELL.masked : LOGIT_CELL.negative;
-      assert.equal(got[i]?.[j], want, `(${i}, ${j})`);
-    }));
+    groups.forEach((gi, i) =>
+      groups.forEach((gj, j) => {
+        const want = i === j ? LOGIT_CELL.positive : gi === gj ? LOGIT_CELL.masked : LOGIT_CELL.negative;
+        assert.equal(got[i]?.[j], want, `(${i}, ${j})`);
+      }),
+    );
     // By hand: 2 + 6 ordered same-image pairs off the diagonal are masked.
     assert.equal(got.flat().filter((v) => v === LOGIT_CELL.masked).length, 8);
     assert.ok(!logitMaskCategories([0, 1, 2]).flat().includes(LOGIT_CELL.masked), 'single-turn: nothing masked');

@@ -5,9 +5,7 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, tensorsLeftBy } from '../lib/backend';
-import {
-  FinetunePair, infoNCE, LearnableTemperature, mucoFinetuneLoss, mucoPretrainLoss, sameGroupMask,
-} from '../lib/loss';
+import { FinetunePair, infoNCE, LearnableTemperature, mucoFinetuneLoss, mucoPretrainLoss, sameGroupMask } from '../lib/loss';
 import { Rng } from '../lib/random';
 
 type M = number[][];
@@ -44,7 +42,13 @@ function naiveInfoNCE(q: M, t: M, tau: number, positives: number[], keep: (i: nu
 }
 
 function naiveMuco(q: M, t: M, groups: number[], tau: number, mask: boolean): number {
-  return naiveInfoNCE(q, t, tau, q.map((_, i) => i), (i, j) => !mask || groups[i] !== groups[j]);
+  return naiveInfoNCE(
+    q,
+    t,
+    tau,
+    q.map((_, i) => i),
+    (i, j) => !mask || groups[i] !== groups[j],
+  );
 }
 
 function naiveFinetune(q: M, qa: M, p: M, pa: M, tau: number, form: 'paper' | 'official', pairs: FinetunePair[], maskTwin = true): number {
@@ -56,7 +60,13 @@ function naiveFinetune(q: M, qa: M, p: M, pa: M, tau: number, form: 'paper' | 'o
     const b = q.length;
     const targets = [...p, ...pa];
     const twin = (i: number): number => (aug ? i : b + i);
-    return naiveInfoNCE(x, targets, tau, diag.map((i) => (aug ? b + i : i)), (i, j) => !maskTwin || j !== twin(i));
+    return naiveInfoNCE(
+      x,
+      targets,
+      tau,
+      diag.map((i) => (aug ? b + i : i)),
+      (i, j) => !maskTwin || j !== twin(i),
+    );
   });
   const sum = terms.reduce((s, v) => s + v, 0);
   return form === 'official' ? sum : sum / pairs.length;
@@ -101,8 +111,18 @@ describe('losses', () => {
     tf.tidy(() => {
       close(infoNCE(T(q), T(t), { temperature: 0.05 }).total.arraySync(), naiveInfoNCE(q, t, 0.05, diag), 1e-5, 'plain');
       const masked = infoNCE(T(q), T(t), { temperature: 0.05, logitMask: sameGroupMask(groups) }).total.arraySync();
-      close(masked, naiveInfoNCE(q, t, 0.05, diag, (i, j) => groups[i] !== groups[j]), 1e-5, 'masked');
-      close(infoNCE(T(q), T(t), { temperature: 0.1, hardNegatives: T(hard) }).total.arraySync(), naiveInfoNCE(q, t, 0.1, diag, () => true, hard), 1e-5, 'hard');
+      close(
+        masked,
+        naiveInfoNCE(q, t, 0.05, diag, (i, j) => groups[i] !== groups[j]),
+        1e-5,
+        'masked',
+      );
+      close(
+        infoNCE(T(q), T(t), { temperature: 0.1, hardNegatives: T(hard) }).total.arraySync(),
+        naiveInfoNCE(q, t, 0.1, diag, () => true, hard),
+        1e-5,
+        'hard',
+      );
       const sym = infoNCE(T(q), T(t), { temperature: 0.1, symmetric: true });
       close(sym.parts['tq']?.arraySync() as number, naiveInfoNCE(t, q, 0.1, diag), 1e-5, 'tq');
       close(sym.total.arraySync(), (naiveInfoNCE(q, t, 0.1, diag) + naiveInfoNCE(t, q, 0.1, diag)) / 2, 1e-5, 'sym');
@@ -159,20 +179,46 @@ describe('losses', () => {
     const q = randomUnit(5, 4, rng);
     const t = randomUnit(5, 4, rng);
     const tau = 0.3;
-    const [gq, gt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => mucoPretrainLoss(a as tf.Tensor2D, b as tf.Tensor2D, groups, { temperature: tau, logitMask: true }).total)([T(q), T(t)]) as [tf.Tensor, tf.Tensor];
-    assertGradClose(gq, finiteDiff((x) => naiveMuco(x, t, groups, tau, true), q), 'dq');
-    assertGradClose(gt, finiteDiff((x) => naiveMuco(q, x, groups, tau, true), t), 'dt');
+    const [gq, gt] = tf.grads(
+      (a: tf.Tensor, b: tf.Tensor) => mucoPretrainLoss(a as tf.Tensor2D, b as tf.Tensor2D, groups, { temperature: tau, logitMask: true }).total,
+    )([T(q), T(t)]) as [tf.Tensor, tf.Tensor];
+    assertGradClose(
+      gq,
+      finiteDiff((x) => naiveMuco(x, t, groups, tau, true), q),
+      'dq',
+    );
+    assertGradClose(
+      gt,
+      finiteDiff((x) => naiveMuco(q, x, groups, tau, true), t),
+      'dt',
+    );
     const [a, b, c, d] = [0, 1, 2, 3].map(() => randomUnit(3, 4, rng)) as [M, M, M, M];
-    const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => mucoFinetuneLoss(x as tf.Tensor2D, y as tf.Tensor2D, T(c), T(d), { temperature: tau, form: 'paper' }).total)([T(a), T(b)]) as [tf.Tensor, tf.Tensor];
+    const g = tf.grads(
+      (x: tf.Tensor, y: tf.Tensor) => mucoFinetuneLoss(x as tf.Tensor2D, y as tf.Tensor2D, T(c), T(d), { temperature: tau, form: 'paper' }).total,
+    )([T(a), T(b)]) as [tf.Tensor, tf.Tensor];
     const all: FinetunePair[] = ['qp', 'qp_', 'q_p', 'q_p_'];
-    assertGradClose(g[0], finiteDiff((x) => naiveFinetune(x, b, c, d, tau, 'paper', all), a), 'dq');
-    assertGradClose(g[1], finiteDiff((x) => naiveFinetune(a, x, c, d, tau, 'paper', all), b), 'dq′');
+    assertGradClose(
+      g[0],
+      finiteDiff((x) => naiveFinetune(x, b, c, d, tau, 'paper', all), a),
+      'dq',
+    );
+    assertGradClose(
+      g[1],
+      finiteDiff((x) => naiveFinetune(a, x, c, d, tau, 'paper', all), b),
+      'dq′',
+    );
     tf.dispose([gq, gt, ...g]);
   });
 
   it('diagnostics: positive mean, hardest unmasked negative, accuracy', () => {
-    const q = [[1, 0], [0, 1]];
-    const t = [[1, 0], [1, 0]];
+    const q = [
+      [1, 0],
+      [0, 1],
+    ];
+    const t = [
+      [1, 0],
+      [1, 0],
+    ];
     tf.tidy(() => {
       const { diagnostics } = infoNCE(T(q), T(t), { temperature: 0.1 });
       close(diagnostics.positive.arraySync(), (1 + 0) / 2);
@@ -195,7 +241,10 @@ describe('losses', () => {
   });
 
   it('rejects mismatched shapes with the shapes named', () => {
-    assert.throws(() => infoNCE(tf.zeros([3, 4]), tf.zeros([3, 5]), { temperature: 0.02 }), /expected queries \[N, D\] and targets \[M, D\], got \[3, 4\] and \[3, 5\]/);
+    assert.throws(
+      () => infoNCE(tf.zeros([3, 4]), tf.zeros([3, 5]), { temperature: 0.02 }),
+      /expected queries \[N, D\] and targets \[M, D\], got \[3, 4\] and \[3, 5\]/,
+    );
     assert.throws(() => mucoPretrainLoss(tf.zeros([3, 4]), tf.zeros([3, 4]), [0, 1], { temperature: 0.02, logitMask: true }), /must agree/);
   });
 

@@ -84,7 +84,16 @@ function writeMbeirRoot(root: string, specs: TaskSpec[], rng: Rng): void {
       }
       const qc = content(pos[0]!.tok, s.queryModality, 'query');
       const qid = `${s.datasetId}:${q}`;
-      queries.push({ qid, query_txt: qc['txt'], query_img_path: qc['img_path'], query_modality: s.queryModality, query_src_content: null, pos_cand_list: pos.map((p) => p.did), neg_cand_list: [], task_id: s.taskId });
+      queries.push({
+        qid,
+        query_txt: qc['txt'],
+        query_img_path: qc['img_path'],
+        query_modality: s.queryModality,
+        query_src_content: null,
+        pos_cand_list: pos.map((p) => p.did),
+        neg_cand_list: [],
+        task_id: s.taskId,
+      });
       for (const p of pos) qrels.push(`${qid} 0 ${p.did} 1 ${s.taskId}`);
     }
     fs.writeFileSync(path.join(root, 'query/test', `mbeir_${s.name}_test.jsonl`), jsonl(queries));
@@ -121,7 +130,16 @@ const relativeTo = (enc: Encoder, dir: string): Encoder => ({
 
 const SPECS: TaskSpec[] = [
   { name: 'mscoco_task0', datasetId: 9, taskId: 0, queryModality: 'text', candModality: 'image', numQueries: 300, poolSize: 100, twoPositivesEvery: 0 },
-  { name: 'fashioniq_task7', datasetId: 7, taskId: 7, queryModality: 'image,text', candModality: 'image', numQueries: 300, poolSize: 100, twoPositivesEvery: 0 },
+  {
+    name: 'fashioniq_task7',
+    datasetId: 7,
+    taskId: 7,
+    queryModality: 'image,text',
+    candModality: 'image',
+    numQueries: 300,
+    poolSize: 100,
+    twoPositivesEvery: 0,
+  },
   { name: 'webqa_task1', datasetId: 2, taskId: 1, queryModality: 'text', candModality: 'text', numQueries: 40, poolSize: 60, twoPositivesEvery: 4 },
 ];
 const root = path.join(tmpRoot, 'M-BEIR');
@@ -130,11 +148,14 @@ before(() => writeMbeirRoot(root, SPECS, new Rng(4)));
 describe('M-BEIR readers', () => {
   it('discovers the layout: query files, local pools (incl. MSCOCO test-pool naming), global pool, instructions', () => {
     const layout = discoverMbeir(root);
-    assert.deepEqual(layout.tasks.map((t) => [t.name, t.dataset, t.taskId]), [
-      ['fashioniq_task7', 'fashioniq', 7],
-      ['mscoco_task0', 'mscoco', 0],
-      ['webqa_task1', 'webqa', 1],
-    ]);
+    assert.deepEqual(
+      layout.tasks.map((t) => [t.name, t.dataset, t.taskId]),
+      [
+        ['fashioniq_task7', 'fashioniq', 7],
+        ['mscoco_task0', 'mscoco', 0],
+        ['webqa_task1', 'webqa', 1],
+      ],
+    );
     assert.match(layout.tasks[1]?.localPoolFile ?? '', /mbeir_mscoco_task0_test_cand_pool\.jsonl$/);
     assert.ok(layout.globalPoolFile?.endsWith('mbeir_union_test_cand_pool.jsonl'));
     assert.ok(layout.instructionsFile !== undefined);
@@ -160,10 +181,22 @@ describe('M-BEIR readers', () => {
       fs.writeFileSync(f, text);
       return f;
     };
-    assert.throws(() => readMbeirQueries(bad('q1.jsonl', '{"qid":"x12","query_modality":"text","query_txt":"a","pos_cand_list":[],"task_id":0}\n')), /q1\.jsonl:1: field "qid" must look like "<dataset_id>:<n>"/);
-    assert.throws(() => readMbeirQueries(bad('q2.jsonl', '{"qid":"9:1","query_modality":"image","query_txt":"a","pos_cand_list":[],"task_id":0}\n')), /q2\.jsonl:1: modality "image" needs an image path, got text present, image missing/);
-    assert.throws(() => readMbeirQueries(bad('q3.jsonl', '{"qid":"9:1","query_modality":"text","query_txt":"a","pos_cand_list":["9:2"],"task_id":"0"}\n')), /q3\.jsonl:1: field "task_id" must be an integer/);
-    assert.throws(() => readMbeirQueries(bad('q4.jsonl', '{"qid":"9:1","query_modality":"audio","pos_cand_list":[],"task_id":0}\n')), /must be "text", "image" or "image,text", got "audio"/);
+    assert.throws(
+      () => readMbeirQueries(bad('q1.jsonl', '{"qid":"x12","query_modality":"text","query_txt":"a","pos_cand_list":[],"task_id":0}\n')),
+      /q1\.jsonl:1: field "qid" must look like "<dataset_id>:<n>"/,
+    );
+    assert.throws(
+      () => readMbeirQueries(bad('q2.jsonl', '{"qid":"9:1","query_modality":"image","query_txt":"a","pos_cand_list":[],"task_id":0}\n')),
+      /q2\.jsonl:1: modality "image" needs an image path, got text present, image missing/,
+    );
+    assert.throws(
+      () => readMbeirQueries(bad('q3.jsonl', '{"qid":"9:1","query_modality":"text","query_txt":"a","pos_cand_list":["9:2"],"task_id":"0"}\n')),
+      /q3\.jsonl:1: field "task_id" must be an integer/,
+    );
+    assert.throws(
+      () => readMbeirQueries(bad('q4.jsonl', '{"qid":"9:1","query_modality":"audio","pos_cand_list":[],"task_id":0}\n')),
+      /must be "text", "image" or "image,text", got "audio"/,
+    );
     const dup = '{"did":"9:1","txt":"a","modality":"text"}\n{"did":"9:1","txt":"b","modality":"text"}\n';
     assert.throws(() => readMbeirPool(bad('p.jsonl', dup)), /did "9:1" appears twice/);
     assert.throws(() => parseQrels('9:1 0 9:5\n', 'r.txt'), /r\.txt:1: a qrels line has 4 or 5 space-separated columns/);
@@ -178,7 +211,10 @@ describe('M-BEIR readers', () => {
     assert.equal(formatString(undefined), '');
     const q: MbeirQuery = { qid: '9:1', text: 'a dog on a couch', modality: 'text', posCandList: [], taskId: 0 };
     assert.deepEqual(mbeirQueryItem(q, 'retrieve an image of this caption', '/r'), { text: 'Retrieve an image of this caption. a dog on a couch.' });
-    assert.deepEqual(mbeirQueryItem({ ...q, text: undefined, image: 'x.jpg', modality: 'image' } as MbeirQuery, 'find a caption', '/r'), { text: 'Find a caption.', image: '/r/x.jpg' });
+    assert.deepEqual(mbeirQueryItem({ ...q, text: undefined, image: 'x.jpg', modality: 'image' } as MbeirQuery, 'find a caption', '/r'), {
+      text: 'Find a caption.',
+      image: '/r/x.jpg',
+    });
     assert.deepEqual(mbeirCandidateItem({ did: '9:2', image: 'y.jpg', modality: 'image' }, '/r'), { text: '', image: '/r/y.jpg' });
   });
 
@@ -188,7 +224,10 @@ describe('M-BEIR readers', () => {
     assert.equal(chooseInstruction(instr, q(1), 'first'), 'v0');
     assert.equal(chooseInstruction(instr, q(1), 'none'), undefined);
     const picks = Array.from({ length: 60 }, (_, n) => chooseInstruction(instr, q(n), 'seeded', 3));
-    assert.deepEqual(picks, Array.from({ length: 60 }, (_, n) => chooseInstruction(instr, q(n), 'seeded', 3)));
+    assert.deepEqual(
+      picks,
+      Array.from({ length: 60 }, (_, n) => chooseInstruction(instr, q(n), 'seeded', 3)),
+    );
     assert.deepEqual(new Set(picks), new Set(['v0', 'v1', 'v2']));
     assert.throws(() => chooseInstruction(instr, { ...q(1), taskId: 3 }, 'first'), /No query instruction for key "9, text, text"/);
   });
@@ -214,7 +253,10 @@ describe('M-BEIR scoring', () => {
     assert.equal(res.local['webqa_task1']?.['recall@5'], 1);
     const used = Object.values(res.instructions).flatMap((c) => Object.entries(c));
     assert.deepEqual(new Set(used.map(([i]) => i)), new Set(['find the match for this']));
-    assert.equal(used.reduce((n, [, c]) => n + c, 0), 640);
+    assert.equal(
+      used.reduce((n, [, c]) => n + c, 0),
+      640,
+    );
   });
 
   it('random embeddings score near chance (k / pool size)', async () => {
@@ -256,7 +298,14 @@ describe('M-BEIR scoring', () => {
     const broken = path.join(tmpRoot, 'broken');
     writeMbeirRoot(broken, [SPECS[2]!], new Rng(1));
     const qfile = path.join(broken, 'qrels/test/mbeir_webqa_task1_test_qrels.txt');
-    fs.writeFileSync(qfile, fs.readFileSync(qfile, 'utf8').split('\n').filter((l) => !l.startsWith('2:0 ')).join('\n'));
+    fs.writeFileSync(
+      qfile,
+      fs
+        .readFileSync(qfile, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith('2:0 '))
+        .join('\n'),
+    );
     await assert.rejects(evaluateMbeir(discoverMbeir(broken), randomEncoder()), /query 2:0 has no relevant candidate/);
     fs.rmSync(path.join(root, 'mbeir_images/mscoco_task0/cand_T0.jpg'));
     await assert.rejects(evaluateMbeir(layout, randomEncoder()), /candidate image: .*cand_T0\.jpg not found/);
@@ -276,7 +325,10 @@ describe('M-BEIR scoring', () => {
 
 describe('M-BEIR aggregation reproduces published averages', () => {
   const tol = 0.05 + 1e-6;
-  const groups = [published.local, published.mucoLocal, published.mucoGlobal] as { source: string; rows: Record<string, { perTask: Record<string, number>; average: number; groups?: Record<string, number> }> }[];
+  const groups = [published.local, published.mucoLocal, published.mucoGlobal] as {
+    source: string;
+    rows: Record<string, { perTask: Record<string, number>; average: number; groups?: Record<string, number> }>;
+  }[];
 
   for (const g of groups) {
     for (const [name, row] of Object.entries(g.rows)) {
@@ -293,8 +345,14 @@ describe('M-BEIR aggregation reproduces published averages', () => {
   }
 
   it('the canonical 16 sets, their order and the Recall@10 rule for the fashion sets', () => {
-    assert.deepEqual(MBEIR_TASKS.map((t) => t.name), published.taskOrder);
-    assert.deepEqual(MBEIR_TASKS.filter((t) => t.k === 10).map((t) => t.name), ['fashion200k_task0', 'fashion200k_task3', 'fashioniq_task7']);
+    assert.deepEqual(
+      MBEIR_TASKS.map((t) => t.name),
+      published.taskOrder,
+    );
+    assert.deepEqual(
+      MBEIR_TASKS.filter((t) => t.k === 10).map((t) => t.name),
+      ['fashion200k_task0', 'fashion200k_task3', 'fashioniq_task7'],
+    );
     assert.equal(reportedK('cirr_task7'), 5);
     assert.throws(() => aggregateMbeir({ foo_task0: 1 }), /"foo_task0" is not in the catalogue/);
   });

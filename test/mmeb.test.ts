@@ -3,14 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import {
-  checkMmebImages,
-  discoverMmeb,
-  type MmebRow,
-  mmebRowItems,
-  normaliseMmebText,
-  readMmebFile,
-} from '../lib/eval/mmeb-format';
+import { checkMmebImages, discoverMmeb, type MmebRow, mmebRowItems, normaliseMmebText, readMmebFile } from '../lib/eval/mmeb-format';
 import { type EncodeItem, type Encoder, itemKey, randomEncoder, randomUnitVector } from '../lib/eval/encoder';
 import { aggregateMmeb, MMEB_V1_DATASETS, type MmebMetaTask, overallFromMetaTasks } from '../lib/eval/mmeb-aggregate';
 import { evaluateMmeb, mmebLeaderboardJson, mmebSummary, readMmebScores, scoreMmebRows } from '../lib/eval/mmeb';
@@ -57,9 +50,7 @@ function writeMmebParquet(file: string, rows: MmebRow[]): void {
 }
 
 function toJsonl(rows: MmebRow[]): string {
-  return rows
-    .map((r) => JSON.stringify({ qry_text: r.qryText, qry_img_path: r.qryImage, tgt_text: r.tgtText, tgt_img_path: r.tgtImage }))
-    .join('\n');
+  return rows.map((r) => JSON.stringify({ qry_text: r.qryText, qry_img_path: r.qryImage, tgt_text: r.tgtText, tgt_img_path: r.tgtImage })).join('\n');
 }
 
 /** A classification-style data set: image queries, the same label set per row, the positive label first. */
@@ -139,7 +130,14 @@ describe('MMEB reader', () => {
     fs.writeFileSync(file, toJsonl(rows) + '\n\n');
     assert.deepEqual(await readMmebFile(file), rows);
     const v2 = path.join(tmpRoot, 'read', 'v2.jsonl');
-    const rec = { qry_inst: 'Represent the given image with the following question:', qry_text: 'What is it?', qry_img_path: 'x.jpg', tgt_inst: '', tgt_text: ['a cat', 'a dog'], tgt_img_path: ['', ''] };
+    const rec = {
+      qry_inst: 'Represent the given image with the following question:',
+      qry_text: 'What is it?',
+      qry_img_path: 'x.jpg',
+      tgt_inst: '',
+      tgt_text: ['a cat', 'a dog'],
+      tgt_img_path: ['', ''],
+    };
     fs.writeFileSync(v2, JSON.stringify(rec));
     const [r] = await readMmebFile(v2);
     assert.equal(r?.qryText, 'Represent the given image with the following question: What is it?');
@@ -153,12 +151,24 @@ describe('MMEB reader', () => {
       return f;
     };
     const cases: [string, string, RegExp][] = [
-      ['mismatch.jsonl', '{"qry_text":"q","qry_img_path":"","tgt_text":["a","b"],"tgt_img_path":[""]}', /mismatch\.jsonl:2: "tgt_text" has 2 candidates but "tgt_img_path" has 1/],
-      ['missing.jsonl', '{"qry_img_path":"","tgt_text":["a"],"tgt_img_path":[""]}', /missing\.jsonl:2: field "qry_text" must be a string, got nothing|missing\.jsonl:2: field "qry_text" must be a string/],
+      [
+        'mismatch.jsonl',
+        '{"qry_text":"q","qry_img_path":"","tgt_text":["a","b"],"tgt_img_path":[""]}',
+        /mismatch\.jsonl:2: "tgt_text" has 2 candidates but "tgt_img_path" has 1/,
+      ],
+      [
+        'missing.jsonl',
+        '{"qry_img_path":"","tgt_text":["a"],"tgt_img_path":[""]}',
+        /missing\.jsonl:2: field "qry_text" must be a string, got nothing|missing\.jsonl:2: field "qry_text" must be a string/,
+      ],
       ['notarray.jsonl', '{"qry_text":"q","tgt_text":"a","tgt_img_path":[""]}', /notarray\.jsonl:2: field "tgt_text" must be an array of strings, got "a"/],
       ['empty.jsonl', '{"qry_text":"q","tgt_text":[],"tgt_img_path":[]}', /empty\.jsonl:2: "tgt_text" is empty/],
       ['badjson.jsonl', '{"qry_text": "q",', /badjson\.jsonl:2: not valid JSON/],
-      ['element.jsonl', '{"qry_text":"q","tgt_text":["a", 3],"tgt_img_path":["",""]}', /element\.jsonl:2: field "tgt_text"\[1\] must be a string, got number 3/],
+      [
+        'element.jsonl',
+        '{"qry_text":"q","tgt_text":["a", 3],"tgt_img_path":["",""]}',
+        /element\.jsonl:2: field "tgt_text"\[1\] must be a string, got number 3/,
+      ],
     ];
     for (const [name, line, re] of cases) await assert.rejects(readMmebFile(bad(name, line)), re);
     await assert.rejects(readMmebFile(path.join(tmpRoot, 'nope.parquet')), /MMEB file not found/);
@@ -193,10 +203,13 @@ describe('MMEB layouts', () => {
     fs.writeFileSync(path.join(root, 'MSCOCO_t2i', 'test.jsonl'), '');
     fs.mkdirSync(path.join(root, 'eval_images'));
     const entries = discoverMmeb(root);
-    assert.deepEqual(entries.map((e) => [e.name, e.metaTask, e.distribution]), [
-      ['ImageNet-1K', 'CLS', 'IND'],
-      ['MSCOCO_t2i', 'RET', 'IND'],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.metaTask, e.distribution]),
+      [
+        ['ImageNet-1K', 'CLS', 'IND'],
+        ['MSCOCO_t2i', 'RET', 'IND'],
+      ],
+    );
     assert.equal(entries[0]?.imageRoot, path.join(root, 'eval_images'));
   });
 
@@ -206,7 +219,10 @@ describe('MMEB layouts', () => {
     const manifest = { imageRoot: 'images', datasets: [{ name: 'EmojiCLS', metaTask: 'classification', distribution: 'OOD', file: 'EmojiCLS.jsonl' }] };
     fs.writeFileSync(path.join(root, 'manifest.json'), JSON.stringify(manifest));
     const [e] = discoverMmeb(root);
-    assert.deepEqual([e?.name, e?.metaTask, e?.distribution, e?.file, e?.imageRoot], ['EmojiCLS', 'CLS', 'OOD', path.join(root, 'EmojiCLS.jsonl'), path.join(root, 'images')]);
+    assert.deepEqual(
+      [e?.name, e?.metaTask, e?.distribution, e?.file, e?.imageRoot],
+      ['EmojiCLS', 'CLS', 'OOD', path.join(root, 'EmojiCLS.jsonl'), path.join(root, 'images')],
+    );
     manifest.datasets[0]!.metaTask = 'ranking';
     fs.writeFileSync(path.join(root, 'manifest.json'), JSON.stringify(manifest));
     assert.throws(() => discoverMmeb(root), /metaTask "ranking" is not one of CLS, VQA, RET, VG/);
@@ -365,7 +381,10 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     const root = path.join(tmpRoot, 'cli');
     fs.mkdirSync(root, { recursive: true });
     fs.writeFileSync(path.join(root, 'toy.jsonl'), toJsonl(classificationRows(40, 5, new Rng(2))));
-    fs.writeFileSync(path.join(root, 'manifest.json'), JSON.stringify({ datasets: [{ name: 'Toy', metaTask: 'CLS', distribution: 'IND', file: 'toy.jsonl' }] }));
+    fs.writeFileSync(
+      path.join(root, 'manifest.json'),
+      JSON.stringify({ datasets: [{ name: 'Toy', metaTask: 'CLS', distribution: 'IND', file: 'toy.jsonl' }] }),
+    );
     const results = path.join(tmpRoot, 'cli-results');
     const argv = ['--encoder', 'random', '--dim', '16', '--benchmark', `mmeb:${root}`, '--results', results, '--no-check-images'];
     const dir = await quiet(() => main(argv));
@@ -377,7 +396,10 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     assert.equal(m.metadata.backend, 'none');
     assert.equal(m.metrics['benchmark'], 'mmeb');
     assert.ok(typeof m.metrics['overall'] === 'number');
-    await assert.rejects(quiet(() => main(argv)), /already has results/);
+    await assert.rejects(
+      quiet(() => main(argv)),
+      /already has results/,
+    );
     await quiet(() => main([...argv, '--overwrite']));
     // --external: a glob of our own score files compares against this benchmark's catalogue; bad files stop the
     // command before a run folder is made, naming the file.
@@ -387,11 +409,21 @@ describe('eval CLI on an MMEB-format benchmark', () => {
     const bad = path.join(tmpRoot, 'bad-scores');
     fs.mkdirSync(bad, { recursive: true });
     fs.writeFileSync(path.join(bad, 'Toy_score.json'), '{"acc": 0.5,');
-    await assert.rejects(quiet(() => main([...ext, '--run', 'bad1', '--external', bad])), (e: Error) => e.message.includes(path.join(bad, 'Toy_score.json')) && /not valid JSON/.test(e.message));
+    await assert.rejects(
+      quiet(() => main([...ext, '--run', 'bad1', '--external', bad])),
+      (e: Error) => e.message.includes(path.join(bad, 'Toy_score.json')) && /not valid JSON/.test(e.message),
+    );
     fs.writeFileSync(path.join(bad, 'Toy_score.json'), '{"acc": 75}');
-    await assert.rejects(quiet(() => main([...ext, '--run', 'bad2', '--external', bad])), /acc is 75, but MMEB scores are fractions/);
-    await assert.rejects(quiet(() => main([...ext, '--run', 'bad3', '--external', path.join(bad, 'nothing-*.json')])), /no file in .* matches nothing-\*\.json/);
-    for (const r of ['bad1', 'bad2', 'bad3']) assert.ok(!fs.existsSync(path.join(tmpRoot, 'cli-ext', 'eval', r)), `${r}: a run folder was made before --external was checked`);
+    await assert.rejects(
+      quiet(() => main([...ext, '--run', 'bad2', '--external', bad])),
+      /acc is 75, but MMEB scores are fractions/,
+    );
+    await assert.rejects(
+      quiet(() => main([...ext, '--run', 'bad3', '--external', path.join(bad, 'nothing-*.json')])),
+      /no file in .* matches nothing-\*\.json/,
+    );
+    for (const r of ['bad1', 'bad2', 'bad3'])
+      assert.ok(!fs.existsSync(path.join(tmpRoot, 'cli-ext', 'eval', r)), `${r}: a run folder was made before --external was checked`);
     // A failed attempt (results gone, partial files left) is run again by the same command.
     fs.rmSync(path.join(dir, 'metrics.json'));
     await quiet(() => main(argv));
@@ -407,8 +439,14 @@ describe('eval CLI on an MMEB-format benchmark', () => {
 
   it('argument errors say what was expected', async () => {
     assert.throws(() => parseEvalArgs(['--benchmark', 'mini-mmeb']), /Pass --checkpoint <dir>, or --encoder random/);
-    assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'imagenet']), /--benchmark must be mini-mmeb, mini-mbeir, mmeb:<path> or mbeir:<path>, got "imagenet"/);
-    assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'mini-mbeir', '--pool', 'union']), /--pool must be one of local, global, got "union"/);
+    assert.throws(
+      () => parseEvalArgs(['--encoder', 'random', '--benchmark', 'imagenet']),
+      /--benchmark must be mini-mmeb, mini-mbeir, mmeb:<path> or mbeir:<path>, got "imagenet"/,
+    );
+    assert.throws(
+      () => parseEvalArgs(['--encoder', 'random', '--benchmark', 'mini-mbeir', '--pool', 'union']),
+      /--pool must be one of local, global, got "union"/,
+    );
     assert.throws(() => parseEvalArgs(['--encoder', 'random', '--benchmark', 'mini-mbeir', '--bogus']), /Unknown option "--bogus"/);
   });
 });

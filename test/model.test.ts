@@ -83,11 +83,20 @@ describe('model: the MLLM embedder', function () {
     const want: number[] = [];
     for (let gy = 0; gy < grid / 2; gy++)
       for (let gx = 0; gx < grid / 2; gx++)
-        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]])
+        for (const [dy, dx] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ])
           for (let y = 0; y < p; y++)
             for (let x = 0; x < p; x++)
-              for (let ch = 0; ch < 3; ch++) want.push(img[((((2 * gy + (dy as number)) * p + y) * c.imageSize + (2 * gx + (dx as number)) * p + x) * 3 + ch)] as number);
-    assert.deepEqual(Array.from(got), want.map((v) => Math.fround(v)));
+              for (let ch = 0; ch < 3; ch++)
+                want.push(img[(((2 * gy + (dy as number)) * p + y) * c.imageSize + (2 * gx + (dx as number)) * p + x) * 3 + ch] as number);
+    assert.deepEqual(
+      Array.from(got),
+      want.map((v) => Math.fround(v)),
+    );
   });
 
   for (const kind of ['causal', 'bidirectional', 'isolated'] as const) {
@@ -174,7 +183,10 @@ describe('model: wasm and cpu agree', function () {
     const batch = collate([render(TURNS, true), render(TURNS.slice(1), true)]);
     const out = tf.tidy(() => {
       const patches = patchTensor([image(1), image(2)], config);
-      const w = tf.tensor(Float32Array.from({ length: 7 * config.dim }, (_, i) => Math.sin(i)), [7, config.dim]);
+      const w = tf.tensor(
+        Float32Array.from({ length: 7 * config.dim }, (_, i) => Math.sin(i)),
+        [7, config.dim],
+      );
       const f = (): tf.Scalar => tf.sum(tf.mul(model.embed(batch, patches).embeddings, w));
       const { value, grads } = tf.variableGrads(f, model.variables());
       return [model.embed(batch, patches).embeddings, value, ...model.variables().map((v) => grads[v.name] as tf.Tensor)];

@@ -59,51 +59,64 @@ describe('native BLAS: shape planning matches tfjs broadcasting', () => {
 
   it('broadcastStrides: element (b, i, j) of a bias broadcast onto [batch, m, n]', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 4 }), fc.array(fc.boolean(), { maxLength: 4 }), fc.nat(4), (out, ones, drop) => {
-        const bias = out.slice(Math.min(drop, out.length)).map((d, i) => (ones[i] === true ? 1 : d));
-        const [m, n] = out.slice(-2) as [number, number];
-        const batch = size(out.slice(0, -2));
-        const strides = broadcastStrides(bias, batch, m, n);
-        const lead = bias.slice(0, Math.max(0, bias.length - 2));
-        // Expressible exactly when the bias' batch part is all broadcast or all present.
-        assert.equal(strides !== null, size(lead) === 1 || size(lead) === batch);
-        if (strides === null) return;
-        const ref = broadcastIndex(bias, out);
-        ref.forEach((src, flat) => {
-          const [bi, i, j] = [Math.floor(flat / (m * n)), Math.floor(flat / n) % m, flat % n];
-          assert.equal(bi * strides[0] + i * strides[1] + j * strides[2], src);
-        });
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 4 }),
+        fc.array(fc.boolean(), { maxLength: 4 }),
+        fc.nat(4),
+        (out, ones, drop) => {
+          const bias = out.slice(Math.min(drop, out.length)).map((d, i) => (ones[i] === true ? 1 : d));
+          const [m, n] = out.slice(-2) as [number, number];
+          const batch = size(out.slice(0, -2));
+          const strides = broadcastStrides(bias, batch, m, n);
+          const lead = bias.slice(0, Math.max(0, bias.length - 2));
+          // Expressible exactly when the bias' batch part is all broadcast or all present.
+          assert.equal(strides !== null, size(lead) === 1 || size(lead) === batch);
+          if (strides === null) return;
+          const ref = broadcastIndex(bias, out);
+          ref.forEach((src, flat) => {
+            const [bi, i, j] = [Math.floor(flat / (m * n)), Math.floor(flat / n) % m, flat % n];
+            assert.equal(bi * strides[0] + i * strides[1] + j * strides[2], src);
+          });
+        },
+      ),
       { seed: 12, numRuns: 80 },
     );
   });
 
   it('planReduction: [outer, r, inner] and the output shape of tfjs Sum, for contiguous axes only', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: -4, max: 3 }), { maxLength: 3 }), fc.boolean(), (shape, rawAxes, keepDims) => {
-        const axes = rawAxes.filter((a) => a >= -shape.length && a < shape.length);
-        const plan = planReduction(shape, axes.length === 0 ? null : axes, keepDims);
-        const norm = axes.map((a) => (a < 0 ? a + shape.length : a)).sort((a, b) => a - b);
-        const all = norm.length === 0 ? shape.map((_, i) => i) : norm;
-        const distinct = new Set(all).size === all.length;
-        const contiguous = (all[all.length - 1] as number) - (all[0] as number) + 1 === all.length;
-        assert.equal(plan !== null, distinct && contiguous);
-        if (plan === null) return;
-        const x = tf.tensor(Array.from({ length: size(shape) }, (_, i) => i % 7), shape);
-        const ref = tf.sum(x, axes.length === 0 ? undefined : axes, keepDims);
-        assert.deepEqual(plan.outShape, ref.shape);
-        assert.equal(plan.outer * plan.r * plan.inner, size(shape));
-        // Naive twin: sum the [outer, r, inner] view by loops.
-        const xs = x.dataSync();
-        const got = Array.from({ length: plan.outer * plan.inner }, (_, oi) => {
-          const [o, i] = [Math.floor(oi / plan.inner), oi % plan.inner];
-          let acc = 0;
-          for (let j = 0; j < plan.r; j++) acc += xs[(o * plan.r + j) * plan.inner + i] as number;
-          return acc;
-        });
-        assert.deepEqual(got, Array.from(ref.dataSync()));
-        tf.dispose([x, ref]);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.integer({ min: -4, max: 3 }), { maxLength: 3 }),
+        fc.boolean(),
+        (shape, rawAxes, keepDims) => {
+          const axes = rawAxes.filter((a) => a >= -shape.length && a < shape.length);
+          const plan = planReduction(shape, axes.length === 0 ? null : axes, keepDims);
+          const norm = axes.map((a) => (a < 0 ? a + shape.length : a)).sort((a, b) => a - b);
+          const all = norm.length === 0 ? shape.map((_, i) => i) : norm;
+          const distinct = new Set(all).size === all.length;
+          const contiguous = (all[all.length - 1] as number) - (all[0] as number) + 1 === all.length;
+          assert.equal(plan !== null, distinct && contiguous);
+          if (plan === null) return;
+          const x = tf.tensor(
+            Array.from({ length: size(shape) }, (_, i) => i % 7),
+            shape,
+          );
+          const ref = tf.sum(x, axes.length === 0 ? undefined : axes, keepDims);
+          assert.deepEqual(plan.outShape, ref.shape);
+          assert.equal(plan.outer * plan.r * plan.inner, size(shape));
+          // Naive twin: sum the [outer, r, inner] view by loops.
+          const xs = x.dataSync();
+          const got = Array.from({ length: plan.outer * plan.inner }, (_, oi) => {
+            const [o, i] = [Math.floor(oi / plan.inner), oi % plan.inner];
+            let acc = 0;
+            for (let j = 0; j < plan.r; j++) acc += xs[(o * plan.r + j) * plan.inner + i] as number;
+            return acc;
+          });
+          assert.deepEqual(got, Array.from(ref.dataSync()));
+          tf.dispose([x, ref]);
+        },
+      ),
       { seed: 13, numRuns: 80 },
     );
   });
@@ -113,10 +126,18 @@ describe('native BLAS: shape planning matches tfjs broadcasting', () => {
 
 /** Operand shapes of op(A)·op(B) = [...batch, m, n] with inner size k. */
 function operandShapes(aBatch: number[], bBatch: number[], m: number, k: number, n: number, ta: boolean, tb: boolean): number[][] {
-  return [[...aBatch, ...(ta ? [k, m] : [m, k])], [...bBatch, ...(tb ? [n, k] : [k, n])]];
+  return [
+    [...aBatch, ...(ta ? [k, m] : [m, k])],
+    [...bBatch, ...(tb ? [n, k] : [k, n])],
+  ];
 }
 
-const TRANSPOSES = [[false, false], [true, false], [false, true], [true, true]] as const;
+const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
 const ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'prelu', 'leakyrelu', 'sigmoid'] as const;
 
 function kernelSuite(blasTransposes: boolean): void {
@@ -166,7 +187,16 @@ function kernelSuite(blasTransposes: boolean): void {
       );
     });
 
-    const BROADCASTS: [number[], number[]][] = [[[2, 1], [3]], [[], [4]], [[3], []], [[1, 3], [2, 1]], [[2, 3], [1]]];
+    const BROADCASTS: [number[], number[]][] = [
+      [[2, 1], [3]],
+      [[], [4]],
+      [[3], []],
+      [
+        [1, 3],
+        [2, 1],
+      ],
+      [[2, 3], [1]],
+    ];
     for (const [aBatch, bBatch] of BROADCASTS) {
       for (const [ta, tb] of TRANSPOSES) {
         it(`batch broadcast [${aBatch}] × [${bBatch}], transposeA=${ta}, transposeB=${tb}: values (naive broadcast twin)`, async () => {
@@ -187,8 +217,14 @@ function kernelSuite(blasTransposes: boolean): void {
         await assertParity(() =>
           valueAndGrads(
             (a, b, bias, alpha) =>
-              tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation,
-                preluActivationWeights: activation === 'prelu' ? alpha : undefined, leakyreluAlpha: 0.1 }),
+              tf.fused.matMul({
+                a: a as tf.Tensor2D,
+                b: b as tf.Tensor2D,
+                bias,
+                activation,
+                preluActivationWeights: activation === 'prelu' ? alpha : undefined,
+                leakyreluAlpha: 0.1,
+              }),
             activation === 'prelu' ? [[9, 13], [13, 6], [6], [6]] : [[9, 13], [13, 6], [6]],
             31,
           ),
@@ -196,22 +232,52 @@ function kernelSuite(blasTransposes: boolean): void {
       });
     }
 
-    const BIASES: [number[], number[], number[]][] = [[[2, 5, 4], [2, 4, 3], [1, 3]], [[2, 5, 4], [2, 4, 3], [5, 3]], [[2, 5, 4], [2, 4, 3], [2, 5, 3]], [[5, 4], [4, 3], []]];
+    const BIASES: [number[], number[], number[]][] = [
+      [
+        [2, 5, 4],
+        [2, 4, 3],
+        [1, 3],
+      ],
+      [
+        [2, 5, 4],
+        [2, 4, 3],
+        [5, 3],
+      ],
+      [
+        [2, 5, 4],
+        [2, 4, 3],
+        [2, 5, 3],
+      ],
+      [[5, 4], [4, 3], []],
+    ];
     for (const [sa, sb, sbias] of BIASES) {
       for (const [ta, tb] of TRANSPOSES) {
         it(`fused matMul ${JSON.stringify(sa)}·${JSON.stringify(sb)} + bias [${sbias}] + prelu [${sbias}], transposeA=${ta}, transposeB=${tb}`, async () => {
           const t = (s: number[], on: boolean): number[] => (on ? [...s.slice(0, -2), s[s.length - 1] as number, s[s.length - 2] as number] : s);
           await assertParity(() => [
-            tf.fused.matMul({ a: input(t(sa, ta), 3), b: input(t(sb, tb), 4), transposeA: ta, transposeB: tb, bias: input(sbias, 5),
-              activation: 'prelu', preluActivationWeights: input(sbias, 6) }),
+            tf.fused.matMul({
+              a: input(t(sa, ta), 3),
+              b: input(t(sb, tb), 4),
+              transposeA: ta,
+              transposeB: tb,
+              bias: input(sbias, 5),
+              activation: 'prelu',
+              preluActivationWeights: input(sbias, 6),
+            }),
           ]);
         });
       }
     }
 
     const REDUCTIONS: [number[], number | number[] | undefined, boolean][] = [
-      [[37, 19], 0, false], [[37, 19], -1, true], [[5, 6, 7], [1, 2], false], [[5, 6, 7], [0, 1], true],
-      [[3, 4, 5, 6], [1, 2], true], [[3, 4, 5, 6], undefined, false], [[2049, 3], 0, false], [[9], 0, true],
+      [[37, 19], 0, false],
+      [[37, 19], -1, true],
+      [[5, 6, 7], [1, 2], false],
+      [[5, 6, 7], [0, 1], true],
+      [[3, 4, 5, 6], [1, 2], true],
+      [[3, 4, 5, 6], undefined, false],
+      [[2049, 3], 0, false],
+      [[9], 0, true],
     ];
     for (const [shape, axis, keepDims] of REDUCTIONS) {
       for (const op of ['sum', 'mean'] as const) {
@@ -224,8 +290,32 @@ function kernelSuite(blasTransposes: boolean): void {
     }
 
     const SLICES: [number[], number[], number[]][] = [
-      [[7, 9], [2, 3], [4, -1]], [[5, 6, 7], [0, 2, 0], [-1, 3, -1]], [[3, 4, 5, 6], [1, 0, 2, 1], [2, 4, 3, 5]],
-      [[2, 3, 4, 5], [0, 0, 0, 0], [2, 3, 4, 5]], [[32, 4, 8, 6], [0, 0, 0, 3], [32, 4, 8, 3]], [[11], [4], [5]],
+      [
+        [7, 9],
+        [2, 3],
+        [4, -1],
+      ],
+      [
+        [5, 6, 7],
+        [0, 2, 0],
+        [-1, 3, -1],
+      ],
+      [
+        [3, 4, 5, 6],
+        [1, 0, 2, 1],
+        [2, 4, 3, 5],
+      ],
+      [
+        [2, 3, 4, 5],
+        [0, 0, 0, 0],
+        [2, 3, 4, 5],
+      ],
+      [
+        [32, 4, 8, 6],
+        [0, 0, 0, 3],
+        [32, 4, 8, 3],
+      ],
+      [[11], [4], [5]],
     ];
     for (const [shape, begin, size] of SLICES) {
       it(`slice of [${shape}] at [${begin}] size [${size}]: values and gradients`, async () => {
@@ -238,7 +328,15 @@ function kernelSuite(blasTransposes: boolean): void {
     it('split (SplitV) along each axis and int32 slices: values and gradients', async () => {
       const before = nativeBlasStats.slices;
       await assertParity(() => [
-        ...valueAndGrads((x) => tf.concat(tf.split(x as tf.Tensor, [2, 5, 1], 1).map((p, i) => tf.mul(p, i + 1)), 1), [[3, 8, 4]], 80),
+        ...valueAndGrads(
+          (x) =>
+            tf.concat(
+              tf.split(x as tf.Tensor, [2, 5, 1], 1).map((p, i) => tf.mul(p, i + 1)),
+              1,
+            ),
+          [[3, 8, 4]],
+          80,
+        ),
         ...valueAndGrads((x) => tf.stack(tf.split(x as tf.Tensor, 2, -1).reverse()), [[4, 2, 6]], 81),
         ...tf.split(input([6, 5], 82), 3, 0),
         tf.slice(tf.range(0, 60, 1, 'int32').reshape([3, 4, 5]), [1, 1, 1], [2, 2, 3]).toFloat(),
@@ -257,7 +355,16 @@ function kernelSuite(blasTransposes: boolean): void {
       assert.ok(isNativeBlasActive());
       const before = { ...nativeBlasStats };
       const fixBefore = { ...matMulFixStats };
-      tf.tidy(() => valueAndGrads((a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor, false, true), [[4, 3], [2, 3]], 1));
+      tf.tidy(() =>
+        valueAndGrads(
+          (a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor, false, true),
+          [
+            [4, 3],
+            [2, 3],
+          ],
+          1,
+        ),
+      );
       // 2 forwards (probe + inside grads) and 2 backward products, all native, none handed to the fallback.
       assert.equal(nativeBlasStats.calls - before.calls, 4);
       assert.equal(nativeBlasStats.fallbacks - before.fallbacks, 0);
@@ -270,7 +377,10 @@ function kernelSuite(blasTransposes: boolean): void {
       enableNativeBlas({ blasTransposes, minMacs: 1000 });
       try {
         const before = { ...nativeBlasStats };
-        const small = (): tf.Tensor[] => [tf.matMul(input([4, 5], 1), input([5, 6], 2)), tf.fused.matMul({ a: input([4, 5], 1), b: input([5, 6], 2), bias: input([6], 3), activation: 'relu' })];
+        const small = (): tf.Tensor[] => [
+          tf.matMul(input([4, 5], 1), input([5, 6], 2)),
+          tf.fused.matMul({ a: input([4, 5], 1), b: input([5, 6], 2), bias: input([6], 3), activation: 'relu' }),
+        ];
         await assertParity(() => [...small(), tf.matMul(input([20, 20], 1), input([20, 20], 2))]);
         // One native call (20×20×20); the two small products fall back, once each however often the backend
         // was initialised (kernels never stack up).
@@ -282,7 +392,8 @@ function kernelSuite(blasTransposes: boolean): void {
       // Non-contiguous axes, int32 reductions and bool slices go to the previous kernel (which handles them).
       const r0 = nativeBlasStats.fallbacks;
       await assertParity(() => [
-        tf.sum(input([3, 4, 5], 1), [0, 2]), tf.sum(tf.range(0, 12, 1, 'int32').reshape([3, 4]), 1).toFloat(),
+        tf.sum(input([3, 4, 5], 1), [0, 2]),
+        tf.sum(tf.range(0, 12, 1, 'int32').reshape([3, 4]), 1).toFloat(),
         tf.slice(tf.tensor([true, false, true, true], [2, 2], 'bool'), [1, 0], [1, 2]).toFloat(),
       ]);
       assert.equal(nativeBlasStats.fallbacks - r0, 3);
@@ -290,7 +401,10 @@ function kernelSuite(blasTransposes: boolean): void {
       // kernel: the stock wasm one rejects both, which shows who ran.
       const before = { ...nativeBlasStats };
       assert.throws(() => tf.tidy(() => tf.matMul(tf.ones([3, 4], 'int32'), tf.ones([4, 2], 'int32'))), /non-float32/);
-      assert.throws(() => tf.tidy(() => tf.fused.matMul({ a: input([2, 3, 4, 5], 7), b: input([2, 3, 5, 6], 8), bias: input([2, 1, 4, 6], 9) })), /rank-1 bias/);
+      assert.throws(
+        () => tf.tidy(() => tf.fused.matMul({ a: input([2, 3, 4, 5], 7), b: input([2, 3, 5, 6], 8), bias: input([2, 1, 4, 6], 9) })),
+        /rank-1 bias/,
+      );
       assert.equal(nativeBlasStats.fallbacks - before.fallbacks, 2);
     });
 
@@ -332,9 +446,15 @@ function kernelSuite(blasTransposes: boolean): void {
       // Owned: native at all 3 steps. Shared: the first update runs as tf ops, whose assign gives the variable a
       // buffer of its own, so steps 2 and 3 go native too: 2·3 + 2·2.
       assert.equal(nativeAdamWStats.updates - before, 10);
-      nativeParams.forEach((p, i) => assert.ok(relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array) <= 1e-6, `param ${i}: ${relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array)}`));
+      nativeParams.forEach((p, i) =>
+        assert.ok(
+          relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array) <= 1e-6,
+          `param ${i}: ${relError(p.dataSync() as Float32Array, tfParams[i]!.dataSync() as Float32Array)}`,
+        ),
+      );
       const [sa, sb] = [a.state().tensors, b.state().tensors];
-      for (const key of Object.keys(sa)) assert.ok(relError((sa[key] as tf.Tensor).dataSync() as Float32Array, (sb[key] as tf.Tensor).dataSync() as Float32Array) <= 1e-6, key);
+      for (const key of Object.keys(sa))
+        assert.ok(relError((sa[key] as tf.Tensor).dataSync() as Float32Array, (sb[key] as tf.Tensor).dataSync() as Float32Array) <= 1e-6, key);
       a.dispose();
       b.dispose();
       tf.dispose([...nativeParams, ...tfParams, ...aliases]);
@@ -417,7 +537,11 @@ describe('native BLAS: falls back cleanly when unavailable', function () {
         const ok = Math.abs(tf.matMul(tf.ones([40, 30]), tf.ones([30, 20])).dataSync()[0] - 30) < 1e-6;
         process.stdout.write('RESULT ' + JSON.stringify({ report: r.wasm.nativeBlas, active: isNativeBlasActive(), ok }) + '\\n');
       });`;
-    const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, MUCO_LOG: 'info', ...env } });
+    const run = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, MUCO_LOG: 'info', ...env },
+    });
     const line = run.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     assert.ok(line !== undefined, `child failed: ${run.stderr}`);
     return { ...JSON.parse(line.slice(7)), stdout: run.stdout };

@@ -46,7 +46,13 @@ describe('fused kernels: the softmax mask plan matches tfjs broadcasting', () =>
   it('agrees row for row wherever it plans, and plans every prefix-then-ones mask', () => {
     const dims = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 3 });
     fc.assert(
-      fc.property(dims, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), fc.integer({ min: 0, max: 3 }),
+      fc.property(
+        dims,
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
         (lead, t, d, keep, rowBroadcast, drop) => {
           const scores = [...lead, t, d];
           // Leading dims: the first `keep` as the scores', the rest 1; then maybe drop some leading ones.
@@ -55,8 +61,9 @@ describe('fused kernels: the softmax mask plan matches tfjs broadcasting', () =>
           const plan = softmaxMaskPlan(scores, mask);
           assert.ok(plan !== null, `no plan for [${mask}] onto [${scores}]`);
           const rows = broadcastRows(mask, scores);
-          rows.forEach((want, r) => assert.equal(((Math.floor(r / plan.group) % plan.batches) * plan.period) + (r % plan.period), want, `row ${r}`));
-        }),
+          rows.forEach((want, r) => assert.equal((Math.floor(r / plan.group) % plan.batches) * plan.period + (r % plan.period), want, `row ${r}`));
+        },
+      ),
       { seed: 5, numRuns: 120 },
     );
   });
@@ -104,14 +111,22 @@ function paritySuite(isa: string): void {
     }
 
     it('LayerNorm with β, without β, and RMSNorm: values and gradients of x, γ, β', async () => {
-      for (const [shape, seed] of [[[37, 13], 1], [[2, 3, 64], 2], [[5, 200], 3]] as [number[], number][]) {
+      for (const [shape, seed] of [
+        [[37, 13], 1],
+        [[2, 3, 64], 2],
+        [[5, 200], 3],
+      ] as [number[], number][]) {
         const d = shape[shape.length - 1] as number;
-        await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g, b) => layerNorm(x as tf.Tensor, g as tf.Tensor, b as tf.Tensor, 1e-5), [shape, [d], [d]], seed));
+        await fusedParity(['norm', 'normGrad'], () =>
+          valueAndGrads((x, g, b) => layerNorm(x as tf.Tensor, g as tf.Tensor, b as tf.Tensor, 1e-5), [shape, [d], [d]], seed),
+        );
         await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => layerNorm(x as tf.Tensor, g as tf.Tensor, null, 1e-6), [shape, [d]], seed + 10));
         await fusedParity(['norm', 'normGrad'], () => valueAndGrads((x, g) => rmsNorm(x as tf.Tensor, g as tf.Tensor, 1e-6), [shape, [d]], seed + 20));
       }
       // Rows far from zero mean and unit scale: the statistics must not lose the small variations.
-      await fusedParity(['norm'], () => valueAndGrads((x, g, b) => layerNorm(tf.add(tf.mul(x as tf.Tensor, 0.01), 40), g as tf.Tensor, b as tf.Tensor, 1e-5), [[9, 32], [32], [32]], 4));
+      await fusedParity(['norm'], () =>
+        valueAndGrads((x, g, b) => layerNorm(tf.add(tf.mul(x as tf.Tensor, 0.01), 40), g as tf.Tensor, b as tf.Tensor, 1e-5), [[9, 32], [32], [32]], 4),
+      );
     });
 
     it('masked softmax: causal [T, T], per-sequence [B, 1, T, T] and key [B, 1, 1, T] masks, none; values and gradients', async () => {
@@ -135,7 +150,10 @@ function paritySuite(isa: string): void {
     });
 
     it('GELU and SiLU: values and gradients, including saturated inputs', async () => {
-      for (const [f, seed] of [[gelu, 50], [silu, 51]] as [(x: tf.Tensor) => tf.Tensor, number][]) {
+      for (const [f, seed] of [
+        [gelu, 50],
+        [silu, 51],
+      ] as [(x: tf.Tensor) => tf.Tensor, number][]) {
         await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(x as tf.Tensor), [[37, 13]], seed));
         await fusedParity(['gate', 'gateGrad'], () => valueAndGrads((x) => f(tf.mul(x as tf.Tensor, 80)), [[11, 7]], seed + 10));
       }
@@ -160,18 +178,24 @@ function paritySuite(isa: string): void {
     });
 
     it('NaN propagates as in tfjs: a NaN input gives NaN out of the gates and NaN over its softmax row', async () => {
-      const run = (): number[][] => tf.tidy(() => {
-        const x = tf.tensor2d([[NaN, 0, 1], [0, 1, 2]]);
-        return [gelu(x), silu(x), maskedSoftmax(x, null), layerNorm(x, tf.ones([3]), tf.zeros([3]), 1e-5)].map((t) => Array.from(t.dataSync()));
-      });
+      const run = (): number[][] =>
+        tf.tidy(() => {
+          const x = tf.tensor2d([
+            [NaN, 0, 1],
+            [0, 1, 2],
+          ]);
+          return [gelu(x), silu(x), maskedSoftmax(x, null), layerNorm(x, tf.ones([3]), tf.zeros([3]), 1e-5)].map((t) => Array.from(t.dataSync()));
+        });
       const wasm = run();
       await tf.setBackend('cpu');
       const cpu = run();
       await tf.setBackend('wasm');
-      wasm.forEach((got, i) => got.forEach((v, j) => {
-        const want = cpu[i]![j]!;
-        assert.ok(Number.isNaN(want) ? Number.isNaN(v) : Math.abs(v - want) <= 1e-5 * Math.max(1, Math.abs(want)), `output ${i}[${j}]: ${v} vs ${want}`);
-      }));
+      wasm.forEach((got, i) =>
+        got.forEach((v, j) => {
+          const want = cpu[i]![j]!;
+          assert.ok(Number.isNaN(want) ? Number.isNaN(v) : Math.abs(v - want) <= 1e-5 * Math.max(1, Math.abs(want)), `output ${i}[${j}]: ${v} vs ${want}`);
+        }),
+      );
       assert.ok(wasm[2]!.slice(0, 3).every(Number.isNaN), 'the NaN row of the softmax');
     });
   });
@@ -185,7 +209,10 @@ describe('fused kernels: written-out gradients equal autodiff (cpu, the tf-op pa
   });
 
   it('GELU x·σ(1.702x) and SiLU x·σ(x)', () => {
-    for (const [f, alpha] of [[gelu, 1.702], [silu, 1]] as [(x: tf.Tensor) => tf.Tensor, number][]) {
+    for (const [f, alpha] of [
+      [gelu, 1.702],
+      [silu, 1],
+    ] as [(x: tf.Tensor) => tf.Tensor, number][]) {
       const x = input([5, 7], 5);
       const ours = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), input([5, 7], 6))))(x);
       const composite = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mul(t, tf.sigmoid(tf.mul(t, alpha))), input([5, 7], 6))))(x);
@@ -212,7 +239,10 @@ describe('fused kernels: the addon guards the heap', function () {
     f.set([1, 2, 3, 4, -1, 0, 1, 6], 0);
     f.set([1, 1, 2, 2], 8);
     lib.norm(buf, 0, 32, -1, 64, 96, 104, 2, 4, 0);
-    const want = [[1, 2, 3, 4], [-1, 0, 1, 6]].flatMap((row) => {
+    const want = [
+      [1, 2, 3, 4],
+      [-1, 0, 1, 6],
+    ].flatMap((row) => {
       const mu = row.reduce((a, v) => a + v, 0) / 4;
       const sd = Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / 4);
       return row.map((v, j) => ((v - mu) / sd) * [1, 1, 2, 2][j]!);

@@ -55,19 +55,34 @@ describe('notebook-data (a SMOKE subset)', function () {
   it('reads raw turn records whose per-turn counts agree with the data card', () => {
     const records = readTurnRecords(subset);
     const card = readDataCard(subset);
-    assert.deepEqual(countBy(records, (r) => r.split), Object.fromEntries(SPLITS.map((s) => [s, card.records.images[s]]).filter(([, n]) => n !== 0)));
+    assert.deepEqual(
+      countBy(records, (r) => r.split),
+      Object.fromEntries(SPLITS.map((s) => [s, card.records.images[s]]).filter(([, n]) => n !== 0)),
+    );
     const rows = turnRows(records);
-    assert.equal(rows.length, records.reduce((n, r) => n + r.kinds.length, 0));
-    assert.deepEqual(countBy(rows, (r) => r.kind), card.records.byTurnKind);
-    assert.deepEqual(countBy(rows, (r) => r.lang), card.records.byLanguage);
-    assert.deepEqual(countBy(rows, (r) => r.facet), card.records.byFacet);
+    assert.equal(
+      rows.length,
+      records.reduce((n, r) => n + r.kinds.length, 0),
+    );
+    assert.deepEqual(
+      countBy(rows, (r) => r.kind),
+      card.records.byTurnKind,
+    );
+    assert.deepEqual(
+      countBy(rows, (r) => r.lang),
+      card.records.byLanguage,
+    );
+    assert.deepEqual(
+      countBy(rows, (r) => r.facet),
+      card.records.byFacet,
+    );
     assert.equal(card.limit, 8);
     assert.equal(readTurnRecords(subset, ['train'], 2).length, 2);
     assert.throws(() => readTurnRecords(subset, ['dev' as never]), /unknown split "dev"; expected one of train, validation, test, ood/);
     assert.throws(() => readDataCard(join(tmp, 'absent')), /no data card at .*absent.card\.json; run `npm run data`/);
   });
 
-  it('turns a normalised record into the packers\' ImageRecord', async () => {
+  it("turns a normalised record into the packers' ImageRecord", async () => {
     const { records } = await readMiniM3t(subset, 'train');
     const rec = records[0];
     assert.ok(rec !== undefined);
@@ -75,7 +90,10 @@ describe('notebook-data (a SMOKE subset)', function () {
     assert.equal(img.id, rec.id);
     assert.equal(img.image, rec.queryImagePath);
     assert.equal(img.caption, rec.querySentence);
-    assert.deepEqual(img.pairs, rec.turns.map((t) => ({ query: t.query, target: t.target })));
+    assert.deepEqual(
+      img.pairs,
+      rec.turns.map((t) => ({ query: t.query, target: t.target })),
+    );
     const textOnly = toImageRecord({ ...rec, queryImagePath: '', querySentence: '' });
     assert.equal(textOnly.image, null);
     assert.equal('caption' in textOnly, false);

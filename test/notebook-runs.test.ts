@@ -23,8 +23,14 @@ describe('notebook runs', () => {
 
   it('selects the smoke runs on the smoke scale and `only` elsewhere', () => {
     const sel = { experiment: 'turns', only: ['turns-1', 'turns-2', 'turns-7'], smokeOnly: ['turns-1', 'turns-7'] };
-    assert.deepEqual(selectedRuns(ctx, sel).map((c) => c.run), ['turns-1', 'turns-7']);
-    assert.deepEqual(selectedRuns({ scale: 'full' }, sel).map((c) => c.run), ['turns-1', 'turns-2', 'turns-7']);
+    assert.deepEqual(
+      selectedRuns(ctx, sel).map((c) => c.run),
+      ['turns-1', 'turns-7'],
+    );
+    assert.deepEqual(
+      selectedRuns({ scale: 'full' }, sel).map((c) => c.run),
+      ['turns-1', 'turns-2', 'turns-7'],
+    );
     assert.equal(selectedRuns({ scale: 'full' }, { experiment: 'turns' }).length, 6);
     assert.equal(selectedRuns(ctx, { experiment: 'turns', smokeOnly: ['turns-4'] })[0]?.train.turns, 4);
   });
@@ -44,7 +50,10 @@ describe('notebook runs', () => {
     const [k7] = experimentRuns('core', 'smoke', [], ['muco-k7']) as [RunConfig];
     fakeFinishedRun(ctx.resultsRoot, k7);
     const first = await ensureExperiment(ctx, { experiment: 'logit-mask', only: ['mask-on'] });
-    assert.deepEqual(first.status.map((s) => [s.run, s.status, s.from]), [['mask-on', 'reused', 'core/muco-k7']]);
+    assert.deepEqual(
+      first.status.map((s) => [s.run, s.status, s.from]),
+      [['mask-on', 'reused', 'core/muco-k7']],
+    );
     assert.equal(first.dir, path.join(ctx.resultsRoot, 'logit-mask'));
     const dir = path.join(first.dir, 'mask-on');
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;

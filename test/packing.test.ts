@@ -19,7 +19,12 @@ const tok = fixtureTokenizer();
 const IMAGE_TOKENS = 3;
 
 function record(id: string, n: number, image = true): ImageRecord {
-  return { id, image: image ? `${id}.png` : null, caption: `a picture ${id}`, pairs: Array.from({ length: n }, (_, i) => ({ query: `q${id}-${i}?`, target: `t${id}-${i}.` })) };
+  return {
+    id,
+    image: image ? `${id}.png` : null,
+    caption: `a picture ${id}`,
+    pairs: Array.from({ length: n }, (_, i) => ({ query: `q${id}-${i}?`, target: `t${id}-${i}.` })),
+  };
 }
 
 /** The official `masking` (src/loader.py) on strings, drawing from the same generator (naive twin). */
@@ -151,7 +156,10 @@ describe('packing: counterpart masking', () => {
       let kept = 0;
       for (let d = 0; d < 200; d++) {
         const parts = maskCounterpart(words.join(' '), rng, { wordMaskRate: rate, wholeMaskRate: 0 });
-        kept += parts.filter((p) => p.type === 'text').flatMap((p) => (p as { text: string }).text.split(' ')).filter((w) => w !== '').length;
+        kept += parts
+          .filter((p) => p.type === 'text')
+          .flatMap((p) => (p as { text: string }).text.split(' '))
+          .filter((w) => w !== '').length;
       }
       const masked = 1 - kept / (200 * words.length);
       assert.ok(Math.abs(masked - rate) < 0.015, `word mask rate ${masked}, expected ${rate}`);
@@ -190,8 +198,18 @@ describe('packing: fine-tuning reconstruction', () => {
     assert.deepEqual(packed.queryImages, ['apple.png', null]);
     assert.deepEqual(packed.targetImages, [null, 'jp.png']);
     pairs.forEach((p, i) => {
-      const q = renderDialogue(TEMPLATE_TRAIN, { turns: [p.query.text], image: p.query.image !== undefined, counterpart: [{ type: 'text', text: counterpartText(p.target) }] }, tok, { imageTokens: IMAGE_TOKENS });
-      const t = renderDialogue(TEMPLATE_TRAIN, { turns: [p.target.text], image: p.target.image !== undefined, counterpart: [{ type: 'text', text: counterpartText(p.query) }] }, tok, { imageTokens: IMAGE_TOKENS });
+      const q = renderDialogue(
+        TEMPLATE_TRAIN,
+        { turns: [p.query.text], image: p.query.image !== undefined, counterpart: [{ type: 'text', text: counterpartText(p.target) }] },
+        tok,
+        { imageTokens: IMAGE_TOKENS },
+      );
+      const t = renderDialogue(
+        TEMPLATE_TRAIN,
+        { turns: [p.target.text], image: p.target.image !== undefined, counterpart: [{ type: 'text', text: counterpartText(p.query) }] },
+        tok,
+        { imageTokens: IMAGE_TOKENS },
+      );
       assert.deepEqual(packed.query[i]?.ids, q.ids);
       assert.deepEqual(packed.target[i]?.ids, t.ids);
       const base = renderDialogue(TEMPLATE_BASE, { turns: [p.query.text], image: p.query.image !== undefined }, tok, { imageTokens: IMAGE_TOKENS });
@@ -205,11 +223,16 @@ describe('packing: fine-tuning reconstruction', () => {
     const rng = new Rng(seed);
     const forQuery = maskCounterpart(counterpartText(pairs[0]?.target as SinglePair['target']), rng);
     const forTarget = maskCounterpart(counterpartText(pairs[0]?.query as SinglePair['query']), rng);
-    const q = renderDialogue(TEMPLATE_TRAIN, { turns: [pairs[0]?.query.text as string], image: true, counterpart: forQuery }, tok, { imageTokens: IMAGE_TOKENS });
+    const q = renderDialogue(TEMPLATE_TRAIN, { turns: [pairs[0]?.query.text as string], image: true, counterpart: forQuery }, tok, {
+      imageTokens: IMAGE_TOKENS,
+    });
     const t = renderDialogue(TEMPLATE_TRAIN, { turns: [pairs[0]?.target.text as string], counterpart: forTarget }, tok, { imageTokens: IMAGE_TOKENS });
     assert.deepEqual(packed.query[0]?.ids, q.ids);
     assert.deepEqual(packed.target[0]?.ids, t.ids);
-    assert.deepEqual(packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }), packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }));
+    assert.deepEqual(
+      packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }),
+      packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }),
+    );
   });
 
   it('samples a single pair from an M3T record with the record caption on the query side', () => {

@@ -11,13 +11,30 @@ import { experimentRuns } from '../lib/runner/catalog';
 import { RunConfig } from '../lib/runner/config';
 import { loadPaperTable } from '../lib/analysis/paper';
 import {
-  ablationRows, externalMbeirRows, externalMmebRow, mmebBand, noiseBand, ourMbeirRow, ourMmebRow, paperMbeirRows, paperMmebRows, readRunScores, verdict,
+  ablationRows,
+  externalMbeirRows,
+  externalMmebRow,
+  mmebBand,
+  noiseBand,
+  ourMbeirRow,
+  ourMmebRow,
+  paperMbeirRows,
+  paperMmebRows,
+  readRunScores,
+  verdict,
 } from '../lib/analysis/paper-compare';
 import { writeJson } from '../lib/results';
 import { fakeFinishedRun } from './support/fake-run';
 
 const mmeb = (overall: number) => ({
-  metaTask: { CLS: 10, VQA: 20, RET: 30, VG: 40 }, IND: 25, OOD: 35, overall, numDatasets: 19, complete: true, missing: [], perDataset: {},
+  metaTask: { CLS: 10, VQA: 20, RET: 30, VG: 40 },
+  IND: 25,
+  OOD: 35,
+  overall,
+  numDatasets: 19,
+  complete: true,
+  missing: [],
+  perDataset: {},
 });
 const mbeirAgg = (average: number) => ({ perTask: {}, average, groups: { 'S→S': 1, 'S→M': 2, 'M→S': 3, 'M→M': 4 }, numTasks: 10, complete: true, missing: [] });
 
@@ -45,20 +62,57 @@ describe('paper compare', () => {
     const row = ourMmebRow(k);
     assert.deepEqual([row.model, row.params, row.CLS, row.GRD, row.IND, row.OOD, row.Overall], ['core/muco-k7', '0.00M', 10, 40, 25, 35, 20]);
     assert.equal(ourMbeirRow(s, 'global'), null);
-    assert.deepEqual(ourMbeirRow(k, 'local'), { source: 'ours (smoke)', setting: 'pretrained (zero-shot), mini-M-BEIR', model: 'core/muco-k7', params: '0.00M', pool: 'local', 'S→S': 1, 'S→M': 2, 'M→S': 3, 'M→M': 4, Overall: 7 });
+    assert.deepEqual(ourMbeirRow(k, 'local'), {
+      source: 'ours (smoke)',
+      setting: 'pretrained (zero-shot), mini-M-BEIR',
+      model: 'core/muco-k7',
+      params: '0.00M',
+      pool: 'local',
+      'S→S': 1,
+      'S→M': 2,
+      'M→S': 3,
+      'M→M': 4,
+      Overall: 7,
+    });
   });
 
   it("lays out the paper's Table 1 and Table 2 rows", () => {
     const t1 = paperMmebRows(loadPaperTable('table-1'));
     assert.equal(t1.length, 22);
     const muco7 = t1.find((r) => r.model === 'MuCo-7B' && r.setting === 'fine-tuned ≥7B');
-    assert.deepEqual(muco7, { source: 'paper', setting: 'fine-tuned ≥7B', model: 'MuCo-7B', params: '7B', CLS: 68.3, VQA: 71.9, RET: 73.7, GRD: 90.9, IND: 77.3, OOD: 69.1, Overall: 73.6 });
+    assert.deepEqual(muco7, {
+      source: 'paper',
+      setting: 'fine-tuned ≥7B',
+      model: 'MuCo-7B',
+      params: '7B',
+      CLS: 68.3,
+      VQA: 71.9,
+      RET: 73.7,
+      GRD: 90.9,
+      IND: 77.3,
+      OOD: 69.1,
+      Overall: 73.6,
+    });
     assert.equal(paperMmebRows(loadPaperTable('table-1'), ['zero-shot']).length, 7);
     const global = paperMbeirRows(loadPaperTable('table-2'), 'global');
     const local = paperMbeirRows(loadPaperTable('table-2'), 'local');
     assert.equal(global.length, 13);
     assert.ok(!local.some((r) => r.model === 'MM-Embed' || r.model === 'M3Task-UEM'), 'no local number for them');
-    assert.deepEqual(local.find((r) => r.model === 'MuCo-2B' && r.setting === 'fine-tuned'), { source: 'paper', setting: 'fine-tuned', model: 'MuCo-2B', params: '2B', pool: 'local', 'S→S': null, 'S→M': null, 'M→S': null, 'M→M': null, Overall: 54.2 });
+    assert.deepEqual(
+      local.find((r) => r.model === 'MuCo-2B' && r.setting === 'fine-tuned'),
+      {
+        source: 'paper',
+        setting: 'fine-tuned',
+        model: 'MuCo-2B',
+        params: '2B',
+        pool: 'local',
+        'S→S': null,
+        'S→M': null,
+        'M→S': null,
+        'M→M': null,
+        Overall: 54.2,
+      },
+    );
   });
 
   it('aggregates external MMEB score files (hand-computed means; incomplete sets labelled)', () => {
@@ -77,10 +131,27 @@ describe('paper compare', () => {
     const file = path.join(tmp, 'mbeir.json');
     writeJson(file, { local: { mscoco_task0: 60, webqa_task2: 40, cirr_task7: 30, oven_task8: 50 } });
     const [row] = externalMbeirRows(file, 'ext');
-    assert.deepEqual(row, { source: 'external', setting: 'M-BEIR', model: 'ext (4 sets)', params: '–', pool: 'local', 'S→S': 60, 'S→M': 40, 'M→S': 30, 'M→M': 50, Overall: 45 });
+    assert.deepEqual(row, {
+      source: 'external',
+      setting: 'M-BEIR',
+      model: 'ext (4 sets)',
+      params: '–',
+      pool: 'local',
+      'S→S': 60,
+      'S→M': 40,
+      'M→S': 30,
+      'M→M': 50,
+      Overall: 45,
+    });
     const run = path.join(tmp, 'eval-run');
     writeJson(path.join(run, 'metrics.json'), { metadata: {}, metrics: { global: mbeirAgg(9), local: mbeirAgg(11) } });
-    assert.deepEqual(externalMbeirRows(run, 'e').map((r) => [r.pool, r.Overall, r['M→M']]), [['global', 9, 4], ['local', 11, 4]]);
+    assert.deepEqual(
+      externalMbeirRows(run, 'e').map((r) => [r.pool, r.Overall, r['M→M']]),
+      [
+        ['global', 9, 4],
+        ['local', 11, 4],
+      ],
+    );
     writeJson(path.join(tmp, 'bad.json'), { other: 1 });
     assert.throws(() => externalMbeirRows(path.join(tmp, 'bad.json'), 'x'), /no "local" or "global" M-BEIR scores/);
   });
@@ -104,7 +175,13 @@ describe('paper compare', () => {
 
   it('ablation rows put paper and our columns side by side', () => {
     const [, k] = readRunScores(path.join(tmp, 'core'), 'smoke', ['single-turn', 'muco-k7']);
-    const rows = ablationRows([{ setup: 'with', paper: { ZS: 58.2 }, ours: k }, { setup: 'without', paper: { ZS: 57.3 }, ours: undefined }], ['MMEB overall']);
+    const rows = ablationRows(
+      [
+        { setup: 'with', paper: { ZS: 58.2 }, ours: k },
+        { setup: 'without', paper: { ZS: 57.3 }, ours: undefined },
+      ],
+      ['MMEB overall'],
+    );
     assert.deepEqual(rows, [
       { setup: 'with', 'paper ZS': 58.2, run: 'core/muco-k7', 'ours MMEB overall': 20 },
       { setup: 'without', 'paper ZS': 57.3, run: '(not run)', 'ours MMEB overall': null },

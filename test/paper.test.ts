@@ -45,7 +45,10 @@ describe('paper: the tables as data', () => {
       const letter = name.replace('table-', '').replace('-eval', '').toUpperCase();
       assert.ok(t.source.includes(`Table ${letter}`), `${name}: source "${t.source}" should name Table ${letter}`);
       assert.ok(t.notes.length > 0 && t.rows.length > 0, `${name} needs notes and rows`);
-      assert.deepEqual(t.columns.map((c) => c.name), Object.keys(PAPER_TABLE_SCHEMAS[name]));
+      assert.deepEqual(
+        t.columns.map((c) => c.name),
+        Object.keys(PAPER_TABLE_SCHEMAS[name]),
+      );
     }
   });
 
@@ -53,7 +56,10 @@ describe('paper: the tables as data', () => {
     const t5 = rawTable('table-5');
     const rows = t5['rows'] as Record<string, unknown>[];
     const withRow = (patch: Record<string, unknown>): unknown => ({ ...t5, rows: [{ ...rows[0], ...patch }] });
-    assert.throws(() => validatePaperTable('table-5', withRow({ pflops: '17.5' }), 'x.json'), /x\.json: rows\[0\]\.pflops must be a finite number, got "17\.5" \(string\)/);
+    assert.throws(
+      () => validatePaperTable('table-5', withRow({ pflops: '17.5' }), 'x.json'),
+      /x\.json: rows\[0\]\.pflops must be a finite number, got "17\.5" \(string\)/,
+    );
     assert.throws(() => validatePaperTable('table-5', withRow({ pflop: 1 }), 'x.json'), /rows\[0\] has unknown field\(s\) \[pflop\]/);
     const { zsMmeb: _dropped, ...lacking } = rows[0] as Record<string, unknown>;
     assert.throws(() => validatePaperTable('table-5', { ...t5, rows: [lacking] }), /rows\[0\] lacks "zsMmeb"/);
@@ -114,18 +120,30 @@ describe('paper: the tables as data', () => {
       assert.ok(Math.abs(r.pflops - linear) / linear < 0.005, `${r.batchImages} images: ${r.pflops} vs linear ${linear.toFixed(2)}`);
     }
     const at1024 = rows.filter((r) => r.batchImages === 1024).sort((a, b) => a.turns - b.turns);
-    assert.deepEqual(at1024.map((r) => r.turns), [1, 2, 4, 7]);
+    assert.deepEqual(
+      at1024.map((r) => r.turns),
+      [1, 2, 4, 7],
+    );
     at1024.slice(1).forEach((r, i) => assert.ok(r.pflops >= (at1024[i] as { pflops: number }).pflops, 'PFLOPs grow with turns'));
-    assert.deepEqual(rows.map((r) => r.learningRate), [5e-5, 5e-5, 1e-4, 2e-4, 2e-4, 5e-5, 5e-5, 5e-5]);
+    assert.deepEqual(
+      rows.map((r) => r.learningRate),
+      [5e-5, 5e-5, 1e-4, 2e-4, 2e-4, 5e-5, 5e-5, 5e-5],
+    );
   });
 
   it('Table E: 11 cases, every 1- and 2-pair subset once, then all four', () => {
     const rows = loadPaperTable('table-e').rows;
     assert.equal(rows.length, 11);
-    assert.deepEqual(rows.map((r) => r.case), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.deepEqual(
+      rows.map((r) => r.case),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    );
     const keys = rows.map((r) => [...r.pairs].sort().join('+'));
     assert.equal(new Set(keys).size, 11);
-    assert.deepEqual(rows.map((r) => r.pairs.length), [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4]);
+    assert.deepEqual(
+      rows.map((r) => r.pairs.length),
+      [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4],
+    );
     const best = rows.reduce((a, b) => (b.score > a.score ? b : a));
     assert.equal(best.case, 11);
     assert.equal(best.score, 69.5);
@@ -134,20 +152,32 @@ describe('paper: the tables as data', () => {
   it('Tables 1, 4, F: overall is the task-weighted mean up to rounding, except the rows the notes name', () => {
     const rows = loadPaperTable('table-1').rows;
     const offCategory = rows.filter((r) => Math.abs(weightedMean([r.cls, r.vqa, r.ret, r.grd], [10, 10, 12, 4]) - r.overall) > ROUNDING);
-    assert.deepEqual(offCategory.map((r) => `${r.model}/${r.setting}`), ['UniME/fine-tuned <7B']);
+    assert.deepEqual(
+      offCategory.map((r) => `${r.model}/${r.setting}`),
+      ['UniME/fine-tuned <7B'],
+    );
     const offSplit = rows.filter((r) => r.id !== null && r.ood !== null && Math.abs(weightedMean([r.id, r.ood], [20, 16]) - r.overall) > ROUNDING);
-    assert.deepEqual(offSplit.map((r) => `${r.model}/${r.setting}`), ['UniME/fine-tuned <7B', 'MuCo-2B/fine-tuned <7B']);
+    assert.deepEqual(
+      offSplit.map((r) => `${r.model}/${r.setting}`),
+      ['UniME/fine-tuned <7B', 'MuCo-2B/fine-tuned <7B'],
+    );
     assert.ok(rows.filter((r) => r.setting === 'zero-shot').every((r) => r.id === null && r.ood === null));
     const t4 = loadPaperTable('table-4').rows;
     const off4 = t4.filter((r) => Math.abs(weightedMean([r.cls, r.vqa, r.ret, r.grd], [10, 10, 12, 4]) - r.overall) > ROUNDING);
-    assert.deepEqual(off4.map((r) => r.setup), ['− CLS']);
+    assert.deepEqual(
+      off4.map((r) => r.setup),
+      ['− CLS'],
+    );
     const tf = loadPaperTable('table-f').rows;
     const offF = tf.filter((r) => {
       const category = weightedMean([r.cls, r.vqa, r.ret, r.grd], [10, 10, 12, 4]);
       const split = r.id === null || r.ood === null ? r.overall : weightedMean([r.id, r.ood], [20, 16]);
       return Math.abs(category - r.overall) > ROUNDING || Math.abs(split - r.overall) > ROUNDING;
     });
-    assert.deepEqual(offF.map((r) => `${r.model}/${r.pretraining ? 'pre+' : ''}${r.finetuning ? 'ft' : ''}`), ['MuCo-2B/ft', 'MuCo-2B/pre+ft']);
+    assert.deepEqual(
+      offF.map((r) => `${r.model}/${r.pretraining ? 'pre+' : ''}${r.finetuning ? 'ft' : ''}`),
+      ['MuCo-2B/ft', 'MuCo-2B/pre+ft'],
+    );
   });
 
   it('MuCo numbers agree across Tables 1, 2, 3, 4, 6, 7, F, G and A', () => {
@@ -167,7 +197,10 @@ describe('paper: the tables as data', () => {
     const g = loadPaperTable('table-g').rows;
     const t2 = loadPaperTable('table-2').rows;
     for (const size of ['2B', '7B']) {
-      for (const [stage, setting] of [[true, 'fine-tuned'], [false, 'zero-shot']] as const) {
+      for (const [stage, setting] of [
+        [true, 'fine-tuned'],
+        [false, 'zero-shot'],
+      ] as const) {
         const gRow = row(g, `G ${size}`, (r) => r.model === `MuCo-${size}` && r.pretraining && r.finetuning === stage);
         const t2Row = row(t2, `2 ${size} ${setting}`, (r) => r.model === `MuCo-${size}` && r.setting === setting);
         assert.deepEqual([gRow.ss, gRow.sm, gRow.ms, gRow.mm, gRow.overall], [t2Row.ss, t2Row.sm, t2Row.ms, t2Row.mm, t2Row.overall]);
@@ -176,10 +209,18 @@ describe('paper: the tables as data', () => {
     const aEval = loadPaperTable('table-a-eval').rows;
     const m2zs = row(t1, '2B ZS', (r) => r.model === 'MuCo-2B' && r.setting === 'zero-shot');
     const m2ft = row(t1, '2B FT', (r) => r.model === 'MuCo-2B' && r.setting === 'fine-tuned <7B');
-    const mmeb = (setting: string, cat: string): number => row(aEval, `${setting} ${cat}`, (r) => r.benchmark === 'MMEB' && r.setting === setting && r.category === cat).m3t;
-    assert.deepEqual(['CLS', 'VQA', 'RET', 'GRD', 'Overall'].map((c) => mmeb('zero-shot', c)), [m2zs.cls, m2zs.vqa, m2zs.ret, m2zs.grd, m2zs.overall]);
-    assert.deepEqual(['CLS', 'VQA', 'RET', 'GRD', 'Overall'].map((c) => mmeb('fine-tuned', c)), [m2ft.cls, m2ft.vqa, m2ft.ret, m2ft.grd, m2ft.overall]);
-    const mbeirOverall = (setting: string) => row(aEval, `M-BEIR ${setting}`, (r) => r.benchmark === 'M-BEIR' && r.setting === setting && r.category === 'Overall');
+    const mmeb = (setting: string, cat: string): number =>
+      row(aEval, `${setting} ${cat}`, (r) => r.benchmark === 'MMEB' && r.setting === setting && r.category === cat).m3t;
+    assert.deepEqual(
+      ['CLS', 'VQA', 'RET', 'GRD', 'Overall'].map((c) => mmeb('zero-shot', c)),
+      [m2zs.cls, m2zs.vqa, m2zs.ret, m2zs.grd, m2zs.overall],
+    );
+    assert.deepEqual(
+      ['CLS', 'VQA', 'RET', 'GRD', 'Overall'].map((c) => mmeb('fine-tuned', c)),
+      [m2ft.cls, m2ft.vqa, m2ft.ret, m2ft.grd, m2ft.overall],
+    );
+    const mbeirOverall = (setting: string) =>
+      row(aEval, `M-BEIR ${setting}`, (r) => r.benchmark === 'M-BEIR' && r.setting === setting && r.category === 'Overall');
     const t2ft = row(t2, '2B FT', (r) => r.model === 'MuCo-2B' && r.setting === 'fine-tuned');
     const t2zs = row(t2, '2B ZS', (r) => r.model === 'MuCo-2B' && r.setting === 'zero-shot');
     assert.deepEqual([mbeirOverall('fine-tuned').m3t, mbeirOverall('fine-tuned').m3tLocal], [t2ft.overall, t2ft.localOverall]);

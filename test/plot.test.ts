@@ -11,11 +11,20 @@ import { figureSvg, linearTicks, logTicks, tickLabel } from '../lib/svg-figure';
 
 describe('figures', () => {
   it('linear ticks are 1-2-5 steps that cover the range (loop twin)', () => {
-    for (const [lo, hi] of [[0, 1], [0.3, 7.9], [-3, 41], [1.2, 1.25], [0, 2300]] as const) {
+    for (const [lo, hi] of [
+      [0, 1],
+      [0.3, 7.9],
+      [-3, 41],
+      [1.2, 1.25],
+      [0, 2300],
+    ] as const) {
       const t = linearTicks(lo, hi);
       const step = (t.values[1] as number) - (t.values[0] as number);
       const mant = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
-      assert.ok([1, 2, 5].some((m) => Math.abs(mant - m) < 1e-6), `step ${step}`);
+      assert.ok(
+        [1, 2, 5].some((m) => Math.abs(mant - m) < 1e-6),
+        `step ${step}`,
+      );
       assert.ok((t.values[0] as number) >= lo - 1e-9 && (t.values[0] as number) - step < lo, `first tick ${t.values[0]} for ${lo}`);
       assert.ok((t.values.at(-1) as number) <= hi + 1e-9 && (t.values.at(-1) as number) + step > hi, `last tick for ${hi}`);
       assert.ok(t.values.length >= 3 && t.values.length <= 11, `${t.values.length} ticks`);
@@ -38,20 +47,46 @@ describe('figures', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-plot-'));
     try {
       const file = path.join(dir, 'loss.html');
-      writeFigureHtml(file, lines([{ name: 'run <a>', x: [1, 2, 3], y: [3, 2, 1.5] }, { name: 'chance', x: [1, 3], y: [1, 1] }], { title: 'loss', xTitle: 'step', yTitle: 'loss' }));
+      writeFigureHtml(
+        file,
+        lines(
+          [
+            { name: 'run <a>', x: [1, 2, 3], y: [3, 2, 1.5] },
+            { name: 'chance', x: [1, 3], y: [1, 1] },
+          ],
+          { title: 'loss', xTitle: 'step', yTitle: 'loss' },
+        ),
+      );
       const html = fs.readFileSync(file, 'utf8');
       assert.doesNotMatch(html, /<script|src=|href=|node_modules|\.\.\//);
       assert.match(html, /<svg [^>]*>/);
       assert.equal((html.match(/<polyline/g) ?? []).length, 2);
       assert.match(html, /run &lt;a&gt;/, 'names are escaped');
       const barsFile = path.join(dir, 'scores.html');
-      writeFigureHtml(barsFile, bars(['CLS', 'VQA'], [{ name: 'x', y: [10, 20] }, { name: 'y', y: [5, 0] }], { title: 'scores' }));
+      writeFigureHtml(
+        barsFile,
+        bars(
+          ['CLS', 'VQA'],
+          [
+            { name: 'x', y: [10, 20] },
+            { name: 'y', y: [5, 0] },
+          ],
+          { title: 'scores' },
+        ),
+      );
       assert.equal((fs.readFileSync(barsFile, 'utf8').match(/<rect [^>]*fill="#/g) ?? []).length, 4 + 2, 'four bars and two legend keys');
       const big = path.join(dir, 'heat.html');
-      writeFigureHtml(big, heatmap([[1, 2], [3, 4]]), { format: 'plotly' });
+      writeFigureHtml(
+        big,
+        heatmap([
+          [1, 2],
+          [3, 4],
+        ]),
+        { format: 'plotly' },
+      );
       const page = fs.readFileSync(big, 'utf8');
       assert.match(page, /Plotly\.newPlot/);
-      assert.doesNotMatch(page, /<script[^>]* src=/, "plotly is embedded, not linked");
+      assert.doesNotMatch(page, /<script[^>]* src=/, 'plotly is embedded, not linked');
       assert.throws(() => figureSvg(heatmap([[1]])), /line \(scatter\) or bar figures, got trace types heatmap/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -35,18 +35,35 @@ function records(n: number, size: number): TrainRecord[] {
     const colour = COLOURS[i % COLOURS.length] as string;
     const image = new Float32Array(size * size * 3);
     for (let p = 0; p < size * size; p++) image.set(RGB[colour] as [number, number, number], 3 * p);
-    return { id: `img${i}`, image, pairs: [{ query: ['What colour is it?', 'Which colour?'], target: colour }, { query: 'Is it a picture?', target: 'yes, a plain picture' }] };
+    return {
+      id: `img${i}`,
+      image,
+      pairs: [
+        { query: ['What colour is it?', 'Which colour?'], target: colour },
+        { query: 'Is it a picture?', target: 'yes, a plain picture' },
+      ],
+    };
   });
 }
 
-const tokenizer = Tokenizer.fromCorpus(records(4, 1).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(typeof p.query === 'string' ? [p.query] : p.query)])));
+const tokenizer = Tokenizer.fromCorpus(
+  records(4, 1).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(typeof p.query === 'string' ? [p.query] : p.query)])),
+);
 const config = modelConfig('tiny', { vocabSize: tokenizer.vocabSize });
 const data = records(16, config.imageSize);
 const trainData: TrainData = { size: data.length, get: (i) => data[i] as TrainRecord };
 const imageTokens = config.imageSize ** 2 / config.patchSize ** 2 / 4;
 
 function cfg(o: Parameters<typeof pretrainConfig>[0] = {}): PretrainConfig {
-  return pretrainConfig({ steps: 6, imagesPerStep: 8, logEvery: 1000, evalEvery: null, checkpointEvery: null, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 }, ...o });
+  return pretrainConfig({
+    steps: 6,
+    imagesPerStep: 8,
+    logEvery: 1000,
+    evalEvery: null,
+    checkpointEvery: null,
+    schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 },
+    ...o,
+  });
 }
 
 describe('base model (generative pretraining)', function () {
@@ -59,7 +76,15 @@ describe('base model (generative pretraining)', function () {
   });
 
   it('marks exactly the answer tokens and their <|im_end|>; the prompt is the rendering up to the answer', () => {
-    const seq = renderQa([{ question: 'Which colour?', answer: 'red' }, { question: 'Is it a picture?', answer: 'yes, a plain picture' }], true, tokenizer, { imageTokens });
+    const seq = renderQa(
+      [
+        { question: 'Which colour?', answer: 'red' },
+        { question: 'Is it a picture?', answer: 'yes, a plain picture' },
+      ],
+      true,
+      tokenizer,
+      { imageTokens },
+    );
     const marks = seq.answer as boolean[];
     assert.equal(marks.length, seq.ids.length);
     const marked = seq.ids.filter((_, i) => marks[i]);
@@ -75,15 +100,20 @@ describe('base model (generative pretraining)', function () {
   it('answer targets: row b·T + p − 1 predicts token p (naive twin), after padding', () => {
     const packed = packGenerative(data.slice(0, 3), tokenizer, new Rng(1), { turns: null, imageTokens });
     const batch = collate(packed.sequences, {});
-    const got = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+    const got = answerTargets(
+      batch,
+      packed.sequences.map((s) => s.answer ?? []),
+    );
     const rows: number[] = [];
     const ids: number[] = [];
-    packed.sequences.forEach((s, b) => s.ids.forEach((id, p) => {
-      if (p > 0 && s.answer?.[p] === true) {
-        rows.push(b * batch.seqLen + p - 1);
-        ids.push(id);
-      }
-    }));
+    packed.sequences.forEach((s, b) =>
+      s.ids.forEach((id, p) => {
+        if (p > 0 && s.answer?.[p] === true) {
+          rows.push(b * batch.seqLen + p - 1);
+          ids.push(id);
+        }
+      }),
+    );
     assert.deepEqual([...got.rows], rows);
     assert.deepEqual([...got.ids], ids);
   });
@@ -92,7 +122,10 @@ describe('base model (generative pretraining)', function () {
     const model = Embedder.create(config, tokenizer, 3);
     const packed = packGenerative(data.slice(0, 2), tokenizer, new Rng(2), { turns: null, imageTokens });
     const batch = collate(packed.sequences, {});
-    const targets = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+    const targets = answerTargets(
+      batch,
+      packed.sequences.map((s) => s.answer ?? []),
+    );
     const images = packed.images as Float32Array[];
     const [loss, hidden, embed] = tf.tidy(() => {
       const patches = patchTensor(images, config);
@@ -171,8 +204,14 @@ describe('base model (generative pretraining)', function () {
       const straight = Embedder.create(config, tokenizer, 6);
       await pretrain(straight, trainData, c, { progress: 'none' });
       for (const [name, v] of resumed.params) assert.deepEqual(v.dataSync(), (straight.params.get(name) as tf.Variable).dataSync(), name);
-      const lines = fs.readFileSync(path.join(dir, 'a', 'log.jsonl'), 'utf8').trim().split('\n');
-      assert.deepEqual(lines.map((l) => (JSON.parse(l) as { step: number }).step), [0, 1, 2, 3, 4, 5]);
+      const lines = fs
+        .readFileSync(path.join(dir, 'a', 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.deepEqual(
+        lines.map((l) => (JSON.parse(l) as { step: number }).step),
+        [0, 1, 2, 3, 4, 5],
+      );
       resumed.dispose();
       straight.dispose();
     } finally {
@@ -188,7 +227,18 @@ describe('base model (generative pretraining)', function () {
 
   it('probe questions: colour from the English region-colour turn, group of every emoji image from its description, style from the description turn', () => {
     const rec = (id: string, concept: string, style: string, sentence: string, turns: [string, string, string, string, string][]): ProbeRecord => ({
-      record: { id, concept, style, querySentence: sentence, queryImagePath: 'x.png', targetImagePath: '', source: { file: '', row: 0 }, negatives: [], group: id, turns: turns.map(([kind, , , q, t]) => ({ kind, query: q, target: t, targetSentence: '' })) } as TrainingRecord,
+      record: {
+        id,
+        concept,
+        style,
+        querySentence: sentence,
+        queryImagePath: 'x.png',
+        targetImagePath: '',
+        source: { file: '', row: 0 },
+        negatives: [],
+        group: id,
+        turns: turns.map(([kind, , , q, t]) => ({ kind, query: q, target: t, targetSentence: '' })),
+      } as TrainingRecord,
       facets: turns.map((t) => t[1]),
       langs: turns.map((t) => t[2]),
       image: new Float32Array(3),
@@ -198,14 +248,19 @@ describe('base model (generative pretraining)', function () {
       ['vqa_local2', 'colour:left', 'fi', 'Mikä väri?', 'keltainen'],
       ['retrieval', 'description', 'en', 'Describe it.', 'grinning face: …'],
     ]);
-    const flag = rec('b', 'flag:FR', 'flag-icons', 'Flag of France, drawn in the flag-icons 4:3 rendering.', [['retrieval', 'description', 'en', 'Describe this flag.', 'Flag of France …']]);
-    const qs = probeQuestions([smile, flag], 10);
-    assert.deepEqual(qs.map((q) => [q.task, q.question, q.expected]), [
-      ['group', GROUP_QUESTION, 'smileys & emotion'],
-      ['colour', 'Which colour is the top?', 'yellow'],
-      ['style', 'Describe it.', 'noto'],
-      ['style', 'Describe this flag.', 'flag-icons'],
+    const flag = rec('b', 'flag:FR', 'flag-icons', 'Flag of France, drawn in the flag-icons 4:3 rendering.', [
+      ['retrieval', 'description', 'en', 'Describe this flag.', 'Flag of France …'],
     ]);
+    const qs = probeQuestions([smile, flag], 10);
+    assert.deepEqual(
+      qs.map((q) => [q.task, q.question, q.expected]),
+      [
+        ['group', GROUP_QUESTION, 'smileys & emotion'],
+        ['colour', 'Which colour is the top?', 'yellow'],
+        ['style', 'Describe it.', 'noto'],
+        ['style', 'Describe this flag.', 'flag-icons'],
+      ],
+    );
     assert.equal(probeQuestions([smile, flag], 1).length, 3, 'at most perTask of each task');
     assert.deepEqual(majorityAnswers([smile, flag, flag]), { colour: 'yellow', group: 'smileys & emotion', style: 'flag-icons' });
   });
@@ -222,16 +277,20 @@ describe('base model (generative pretraining)', function () {
       const rng = new Rng(3);
       return Array.from({ length: n }, (_, i) => ({
         id: `a${i}`,
-        image: Float32Array.from({ length: config.imageSize ** 2 * 3 }, (_, k) => (RGB[COLOURS[i % 4] as string] as number[])[k % 3] as number * (i < 4 ? 1 : 0.4) + 0.05 * rng.next()),
+        image: Float32Array.from(
+          { length: config.imageSize ** 2 * 3 },
+          (_, k) => ((RGB[COLOURS[i % 4] as string] as number[])[k % 3] as number) * (i < 4 ? 1 : 0.4) + 0.05 * rng.next(),
+        ),
         turns: [
           { kind: 'retrieval', query: 'Find a description of this picture.', target: `a picture of a ${COLOURS[i % 4]} thing ${i < 4 ? 'yes' : 'plain'}` },
           { kind: 'cls', query: 'What colour is it?', target: 'red' },
         ],
       }));
     }
-    const dualTiny = () => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: config.imageSize, normalization: 'unit', tokenDim: 8, textHidden: 8, dim: 8 });
+    const dualTiny = () =>
+      dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: config.imageSize, normalization: 'unit', tokenDim: 8, textHidden: 8, dim: 8 });
 
-    it('the dual encoder\'s `vision` tower has exactly the embedder\'s tower parameters, and embeds as mean(tokens) → LayerNorm → linear', () => {
+    it("the dual encoder's `vision` tower has exactly the embedder's tower parameters, and embeds as mean(tokens) → LayerNorm → linear", () => {
       const dual = DualEncoder.create(dualTiny(), tokenizer, 5);
       const model = Embedder.create(config, tokenizer, 5);
       try {
@@ -257,9 +316,15 @@ describe('base model (generative pretraining)', function () {
       }
     });
 
-    it('rejects a `vision` tower whose image size or pixels differ from the embedder\'s, and a tower of another shape', () => {
-      assert.throws(() => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 32, normalization: 'unit' }), /imageSize \(32\) must equal the 'tiny' preset's model.imageSize \(16\)/);
-      assert.throws(() => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 16, normalization: 'clip' }), /normalization must be 'unit'/);
+    it("rejects a `vision` tower whose image size or pixels differ from the embedder's, and a tower of another shape", () => {
+      assert.throws(
+        () => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 32, normalization: 'unit' }),
+        /imageSize \(32\) must equal the 'tiny' preset's model.imageSize \(16\)/,
+      );
+      assert.throws(
+        () => dualEncoderConfig({ imageTower: 'vision', visionPreset: 'tiny', imageSize: 16, normalization: 'clip' }),
+        /normalization must be 'unit'/,
+      );
       assert.throws(() => dualEncoderConfig({ imageTower: 'vit' as never }), /imageTower must be one of conv, vision/);
       const dual = DualEncoder.create(dualTiny(), tokenizer, 5);
       const wider = Embedder.create(modelConfig('tiny', { vocabSize: tokenizer.vocabSize, visionDim: 48, visionHeads: 2 }), tokenizer, 5);
@@ -277,18 +342,30 @@ describe('base model (generative pretraining)', function () {
       const before = new Map([...model.params].map(([k, v]) => [k, v.dataSync().slice()]));
       const tensors = tf.memory().numTensors;
       try {
-        const train = dualTrainConfig({ steps: 40, batchSize: 8, logEvery: 1000, checkpointEvery: null, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 }, augment: { maxShift: 0 } });
+        const train = dualTrainConfig({
+          steps: 40,
+          batchSize: 8,
+          logEvery: 1000,
+          checkpointEvery: null,
+          schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 1 },
+          augment: { maxShift: 0 },
+        });
         const out = await alignVisionTower(model, 'tiny', tokenizer, alignRecords(8), train, { dir, validation: null, progress: 'none' });
         assert.equal(out.steps, 40);
         assert.equal(tf.memory().numTensors, tensors, 'no tensor leaked');
-        const losses = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+        const losses = fs
+          .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { loss: number }).loss);
         const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
         assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.3, `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-5))}`);
         const { model: saved } = await loadDualEncoder(checkpointDirs(dir).at(-1)?.dir as string);
         try {
           for (const [name, v] of model.params) {
             const now = v.dataSync();
-            if (isTowerParameter(name)) assert.deepEqual(Array.from(now), Array.from((saved.params.get(name) as tf.Variable).dataSync()), `${name} is the aligned tower's`);
+            if (isTowerParameter(name))
+              assert.deepEqual(Array.from(now), Array.from((saved.params.get(name) as tf.Variable).dataSync()), `${name} is the aligned tower's`);
             else assert.deepEqual(Array.from(now), Array.from(before.get(name) as Float32Array), `${name} is untouched`);
           }
         } finally {
@@ -307,7 +384,14 @@ describe('base model (generative pretraining)', function () {
       const model = Embedder.create(config, tokenizer, 9);
       try {
         const noRetrieval = alignRecords(8).map((r) => ({ ...r, turns: r.turns.filter((t) => t.kind !== 'retrieval') }));
-        await assert.rejects(alignVisionTower(model, 'tiny', tokenizer, noRetrieval, dualTrainConfig({ batchSize: 8 }), { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'muco-align-')), validation: null, progress: 'none' }), /needs at least train.batchSize \(8\) training images with a 'retrieval' turn; found 0/);
+        await assert.rejects(
+          alignVisionTower(model, 'tiny', tokenizer, noRetrieval, dualTrainConfig({ batchSize: 8 }), {
+            dir: fs.mkdtempSync(path.join(os.tmpdir(), 'muco-align-')),
+            validation: null,
+            progress: 'none',
+          }),
+          /needs at least train.batchSize \(8\) training images with a 'retrieval' turn; found 0/,
+        );
       } finally {
         model.dispose();
       }

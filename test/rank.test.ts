@@ -66,7 +66,11 @@ describe('rank: exact chunked top-k', () => {
       const r = new Rng(d);
       const q = randomUnit(r, 11, d);
       const c = randomUnit(r, 6, d);
-      for (const [q0, q1] of [[0, 11], [2, 9], [5, 6]] as const) {
+      for (const [q0, q1] of [
+        [0, 11],
+        [2, 9],
+        [5, 6],
+      ] as const) {
         const out = new Float64Array((q1 - q0) * 6);
         scoreBlockJs(q, q0, q1, c, 1, 6, d, out);
         for (let i = q0; i < q1; i++) for (let j = 1; j < 6; j++) assert.equal(out[(i - q0) * 5 + (j - 1)], dotRows(q, i, c, j, d));
@@ -79,7 +83,11 @@ describe('rank: exact chunked top-k', () => {
     const q = randomUnit(r, 9, 7);
     const c = randomUnit(r, 200, 7);
     const whole = topK(q, c, 7, 6, { candidateChunk: 200, queryBlock: 9 });
-    for (const [candidateChunk, queryBlock] of [[3, 2], [50, 5], [199, 1]] as const) {
+    for (const [candidateChunk, queryBlock] of [
+      [3, 2],
+      [50, 5],
+      [199, 1],
+    ] as const) {
       assert.deepEqual(topK(q, c, 7, 6, { candidateChunk, queryBlock }).scores, whole.scores);
     }
     assert.throws(() => topK(q, c, 7, 6, { candidateChunk: 0 }), /candidateChunk must be a positive integer, got 0/);

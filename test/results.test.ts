@@ -68,8 +68,15 @@ describe('results: run folders and atomic writes', () => {
     const dir = path.join(tmp, 'logs');
     appendLog(dir, { step: 1, loss: 2.5 });
     appendLog(dir, { step: 2, loss: 2.25 });
-    const lines = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines, [{ step: 1, loss: 2.5 }, { step: 2, loss: 2.25 }]);
+    const lines = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(lines, [
+      { step: 1, loss: 2.5 },
+      { step: 2, loss: 2.25 },
+    ]);
   });
 
   it('CSV: header from the keys, RFC 4180 quoting, empty cells for null / non-finite', () => {

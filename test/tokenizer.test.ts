@@ -3,15 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import {
-  BPE_OFFSET,
-  BYTE_OFFSET,
-  decodeWtf8,
-  PAD_ID,
-  SPECIAL_IDS,
-  SPECIAL_TOKENS,
-  Tokenizer,
-} from '../lib/tokenizer';
+import { BPE_OFFSET, BYTE_OFFSET, decodeWtf8, PAD_ID, SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer } from '../lib/tokenizer';
 import { FIXTURE_CORPUS, fixtureTokenizer } from './fixtures/dialogues/corpus';
 
 /* The naive twins read gpt-tokenizer directly (typed require: its .d.ts needs TypeScript ≥ 5.6). */
@@ -45,7 +37,10 @@ describe('tokenizer', () => {
 
   it('has the fixed id layout: specials, 256 bytes, then corpus BPE tokens', () => {
     assert.equal(PAD_ID, 0);
-    assert.deepEqual(SPECIAL_TOKENS.map((s) => tok.specialId(s)), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      SPECIAL_TOKENS.map((s) => tok.specialId(s)),
+      [0, 1, 2, 3, 4, 5],
+    );
     assert.deepEqual(tok.specialIds, { pad: 0, imStart: 1, imEnd: 2, emb: 3, mask: 4, image: 5 });
     assert.equal(tok.vocabSize, SPECIAL_TOKENS.length + 256 + tok.bpeTokenCount);
     assert.equal(tok.tokenString(SPECIAL_IDS.emb), '<|emb|>');
@@ -55,7 +50,10 @@ describe('tokenizer', () => {
   it('builds the vocabulary as a naive count of o200k ids would (frequency desc, then id asc, multi-byte only)', () => {
     const counts = new Map<number, number>();
     for (const text of FIXTURE_CORPUS) for (const id of o200k.encode(text, plain)) counts.set(id, (counts.get(id) ?? 0) + 1);
-    const expected = [...counts].filter(([id]) => naiveBpeBytes(id).length > 1).sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id]) => id);
+    const expected = [...counts]
+      .filter(([id]) => naiveBpeBytes(id).length > 1)
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+      .map(([id]) => id);
     assert.deepEqual(tok.toJSON().bpeIds, expected);
     assert.deepEqual(Tokenizer.fromCorpus(FIXTURE_CORPUS, { maxBpeTokens: 5 }).toJSON().bpeIds, expected.slice(0, 5));
     const twice = [...counts].filter(([id, n]) => n >= 2 && naiveBpeBytes(id).length > 1).length;
@@ -68,8 +66,14 @@ describe('tokenizer', () => {
 
   it('falls back to bytes for tokens outside the vocabulary', () => {
     const ids = tok.encode('zebra');
-    assert.ok(ids.every((id) => id >= BYTE_OFFSET && id < BPE_OFFSET), `expected byte ids, got ${ids}`);
-    assert.deepEqual(ids.map((id) => id - BYTE_OFFSET), [...Buffer.from('zebra')]);
+    assert.ok(
+      ids.every((id) => id >= BYTE_OFFSET && id < BPE_OFFSET),
+      `expected byte ids, got ${ids}`,
+    );
+    assert.deepEqual(
+      ids.map((id) => id - BYTE_OFFSET),
+      [...Buffer.from('zebra')],
+    );
     const empty = Tokenizer.fromCorpus([]);
     assert.equal(empty.vocabSize, BPE_OFFSET);
     assert.equal(empty.decode(empty.encode('日本 🍎')), '日本 🍎');
@@ -92,7 +96,10 @@ describe('tokenizer', () => {
       [fc.string({ unit: 'binary', maxLength: 40 }), 12],
       [codeUnits, 13],
     ] as const) {
-      fc.assert(fc.property(arb, (s) => tok.decode(tok.encode(s)) === s), { seed, numRuns: 200 });
+      fc.assert(
+        fc.property(arb, (s) => tok.decode(tok.encode(s)) === s),
+        { seed, numRuns: 200 },
+      );
     }
   });
 

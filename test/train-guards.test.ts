@@ -15,7 +15,7 @@ const rec = (id: string, kinds: string[]): TrainRecord => ({
 describe('batches that share a turn kind (train.batchKinds)', () => {
   const records = [rec('a', ['cls', 'retrieval', 'vqa']), rec('b', ['cls', 'retrieval']), rec('c', ['vqa'])];
 
-  it('every record keeps only the step\'s kind; one without it keeps all its pairs', () => {
+  it("every record keeps only the step's kind; one without it keeps all its pairs", () => {
     for (let step = 0; step < 20; step++) {
       const out = sameKindRecords(records, 3, step);
       const kinds = new Set(out.filter((r) => r.pairs.length === 1 || r.id === 'c').flatMap((r) => r.pairs.map((p) => p.kind)));
@@ -54,7 +54,7 @@ describe('image augmentation in the embedding trainer (train.augment)', () => {
     { id: 'c', image: image(100), pairs: [{ query: 'q', target: 't' }] },
   ];
 
-  it('shifts each image by the shifter\'s draws (seeded by seed and step), keeps text-only records, and is off at 0', () => {
+  it("shifts each image by the shifter's draws (seeded by seed and step), keeps text-only records, and is off at 0", () => {
     const c = { augment: { maxShift: 1 }, seed: 5 };
     const out = augmentRecords(records, size, c, 3);
     const twin = randomShifter(size, 1, 5, 3);
@@ -122,7 +122,9 @@ describe('resuming after interrupted writes', () => {
       mk('step-000020', false); // emptied by an interrupted replace
       mk('step-000030.tmp-999999999-1', false); // a writer that is gone
       mk(`step-000030.tmp-${process.pid}-2`, false); // this process: alive
-      const removed = cleanCheckpointLeftovers(dir).map((d) => path.basename(d)).sort();
+      const removed = cleanCheckpointLeftovers(dir)
+        .map((d) => path.basename(d))
+        .sort();
       assert.deepEqual(removed, ['step-000020', 'step-000030.tmp-999999999-1']);
       assert.deepEqual(fs.readdirSync(root).sort(), ['step-000010', `step-000030.tmp-${process.pid}-2`]);
     } finally {

@@ -18,7 +18,14 @@ import { Tokenizer } from '../lib/tokenizer';
 const COLOURS = ['red', 'green', 'blue', 'yellow', 'purple', 'orange', 'white', 'black'];
 const SHAPES = ['square', 'circle', 'stripe', 'dot'];
 const RGB: Record<string, [number, number, number]> = {
-  red: [1, 0, 0], green: [0, 1, 0], blue: [0, 0, 1], yellow: [1, 1, 0], purple: [0.5, 0, 0.5], orange: [1, 0.5, 0], white: [1, 1, 1], black: [0, 0, 0],
+  red: [1, 0, 0],
+  green: [0, 1, 0],
+  blue: [0, 0, 1],
+  yellow: [1, 1, 0],
+  purple: [0.5, 0, 0.5],
+  orange: [1, 0.5, 0],
+  white: [1, 1, 1],
+  black: [0, 0, 0],
 };
 
 /** A small fixture: images with a background and a foreground colour, and questions whose answers need the image. */
@@ -31,11 +38,19 @@ function fixture(n: number, size: number): TrainRecord[] {
     const image = new Float32Array(size * size * 3);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const inside = shape === 'square' ? x > size / 4 && x < (3 * size) / 4 && y > size / 4 && y < (3 * size) / 4
-          : shape === 'circle' ? (x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 3) ** 2
-          : shape === 'stripe' ? Math.floor(x / 2) % 2 === 0 : (x % 4 === 1 && y % 4 === 1);
+        const inside =
+          shape === 'square'
+            ? x > size / 4 && x < (3 * size) / 4 && y > size / 4 && y < (3 * size) / 4
+            : shape === 'circle'
+              ? (x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 3) ** 2
+              : shape === 'stripe'
+                ? Math.floor(x / 2) % 2 === 0
+                : x % 4 === 1 && y % 4 === 1;
         const c = RGB[inside ? fg : bg] as [number, number, number];
-        image.set(c.map((v) => v * 0.9 + 0.1 * rng.next()), (y * size + x) * 3);
+        image.set(
+          c.map((v) => v * 0.9 + 0.1 * rng.next()),
+          (y * size + x) * 3,
+        );
       }
     }
     return {
@@ -54,13 +69,24 @@ function fixture(n: number, size: number): TrainRecord[] {
   });
 }
 
-const tokenizer = Tokenizer.fromCorpus(fixture(32, 4).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(typeof p.query === 'string' ? [p.query] : p.query)])));
+const tokenizer = Tokenizer.fromCorpus(
+  fixture(32, 4).flatMap((r) => r.pairs.flatMap((p) => [p.target, ...(typeof p.query === 'string' ? [p.query] : p.query)])),
+);
 const config = modelConfig('tiny', { vocabSize: tokenizer.vocabSize });
 const records = fixture(32, config.imageSize);
 const data: TrainData = { size: records.length, get: (i) => records[i] as TrainRecord };
 
 function cfg(overrides: Parameters<typeof trainConfig>[0] = {}): TrainConfig {
-  return trainConfig({ steps: 6, imagesPerStep: 8, turns: 3, logEvery: 1000, seed: 3, loss: { temperature: 0.1 }, schedule: { lr: 3e-3, warmupSteps: 2 }, ...overrides });
+  return trainConfig({
+    steps: 6,
+    imagesPerStep: 8,
+    turns: 3,
+    logEvery: 1000,
+    seed: 3,
+    loss: { temperature: 0.1 },
+    schedule: { lr: 3e-3, warmupSteps: 2 },
+    ...overrides,
+  });
 }
 
 function snapshot(model: Embedder): Float32Array[] {
@@ -94,7 +120,10 @@ describe('training', function () {
 
   it('the learning rate is a pure function of the step (warmup, constant, cosine)', () => {
     const s = { kind: 'constant' as const, lr: 1e-3, warmupSteps: 4, minRatio: 0.1 };
-    assert.deepEqual([0, 1, 3, 4, 99].map((t) => learningRate(s, t, 100)), [2.5e-4, 5e-4, 1e-3, 1e-3, 1e-3]);
+    assert.deepEqual(
+      [0, 1, 3, 4, 99].map((t) => learningRate(s, t, 100)),
+      [2.5e-4, 5e-4, 1e-3, 1e-3, 1e-3],
+    );
     const c = { ...s, kind: 'cosine' as const };
     assert.equal(learningRate(c, 4, 104), 1e-3);
     assert.ok(Math.abs(learningRate(c, 54, 104) - (1e-4 + 0.5 * 9e-4)) < 1e-12);
@@ -103,16 +132,34 @@ describe('training', function () {
 
   it('the data order covers every record once per epoch and is seeded', () => {
     const all = [0, 1, 2].flatMap((s) => stepIndices(10, 5, 7, s));
-    assert.deepEqual([...all.slice(0, 10)].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...all.slice(0, 10)].sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.deepEqual(stepIndices(10, 5, 7, 2), stepIndices(10, 5, 7, 2));
     assert.notDeepEqual(stepIndices(10, 5, 7, 0), stepIndices(10, 5, 8, 0));
   });
 
   it('AdamW equals a loop-based twin (with decoupled decay on matrices only)', () => {
-    const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.1]]));
+    const w = tf.variable(
+      tf.tensor2d([
+        [0.5, -1],
+        [2, 0.1],
+      ]),
+    );
     const b = tf.variable(tf.tensor1d([0.3, -0.2]));
-    const opt = new AdamW([{ name: 'w', variable: w }, { name: 'b', variable: b }], { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 });
-    const gs = [[0.1, -0.2, 0.3, 0.05], [0.2, 0.1, -0.1, 0.4], [-0.3, 0.2, 0.1, 0.1]];
+    const opt = new AdamW(
+      [
+        { name: 'w', variable: w },
+        { name: 'b', variable: b },
+      ],
+      { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1 },
+    );
+    const gs = [
+      [0.1, -0.2, 0.3, 0.05],
+      [0.2, 0.1, -0.1, 0.4],
+      [-0.3, 0.2, 0.1, 0.1],
+    ];
     const naive = { p: [0.5, -1, 2, 0.1, 0.3, -0.2], m: [0, 0, 0, 0, 0, 0], v: [0, 0, 0, 0, 0, 0] };
     gs.forEach((g4, t) => {
       const g = [...g4, g4[0] as number, g4[1] as number];
@@ -147,7 +194,10 @@ describe('training', function () {
       assert.ok(Math.abs(full.values.loss - cached.values.loss) < 1e-5);
       const names = Object.keys(full.grads);
       assert.deepEqual(Object.keys(cached.grads).sort(), [...names].sort());
-      const rel = maxRelDiff(names.map((n) => Float32Array.from(full.grads[n]!.dataSync())), names.map((n) => Float32Array.from(cached.grads[n]!.dataSync())));
+      const rel = maxRelDiff(
+        names.map((n) => Float32Array.from(full.grads[n]!.dataSync())),
+        names.map((n) => Float32Array.from(cached.grads[n]!.dataSync())),
+      );
       assert.ok(rel <= 1e-4, `relative difference ${rel}`);
       tf.dispose([...Object.values(full.grads), ...Object.values(cached.grads)]);
       model.dispose();
@@ -174,8 +224,14 @@ describe('training', function () {
       if (process.env['MUCO_TEST_VERBOSE']) console.log(log.map((r) => `${r.loss.toFixed(3)}/${r.accuracy.toFixed(2)}`).join(' '));
       const first = log.slice(0, 5);
       const last = log.slice(-5);
-      assert.ok(mean(last.map((r) => r.loss)) < 0.8 * mean(first.map((r) => r.loss)), `loss ${mean(first.map((r) => r.loss))} → ${mean(last.map((r) => r.loss))}`);
-      assert.ok(mean(last.map((r) => r.accuracy)) > mean(first.map((r) => r.accuracy)) + 0.2, `accuracy ${mean(first.map((r) => r.accuracy))} → ${mean(last.map((r) => r.accuracy))}`);
+      assert.ok(
+        mean(last.map((r) => r.loss)) < 0.8 * mean(first.map((r) => r.loss)),
+        `loss ${mean(first.map((r) => r.loss))} → ${mean(last.map((r) => r.loss))}`,
+      );
+      assert.ok(
+        mean(last.map((r) => r.accuracy)) > mean(first.map((r) => r.accuracy)) + 0.2,
+        `accuracy ${mean(first.map((r) => r.accuracy))} → ${mean(last.map((r) => r.accuracy))}`,
+      );
       model.dispose();
     });
   }
@@ -193,8 +249,15 @@ describe('training', function () {
     const second = await train(b2, data, c, { runDir: path.join(root, 'b'), progress: 'none' });
     assert.equal(second.resumedFrom, 2);
     assert.ok(maxRelDiff(snapshot(a), snapshot(b2)) < 1e-5);
-    const logLines = fs.readFileSync(path.join(root, 'b', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number });
-    assert.deepEqual(logLines.map((l) => l.step), [0, 1, 2, 3, 4, 5]);
+    const logLines = fs
+      .readFileSync(path.join(root, 'b', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number });
+    assert.deepEqual(
+      logLines.map((l) => l.step),
+      [0, 1, 2, 3, 4, 5],
+    );
     assert.deepEqual(fs.readdirSync(path.join(root, 'b', 'checkpoints')).sort(), ['step-000004', 'step-000006']);
     a.dispose();
     b2.dispose();
@@ -206,7 +269,10 @@ describe('training', function () {
     const model = Embedder.create(config, tokenizer, 2);
     const w = model.params.get('lm.norm') as tf.Variable;
     w.assign(tf.fill(w.shape, NaN));
-    await assert.rejects(train(model, data, cfg({ checkpointEvery: 1 }), { runDir: root, progress: 'none' }), (err: Error) => err instanceof NonFiniteLossError && /Non-finite loss \(NaN\) at step 0/.test(err.message));
+    await assert.rejects(
+      train(model, data, cfg({ checkpointEvery: 1 }), { runDir: root, progress: 'none' }),
+      (err: Error) => err instanceof NonFiniteLossError && /Non-finite loss \(NaN\) at step 0/.test(err.message),
+    );
     assert.equal(fs.existsSync(path.join(root, 'checkpoints')), false);
     model.dispose();
     fs.rmSync(root, { recursive: true });
@@ -245,7 +311,10 @@ describe('training', function () {
     // Nothing loads: the newest checkpoint's error is reported.
     for (const step of [4, 6]) fs.writeFileSync(path.join(ckpt(step), 'weights.bin'), Buffer.alloc(8));
     const third = Embedder.create(config, tokenizer, 2);
-    await assert.rejects(train(third, data, cfg({ steps: 8, checkpointEvery: 2 }), { runDir: root, progress: 'none' }), /No checkpoint of .* loads; the newest fails with: .*step-000006.*truncated/);
+    await assert.rejects(
+      train(third, data, cfg({ steps: 8, checkpointEvery: 2 }), { runDir: root, progress: 'none' }),
+      /No checkpoint of .* loads; the newest fails with: .*step-000006.*truncated/,
+    );
     third.dispose();
     fs.rmSync(root, { recursive: true });
   });
@@ -255,8 +324,14 @@ describe('training', function () {
     const model = Embedder.create(config, tokenizer, 2);
     // lr = 1e30: step 0's loss is finite but its update throws the weights to ~1e30.
     const c = cfg({ checkpointEvery: 1, clipNorm: 1, schedule: { lr: 1e30, warmupSteps: 1 } });
-    await assert.rejects(train(model, data, c, { runDir: root, progress: 'none' }), (err: Error) =>
-      err instanceof NonFiniteLossError && /diverged/.test(err.message) && /clipping is on at train.clipNorm = 1/.test(err.message) && !/set train.clipNorm/.test(err.message));
+    await assert.rejects(
+      train(model, data, c, { runDir: root, progress: 'none' }),
+      (err: Error) =>
+        err instanceof NonFiniteLossError &&
+        /diverged/.test(err.message) &&
+        /clipping is on at train.clipNorm = 1/.test(err.message) &&
+        !/set train.clipNorm/.test(err.message),
+    );
     assert.deepEqual(fs.existsSync(path.join(root, 'checkpoints')) ? fs.readdirSync(path.join(root, 'checkpoints')) : [], []);
     assert.ok(!((await maxAbsWeight(model)) <= EXPLODED_WEIGHT));
     model.dispose();
@@ -274,7 +349,10 @@ describe('training', function () {
       const model = Embedder.create(config, tokenizer, 4);
       const counts: number[] = [];
       const before = tf.memory().numTensors;
-      await train(model, data, cfg({ steps: 4, chunkSize, learnTemperature: true }), { progress: 'none', hooks: { onStep: () => void counts.push(tf.memory().numTensors) } });
+      await train(model, data, cfg({ steps: 4, chunkSize, learnTemperature: true }), {
+        progress: 'none',
+        hooks: { onStep: () => void counts.push(tf.memory().numTensors) },
+      });
       assert.equal(counts[3], counts[1], `tensors per step: ${counts.join(', ')}`);
       const own = model.variables().length;
       model.dispose();

@@ -25,7 +25,11 @@ function naive(q: Float32Array, t: Float32Array, d: number, n: number): { ranks:
 describe('validation retrieval metrics', () => {
   it('recall@k and MRR match a sort-everything twin, ties counting against the query', () => {
     const rng = new Rng(5);
-    for (const [n, d] of [[1, 3], [7, 4], [40, 8]] as const) {
+    for (const [n, d] of [
+      [1, 3],
+      [7, 4],
+      [40, 8],
+    ] as const) {
       const q = Float32Array.from({ length: n * d }, () => Math.round(rng.normal() * 2) / 2); // coarse values → ties
       const t = Float32Array.from({ length: n * d }, () => Math.round(rng.normal() * 2) / 2);
       const m = retrievalMetrics(q, t, d, n) as Record<string, number>;
@@ -60,11 +64,17 @@ describe('validation retrieval metrics', () => {
     const oneHot = (i: number): number[] => Array.from({ length: n }, (_, j) => (j === i ? 1 : 0));
     const index = (s: string | undefined): number => (s === undefined || s === '' ? -1 : Number(/\d+/.exec(s)![0]));
     /** Targets one-hot by their number; queries one-hot by the query text's number or by the image's. */
-    const encoder = (by: 'text' | 'image') => (inputs: EmbedInput[]): Promise<Float32Array> =>
-      Promise.resolve(Float32Array.from(inputs.flatMap((x) => {
-        const i = x.image === undefined ? index(x.text) : index(by === 'text' ? x.text : (x.image as string));
-        return i < 0 ? new Array<number>(n).fill(0) : oneHot(i);
-      })));
+    const encoder =
+      (by: 'text' | 'image') =>
+      (inputs: EmbedInput[]): Promise<Float32Array> =>
+        Promise.resolve(
+          Float32Array.from(
+            inputs.flatMap((x) => {
+              const i = x.image === undefined ? index(x.text) : index(by === 'text' ? x.text : (x.image as string));
+              return i < 0 ? new Array<number>(n).fill(0) : oneHot(i);
+            }),
+          ),
+        );
     const textOnly = await validationMetrics(encoder('text'), n, items);
     assert.deepEqual([textOnly['mrr'], textOnly['mrrOtherImage'], textOnly['mrrImageOnly']], [1, 1, 1 / n]);
     const imageOnly = await validationMetrics(encoder('image'), n, items);

@@ -10,7 +10,13 @@ import { Rng } from '../lib/random';
 function convStemTwin(params: Map<string, tf.Variable>, image: Float32Array, s: number, c1: number, v: number): tf.Tensor2D {
   return tf.tidy(() => {
     const x = tf.tensor4d(image, [1, s, s, 3]);
-    const pad = (t: tf.Tensor4D): tf.Tensor4D => tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const pad = (t: tf.Tensor4D): tf.Tensor4D =>
+      tf.pad(t, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
     const w1 = tf.reshape(params.get('vision.stem1.w') as tf.Variable, [3, 3, 3, c1]) as tf.Tensor4D;
     const h1 = tf.add(tf.conv2d(pad(x), w1, 2, 'valid'), params.get('vision.stem1.b') as tf.Variable) as tf.Tensor4D;
     // The library's GELU is x·σ(1.702x).
@@ -19,7 +25,13 @@ function convStemTwin(params: Map<string, tf.Variable>, image: Float32Array, s: 
     const h2 = tf.add(tf.conv2d(pad(g), w2, 2, 'valid'), params.get('vision.stem2.b') as tf.Variable); // [1, S/4, S/4, v]
     const g2 = s / 4;
     const grid = tf.reshape(h2, [g2 * g2, v]);
-    return tf.gather(grid, tf.tensor1d(mergeOrder(g2).map(([y, x]) => y * g2 + x), 'int32')) as tf.Tensor2D;
+    return tf.gather(
+      grid,
+      tf.tensor1d(
+        mergeOrder(g2).map(([y, x]) => y * g2 + x),
+        'int32',
+      ),
+    ) as tf.Tensor2D;
   });
 }
 
@@ -35,16 +47,38 @@ describe('vision stem', () => {
   };
 
   it('merge order lists each 2×2 group of cells consecutively', () => {
-    assert.deepEqual(mergeOrder(4).slice(0, 8), [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]]);
+    assert.deepEqual(mergeOrder(4).slice(0, 8), [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+      [0, 2],
+      [0, 3],
+      [1, 2],
+      [1, 3],
+    ]);
     assert.equal(new Set(mergeOrder(8).map(([y, x]) => y * 8 + x)).size, 64);
   });
 
-  it('the first convolution\'s windows (im2col) times its kernel equal tf.conv2d', () => {
+  it("the first convolution's windows (im2col) times its kernel equal tf.conv2d", () => {
     const params = initParams(c, 1);
     const img = image(3);
     const w1 = params.get('vision.stem1.w') as tf.Variable;
     const ours = tf.matMul(tf.tensor2d(stemWindows([img], c), [(c.imageSize / 2) ** 2, 27]), w1);
-    const twin = tf.reshape(tf.conv2d(tf.pad(tf.tensor4d(img, [1, 16, 16, 3]), [[0, 0], [1, 1], [1, 1], [0, 0]]), tf.reshape(w1, [3, 3, 3, c.visionDim / 2]) as tf.Tensor4D, 2, 'valid'), [64, c.visionDim / 2]);
+    const twin = tf.reshape(
+      tf.conv2d(
+        tf.pad(tf.tensor4d(img, [1, 16, 16, 3]), [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]),
+        tf.reshape(w1, [3, 3, 3, c.visionDim / 2]) as tf.Tensor4D,
+        2,
+        'valid',
+      ),
+      [64, c.visionDim / 2],
+    );
     assert.ok(tf.max(tf.abs(tf.sub(ours, twin))).dataSync()[0]! < 1e-5);
     tf.dispose([ours, twin]);
     for (const p of params.values()) p.dispose();
@@ -84,7 +118,7 @@ describe('vision stem', () => {
     assert.throws(() => modelConfig('tiny', { visionStem: 'strided' as never }), /visionStem must be one of patch, conv/);
   });
 
-  it('gradients reach the stem (the gather\'s backward) and match finite differences', () => {
+  it("gradients reach the stem (the gather's backward) and match finite differences", () => {
     const params = initParams(c, 4);
     const x = patchTensor([image(7)], c);
     const w = params.get('vision.stem1.w') as tf.Variable;

@@ -80,7 +80,10 @@ describe('webgpu backend', function () {
     const rng = new Rng(42);
     const naive = new Array<number>(PROJECTIONS).fill(0);
     for (const v of values) for (let p = 0; p < PROJECTIONS; p++) naive[p] = (naive[p] as number) + (rng.next() < 0.5 ? -v : v);
-    assert.deepEqual(sig.projections.map((x) => x.toFixed(9)), naive.map((x) => x.toFixed(9)));
+    assert.deepEqual(
+      sig.projections.map((x) => x.toFixed(9)),
+      naive.map((x) => x.toFixed(9)),
+    );
     assert.ok(Math.abs(sig.norm - Math.hypot(...values)) < 1e-9);
     // a big gradient agrees to 1e-6; a noise-level one (1e-12) differs by 100% but sits under the floor
     const big = gradSignature([1, 2, 3], 1);

@@ -73,10 +73,16 @@ export async function probeEmbeddings(model: Embedder, records: readonly TrainRe
     const part = withImage.slice(start, start + o.batchSize);
     // The query dialogue as packMultiTurn renders it (§1.3), with the drawn pairs in the drawn order.
     const dialogues = part.map((r, i) =>
-      renderDialogue(TEMPLATE_PRETRAIN, { turns: (chosen[start + i] ?? []).map((p) => p.query), image: true }, model.tokenizer, { imageTokens: model.imageTokens, id: `${r.id}/query` }),
+      renderDialogue(TEMPLATE_PRETRAIN, { turns: (chosen[start + i] ?? []).map((p) => p.query), image: true }, model.tokenizer, {
+        imageTokens: model.imageTokens,
+        id: `${r.id}/query`,
+      }),
     );
     const batch = collate(dialogues, { maxLen: model.config.maxLen });
-    const patches = patchTensor(part.map((r) => r.image as Float32Array), model.config);
+    const patches = patchTensor(
+      part.map((r) => r.image as Float32Array),
+      model.config,
+    );
     const { embeddings, index } = model.embed(batch, patches);
     turnRows.push(Float32Array.from(embeddings.dataSync()));
     tf.dispose([patches, embeddings]);

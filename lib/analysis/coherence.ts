@@ -154,18 +154,20 @@ export interface TurnAgreement {
 export function turnAgreement(x: Float32Array, groups: readonly number[], dim: number): TurnAgreement {
   const n = rowsOf(x, dim, 'turnAgreement');
   if (groups.length !== n) throw new Error(`turnAgreement: ${groups.length} group ids for ${n} rows; give one per row.`);
-  const [withinSum, withinCount, totalSum] = tf.tidy(() => {
-    const u = unitRows(tf.tensor2d(x, [n, dim]));
-    const cos = tf.matMul(u, u, false, true); // [n, n]
-    const g = tf.tensor1d(Int32Array.from(groups), 'int32');
-    const same = tf.sub(tf.cast(tf.equal(tf.expandDims(g, 1), tf.expandDims(g, 0)), 'float32'), tf.eye(n)); // i ≠ j, same group
-    const offDiagonal = tf.sub(cos, tf.mul(tf.eye(n), cos));
-    return [tf.sum(tf.mul(cos, same)), tf.sum(same), tf.sum(offDiagonal)];
-  }).map((t) => {
-    const v = t.dataSync()[0] as number;
-    t.dispose();
-    return v;
-  }) as [number, number, number];
+  const [withinSum, withinCount, totalSum] = tf
+    .tidy(() => {
+      const u = unitRows(tf.tensor2d(x, [n, dim]));
+      const cos = tf.matMul(u, u, false, true); // [n, n]
+      const g = tf.tensor1d(Int32Array.from(groups), 'int32');
+      const same = tf.sub(tf.cast(tf.equal(tf.expandDims(g, 1), tf.expandDims(g, 0)), 'float32'), tf.eye(n)); // i ≠ j, same group
+      const offDiagonal = tf.sub(cos, tf.mul(tf.eye(n), cos));
+      return [tf.sum(tf.mul(cos, same)), tf.sum(same), tf.sum(offDiagonal)];
+    })
+    .map((t) => {
+      const v = t.dataSync()[0] as number;
+      t.dispose();
+      return v;
+    }) as [number, number, number];
   // Ordered sums count every unordered pair twice.
   const withinPairs = Math.round(withinCount) / 2;
   const betweenPairs = (n * (n - 1)) / 2 - withinPairs;
@@ -183,7 +185,8 @@ export function turnAgreement(x: Float32Array, groups: readonly number[], dim: n
  */
 export function agreementBySlot(x: Float32Array, groups: readonly number[], slots: readonly number[], dim: number): (number | null)[] {
   const n = rowsOf(x, dim, 'agreementBySlot');
-  if (groups.length !== n || slots.length !== n) throw new Error(`agreementBySlot: ${groups.length} groups and ${slots.length} slots for ${n} rows; give one of each per row.`);
+  if (groups.length !== n || slots.length !== n)
+    throw new Error(`agreementBySlot: ${groups.length} groups and ${slots.length} slots for ${n} rows; give one of each per row.`);
   const cos = pairCosinesOf(x, dim);
   const first = new Map<number, number>();
   slots.forEach((s, i) => s === 0 && first.set(groups[i] as number, i));

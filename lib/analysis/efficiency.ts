@@ -68,7 +68,12 @@ export async function runStepFlops(cfg: RunConfig, rd: RunData, steps = 2): Prom
   const n = Math.min(steps, c.steps);
   for (let s = 0; s < n; s++) {
     const { packed, images: distinct } = await packedStep(c, rd, imageTokens(model), s);
-    const shape = stepShapeFromPacked(packed, { maxLen: c.maxLen, chunkSize: c.chunkSize, padded: true, loss: { objective: c.loss.objective, finetuneForm: c.loss.finetuneForm } });
+    const shape = stepShapeFromPacked(packed, {
+      maxLen: c.maxLen,
+      chunkSize: c.chunkSize,
+      padded: true,
+      loss: { objective: c.loss.objective, finetuneForm: c.loss.finetuneForm },
+    });
     gradCache = usesGradCache(c, packed);
     flops += stepFlops(dimsOf(model), shape, { recompute: gradCache ? 'gradCache' : 'none' }).total;
     pairs += packed.groups.length;
@@ -97,16 +102,25 @@ export async function flopsPerPairCurve(base: RunConfig, rd: RunData, turns: rea
   const out: FlopsCurvePoint[] = [];
   for (const k of turns) {
     const muco = await runStepFlops(variantConfig(base, `k${k}`, k === 1 ? { packing: 'single', turns: 1 } : { packing: 'multi', turns: k }), rd, steps);
-    const single = await runStepFlops(variantConfig(base, `single${k}`, { packing: 'single', turns: 1, imagesPerStep: base.train.imagesPerStep * k }), rd, steps);
+    const single = await runStepFlops(
+      variantConfig(base, `single${k}`, { packing: 'single', turns: 1, imagesPerStep: base.train.imagesPerStep * k }),
+      rd,
+      steps,
+    );
     out.push({ turns: k, muco: muco.flopsPerPair, single: single.flopsPerPair, ratio: muco.flopsPerPair / single.flopsPerPair });
   }
   return out;
 }
 
 /** The same curve at paper scale: Qwen2-VL-2B, B = `images`, token counts from `assumptions` (lib/flops). */
-export function paperFlopsPerPairCurve(turns: readonly number[], images = 1024, assumptions: Readonly<PaperAssumptions> = MMEB_AVERAGE_TOKENS): FlopsCurvePoint[] {
+export function paperFlopsPerPairCurve(
+  turns: readonly number[],
+  images = 1024,
+  assumptions: Readonly<PaperAssumptions> = MMEB_AVERAGE_TOKENS,
+): FlopsCurvePoint[] {
   const { training, recompute, ...tokens } = assumptions;
-  const perPair = (b: number, k: number): number => stepFlops(QWEN2_VL_2B, paperStepShape({ ...tokens, images: b, turns: k }), { trainable: training, recompute }).total / (b * k);
+  const perPair = (b: number, k: number): number =>
+    stepFlops(QWEN2_VL_2B, paperStepShape({ ...tokens, images: b, turns: k }), { trainable: training, recompute }).total / (b * k);
   return turns.map((k) => {
     const muco = perPair(images, k);
     const single = perPair(images * k, 1);
@@ -129,7 +143,11 @@ export interface ThroughputVariant {
  */
 export function turnVariants(turns: readonly number[], images: number, factors: readonly number[] = [], chunkSize: number | null = null): ThroughputVariant[] {
   return [
-    ...turns.map((k): ThroughputVariant => (k === 1 ? { name: 'single-turn', packing: 'single', turns: 1, imagesPerStep: images, chunkSize } : { name: `MuCo k=${k}`, packing: 'multi', turns: k, imagesPerStep: images, chunkSize })),
+    ...turns.map((k): ThroughputVariant =>
+      k === 1
+        ? { name: 'single-turn', packing: 'single', turns: 1, imagesPerStep: images, chunkSize }
+        : { name: `MuCo k=${k}`, packing: 'multi', turns: k, imagesPerStep: images, chunkSize },
+    ),
     ...factors.map((f): ThroughputVariant => ({ name: `single-turn, ${f}x images`, packing: 'single', turns: 1, imagesPerStep: images * f, chunkSize })),
   ];
 }
@@ -154,12 +172,26 @@ const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[
  * Train each variant for `warmup + steps` steps on the run's data (no files written) and report medians of
  * the timed steps, the peak tensor memory of one profiled forward + backward and the analytic FLOPs.
  */
-export async function measureThroughput(base: RunConfig, rd: RunData, variants: readonly ThroughputVariant[], options: { steps?: number; warmup?: number } = {}): Promise<ThroughputRow[]> {
+export async function measureThroughput(
+  base: RunConfig,
+  rd: RunData,
+  variants: readonly ThroughputVariant[],
+  options: { steps?: number; warmup?: number } = {},
+): Promise<ThroughputRow[]> {
   const steps = options.steps ?? 3;
   const warmup = options.warmup ?? 1;
   const rows: ThroughputRow[] = [];
   for (const v of variants) {
-    const cfg = variantConfig(base, v.name, { packing: v.packing, turns: v.turns, imagesPerStep: v.imagesPerStep, chunkSize: v.chunkSize, steps: warmup + steps, logEvery: 1, checkpointEvery: null, evalEvery: null });
+    const cfg = variantConfig(base, v.name, {
+      packing: v.packing,
+      turns: v.turns,
+      imagesPerStep: v.imagesPerStep,
+      chunkSize: v.chunkSize,
+      steps: warmup + steps,
+      logEvery: 1,
+      checkpointEvery: null,
+      evalEvery: null,
+    });
     const model = Embedder.create({ ...cfg.model, vocabSize: rd.tokenizer.vocabSize }, rd.tokenizer, cfg.train.seed);
     try {
       const summary = await train(model, rd.data, cfg.train, { progress: 'none' });

@@ -60,7 +60,12 @@ export interface PaperScaleInput {
 export function paperStepShape(p: PaperScaleInput): StepShape {
   const { system, perTurn, image } = p.template;
   return {
-    query: { sequences: p.images, tokensPerSequence: system + image + p.imageTokens + p.turns * (perTurn + p.queryTextTokens), images: p.images, embeddingsPerSequence: p.turns },
+    query: {
+      sequences: p.images,
+      tokensPerSequence: system + image + p.imageTokens + p.turns * (perTurn + p.queryTextTokens),
+      images: p.images,
+      embeddingsPerSequence: p.turns,
+    },
     target: { sequences: p.images, tokensPerSequence: system + p.turns * (perTurn + p.targetTextTokens), images: 0, embeddingsPerSequence: p.turns },
     imageTokens: p.imageTokens,
     loss: [{ rows: p.images * p.turns, cols: p.images * p.turns }],
@@ -100,7 +105,11 @@ export const M3T_TABLE_A_TOKENS: Readonly<PaperAssumptions> = Object.freeze({
 });
 
 /** A row of Table 5 with our estimate; ratio = estimate / paper. */
-export type Table5EstimateRow = Pick<TurnsBatchRow, 'turns' | 'batchImages' | 'effectiveBatch'> & { paperPflops: number; estimatePflops: number; ratio: number };
+export type Table5EstimateRow = Pick<TurnsBatchRow, 'turns' | 'batchImages' | 'effectiveBatch'> & {
+  paperPflops: number;
+  estimatePflops: number;
+  ratio: number;
+};
 
 /** `growth`: relative growth from 1 to 7 turns at 1,024 images (paper: 17.5 → 18.0 = +2.9%). */
 export interface Table5Estimate {
@@ -123,7 +132,14 @@ export function paperTable5Estimate(assumptions: Readonly<PaperAssumptions> = MM
   const out = table.map((r) => {
     const shape = paperStepShape({ ...tokens, images: r.batchImages, turns: r.turns });
     const estimatePflops = stepFlops(QWEN2_VL_2B, shape, { trainable: training, recompute }).total / 1e15;
-    return { turns: r.turns, batchImages: r.batchImages, effectiveBatch: r.effectiveBatch, paperPflops: r.pflops, estimatePflops, ratio: estimatePflops / r.pflops };
+    return {
+      turns: r.turns,
+      batchImages: r.batchImages,
+      effectiveBatch: r.effectiveBatch,
+      paperPflops: r.pflops,
+      estimatePflops,
+      ratio: estimatePflops / r.pflops,
+    };
   });
   const at = (k: number): Table5EstimateRow => {
     const r = out.find((x) => x.turns === k && x.batchImages === 1024);

@@ -88,7 +88,6 @@ export const DEFAULT_FLOPS_OPTIONS: Readonly<FlopsOptions> = Object.freeze({
   recompute: 'none' as const,
 });
 
-
 /** One sequence of a step: its length in tokens (image tokens included), whether it carries an image. */
 export interface SequenceShape {
   tokens: number;
@@ -288,7 +287,8 @@ export function stepFlops(d: FlopsDims, shape: StepShape, options: Partial<Flops
   const forward = parts.reduce((s, c) => s + c.forward, 0);
   const backward = parts.reduce((s, c) => s + c.backward, 0);
   const encoderForward = forward - t.byComponent.loss.forward;
-  const recompute = o.recompute === 'gradCache' ? encoderForward : o.recompute === 'checkpoint' ? parts.reduce((s, c) => s + c.taped, 0) - t.byComponent.loss.taped : 0;
+  const recompute =
+    o.recompute === 'gradCache' ? encoderForward : o.recompute === 'checkpoint' ? parts.reduce((s, c) => s + c.taped, 0) - t.byComponent.loss.taped : 0;
   return { forward, backward, recompute, total: forward + backward + recompute, byComponent: t.byComponent };
 }
 
@@ -316,7 +316,9 @@ function sideShapes(seqs: readonly RenderedSequence[], o: PackedShapeOptions): S
   for (let i = 0; i < seqs.length; i += step) {
     const b = collate(seqs.slice(i, i + step), { maxLen: o.maxLen });
     const chunk = i / step;
-    b.lengths.forEach((len, j) => out.push({ tokens: o.padded ? b.seqLen : len, image: b.imageSpans[j] !== null, embeddings: (b.embPositions[j] as number[]).length, chunk }));
+    b.lengths.forEach((len, j) =>
+      out.push({ tokens: o.padded ? b.seqLen : len, image: b.imageSpans[j] !== null, embeddings: (b.embPositions[j] as number[]).length, chunk }),
+    );
   }
   return out;
 }
@@ -330,13 +332,16 @@ export function stepShapeFromPacked(packed: PackedBatchLike, options: Partial<Pa
   const o: PackedShapeOptions = { ...DEFAULT_PACKED_SHAPE_OPTIONS, ...options };
   const spans = [...packed.query, ...packed.target].flatMap((s) => (s.imageSpan === null ? [] : [s.imageSpan.length]));
   const imageTokens = spans[0] ?? 0;
-  if (spans.some((n) => n !== imageTokens)) throw new Error(`Image spans of ${[...new Set(spans)].join(', ')} tokens in one batch; the model makes one size per image.`);
+  if (spans.some((n) => n !== imageTokens))
+    throw new Error(`Image spans of ${[...new Set(spans)].join(', ')} tokens in one batch; the model makes one size per image.`);
   const query = sideShapes(packed.query, o);
   const target = sideShapes(packed.target, o);
   const sum = (s: SequenceShape[]): number => s.reduce((n, x) => n + x.embeddings, 0);
   const b = query.length;
   const loss: LossProduct[] =
-    o.loss.objective === 'pretrain' ? [{ rows: sum(query), cols: sum(target) }] : Array.from({ length: 4 }, () => ({ rows: b, cols: o.loss.finetuneForm === 'paper' ? 2 * b : b }));
+    o.loss.objective === 'pretrain'
+      ? [{ rows: sum(query), cols: sum(target) }]
+      : Array.from({ length: 4 }, () => ({ rows: b, cols: o.loss.finetuneForm === 'paper' ? 2 * b : b }));
   return { query, target, imageTokens, loss };
 }
 

@@ -42,7 +42,10 @@ export function logitMaskFigure(images: number, turns: number, title?: string): 
   const symbol = ['masked', 'negative', 'positive'];
   const colour = ['#d0d0d0', '#9ecae1', '#08519c'];
   // A stepped colour scale: each category one flat colour.
-  const colorscale = colour.flatMap((c, i) => [[i / 3, c], [(i + 1) / 3, c]]);
+  const colorscale = colour.flatMap((c, i) => [
+    [i / 3, c],
+    [(i + 1) / 3, c],
+  ]);
   return {
     data: [
       {

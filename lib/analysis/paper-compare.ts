@@ -95,7 +95,19 @@ const millions = (p: Num): string => (p === null ? '–' : `${(p / 1e6).toFixed(
 export function paperMmebRows(table: PaperTable<'table-1'>, settings?: readonly string[]): MmebTableRow[] {
   return table.rows
     .filter((r) => settings === undefined || settings.includes(r.setting))
-    .map((r) => ({ source: 'paper', setting: r.setting, model: r.model, params: billions(r.paramsBillions), CLS: r.cls, VQA: r.vqa, RET: r.ret, GRD: r.grd, IND: r.id, OOD: r.ood, Overall: r.overall }));
+    .map((r) => ({
+      source: 'paper',
+      setting: r.setting,
+      model: r.model,
+      params: billions(r.paramsBillions),
+      CLS: r.cls,
+      VQA: r.vqa,
+      RET: r.ret,
+      GRD: r.grd,
+      IND: r.id,
+      OOD: r.ood,
+      Overall: r.overall,
+    }));
 }
 
 /** Our run on mini-MMEB in the Table 1 layout. */
@@ -121,7 +133,19 @@ const r1 = (x: Num): Num => (x === null ? null : Math.round(x * 10) / 10);
 /** An MMEB aggregate (lib/eval/mmeb-aggregate, ×100) as a Table 1 row; incomplete sets are labelled. */
 export function mmebAggregateRow(a: MmebAggregate, head: { source: string; setting: string; model: string; params?: string }, total = 36): MmebTableRow {
   const note = a.complete ? '' : ` (${a.numDatasets}/${total} data sets)`;
-  return { source: head.source, setting: head.setting, model: head.model + note, params: head.params ?? '–', CLS: r1(a.metaTask.CLS), VQA: r1(a.metaTask.VQA), RET: r1(a.metaTask.RET), GRD: r1(a.metaTask.VG), IND: r1(a.IND), OOD: r1(a.OOD), Overall: r1(a.overall) };
+  return {
+    source: head.source,
+    setting: head.setting,
+    model: head.model + note,
+    params: head.params ?? '–',
+    CLS: r1(a.metaTask.CLS),
+    VQA: r1(a.metaTask.VQA),
+    RET: r1(a.metaTask.RET),
+    GRD: r1(a.metaTask.VG),
+    IND: r1(a.IND),
+    OOD: r1(a.OOD),
+    Overall: r1(a.overall),
+  };
 }
 
 /**
@@ -175,12 +199,19 @@ export function mbeirAggregateRow(a: MbeirAggregate, head: Omit<MbeirTableRow, '
 export function ourMbeirRow(s: RunScores, pool: MbeirPoolName): MbeirTableRow | null {
   const a = s.mbeir[pool];
   if (a === null) return null;
-  return mbeirAggregateRow(a, { source: s.source, setting: 'pretrained (zero-shot), mini-M-BEIR', model: `${s.experiment}/${s.run}`, params: millions(s.parameters), pool });
+  return mbeirAggregateRow(a, {
+    source: s.source,
+    setting: 'pretrained (zero-shot), mini-M-BEIR',
+    model: `${s.experiment}/${s.run}`,
+    params: millions(s.parameters),
+    pool,
+  });
 }
 
 function aggregateFrom(value: unknown, where: string): MbeirAggregate {
   const rec = value as Record<string, unknown>;
-  if (rec !== null && typeof rec === 'object' && typeof rec['average'] === 'number' && typeof rec['groups'] === 'object') return rec as unknown as MbeirAggregate;
+  if (rec !== null && typeof rec === 'object' && typeof rec['average'] === 'number' && typeof rec['groups'] === 'object')
+    return rec as unknown as MbeirAggregate;
   if (rec === null || typeof rec !== 'object' || !Object.values(rec).every((v) => typeof v === 'number')) {
     throw new Error(`${where}: expected an aggregate ({average, groups}) or per-task recalls in % ({"mscoco_task0": 61.2, ...}).`);
   }
@@ -262,7 +293,10 @@ export function mmebBand(a: RunScores | undefined, b: RunScores | undefined): Nu
  * Ablation rows: each setup with the paper's numbers (columns prefixed `paper `) and our run's chosen score
  * columns (prefixed `ours `).
  */
-export function ablationRows(entries: readonly { setup: string; paper: Record<string, Num>; ours: RunScores | undefined }[], columns: readonly string[]): Record<string, string | Num>[] {
+export function ablationRows(
+  entries: readonly { setup: string; paper: Record<string, Num>; ours: RunScores | undefined }[],
+  columns: readonly string[],
+): Record<string, string | Num>[] {
   return entries.map((e) => ({
     setup: e.setup,
     ...Object.fromEntries(Object.entries(e.paper).map(([k, v]) => [`paper ${k}`, v])),

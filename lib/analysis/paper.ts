@@ -193,7 +193,9 @@ function checkValue(v: unknown, col: ColumnSchema, where: string): void {
 function checkColumns(columns: unknown, schema: Record<string, ColumnSchema>, where: string): void {
   const names = Object.keys(schema);
   if (!Array.isArray(columns) || columns.length !== names.length) {
-    throw new Error(`${where}: "columns" must list the ${names.length} columns [${names.join(', ')}], got ${Array.isArray(columns) ? columns.length : typeName(columns)}.`);
+    throw new Error(
+      `${where}: "columns" must list the ${names.length} columns [${names.join(', ')}], got ${Array.isArray(columns) ? columns.length : typeName(columns)}.`,
+    );
   }
   columns.forEach((c: unknown, i) => {
     const at = `${where}: columns[${i}]`;
@@ -216,7 +218,8 @@ function checkColumns(columns: unknown, schema: Record<string, ColumnSchema>, wh
  * Check a parsed table file against the schema of `name`; returns it typed. `where` names the file in errors.
  */
 export function validatePaperTable<N extends PaperTableName>(name: N, json: unknown, where: string = `${name}.json`): PaperTable<N> {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected an object {${TOP_KEYS.join(', ')}}, got ${typeName(json)}.`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(`${where}: expected an object {${TOP_KEYS.join(', ')}}, got ${typeName(json)}.`);
   const obj = json as Record<string, unknown>;
   const keys = Object.keys(obj);
   const odd = keys.filter((k) => !TOP_KEYS.includes(k));
@@ -252,7 +255,8 @@ export function loadPaperTable<N extends PaperTableName>(name: N, options: Parti
   if (!isName(name)) throw new Error(`Unknown paper table "${String(name)}"; known: ${PAPER_TABLE_NAMES.join(', ')}.`);
   const dir = options.dir ?? DEFAULT_PAPER_DIR;
   const file = path.join(dir, `${name}.json`);
-  if (!fs.existsSync(file)) throw new Error(`Paper table file ${file} is missing; the tables live in results/paper/ at the repository root (or pass options.dir).`);
+  if (!fs.existsSync(file))
+    throw new Error(`Paper table file ${file} is missing; the tables live in results/paper/ at the repository root (or pass options.dir).`);
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -266,10 +270,15 @@ export function loadPaperTable<N extends PaperTableName>(name: N, options: Parti
 export function listPaperTables(options: Partial<PaperTableOptions> = {}): PaperTableName[] {
   const dir = options.dir ?? DEFAULT_PAPER_DIR;
   if (!fs.existsSync(dir)) throw new Error(`Paper table folder ${dir} does not exist (pass options.dir).`);
-  const present = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+  const present = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length));
   const strays = present.filter((n) => !isName(n));
   if (strays.length > 0) {
-    throw new Error(`${dir} holds table file(s) without a schema: ${strays.map((s) => s + '.json').join(', ')}; add a schema to PAPER_TABLE_SCHEMAS in lib/analysis/paper.ts or remove the file.`);
+    throw new Error(
+      `${dir} holds table file(s) without a schema: ${strays.map((s) => s + '.json').join(', ')}; add a schema to PAPER_TABLE_SCHEMAS in lib/analysis/paper.ts or remove the file.`,
+    );
   }
   return PAPER_TABLE_NAMES.filter((n) => present.includes(n));
 }

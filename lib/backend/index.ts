@@ -218,7 +218,8 @@ export function describeBackend(r: BackendReport): string {
   if (r.wasm !== null) {
     parts.push(r.wasm.simd ? 'SIMD' : 'no SIMD', r.wasm.threads ? 'threads' : '1 thread');
     parts.push(`${r.wasm.bridgedKernels.length} bridged kernels`, r.wasm.matMulFix ? 'matMul fix' : 'stock matMul');
-    if (r.wasm.nativeBlas.active) parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads${r.wasm.nativeBlas.fused ? `, fused kernels (${r.wasm.nativeBlas.fused})` : ''}`);
+    if (r.wasm.nativeBlas.active)
+      parts.push(`native BLAS, ${r.wasm.nativeBlas.threads} threads${r.wasm.nativeBlas.fused ? `, fused kernels (${r.wasm.nativeBlas.fused})` : ''}`);
   }
   if (r.backend === 'tensorflow') parts.push(`${r.nativePackage ?? '?'}`, r.gpu ? 'GPU' : 'CPU only');
   if (r.webgpu !== null) parts.push(describeAdapter(r.webgpu), `${r.webgpu.missingKernels.length} cpu kernels absent`);

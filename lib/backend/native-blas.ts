@@ -19,9 +19,7 @@ import { log } from '../log';
 import { isMatMulFixActive, registerMatMulFix } from './wasm-fixes';
 import { registerFusedKernels } from './native-fused';
 
-import {
-  MATMUL_KERNELS, MEMORY_KERNELS, nativeKernelFactories, type NativeBlasAddon, type NativeKernelName,
-} from './native-kernels';
+import { MATMUL_KERNELS, MEMORY_KERNELS, nativeKernelFactories, type NativeBlasAddon, type NativeKernelName } from './native-kernels';
 
 export { nativeBlasStats, type NativeBlasAddon } from './native-kernels';
 
@@ -186,7 +184,8 @@ function resolveConfig(overrides: Partial<NativeBlasConfig>): NativeBlasConfig {
     if (typeof value !== typeof defaults[key]) throw new Error(`Native BLAS option ${key} must be a ${typeof defaults[key]}, got ${String(value)}.`);
   }
   const resolved = { ...defaults, ...overrides } as NativeBlasConfig;
-  if (!Number.isInteger(resolved.threads) || resolved.threads < 1) throw new Error(`Native BLAS option threads must be an integer >= 1, got ${resolved.threads}.`);
+  if (!Number.isInteger(resolved.threads) || resolved.threads < 1)
+    throw new Error(`Native BLAS option threads must be an integer >= 1, got ${resolved.threads}.`);
   if (!(resolved.minMacs >= 0)) throw new Error(`Native BLAS option minMacs must be >= 0, got ${resolved.minMacs}.`);
   return resolved;
 }
@@ -255,7 +254,21 @@ export function nativeAdamWUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: t
     if (!owned) return false;
     offsets.push(data.memoryOffset);
   }
-  addon.adamw(heap, offsets[0] as number, offsets[1] as number, offsets[2] as number, offsets[3] as number, n, h.lr, h.beta1, h.beta2, h.c1, h.c2, h.eps, h.decay);
+  addon.adamw(
+    heap,
+    offsets[0] as number,
+    offsets[1] as number,
+    offsets[2] as number,
+    offsets[3] as number,
+    n,
+    h.lr,
+    h.beta1,
+    h.beta2,
+    h.c1,
+    h.c2,
+    h.eps,
+    h.decay,
+  );
   nativeAdamWStats.updates++;
   return true;
 }

@@ -127,7 +127,8 @@ export function fusedKernelFactories(lib: NativeBlasAddon): Record<keyof typeof 
       const backend = args.backend as unknown as WasmBackend;
       const d = x.shape[x.shape.length - 1] ?? 1;
       const rows = size(x) / Math.max(d, 1);
-      if (size(gamma) !== d || (beta !== undefined && size(beta) !== d)) throw new Error(`${FUSED_KERNELS.norm}: gamma and beta must have ${d} elements (the last axis of x).`);
+      if (size(gamma) !== d || (beta !== undefined && size(beta) !== d))
+        throw new Error(`${FUSED_KERNELS.norm}: gamma and beta must have ${d} elements (the last axis of x).`);
       if (rms && beta !== undefined) throw new Error(`${FUSED_KERNELS.norm}: RMSNorm takes no beta.`);
       const statShape = x.shape.slice(0, -1);
       const y = backend.makeOutput(x.shape, 'float32');
@@ -164,7 +165,9 @@ export function fusedKernelFactories(lib: NativeBlasAddon): Record<keyof typeof 
       const t = x.shape.length >= 2 ? (x.shape[x.shape.length - 2] as number) : 1;
       const plan = mask === undefined ? { group: t, period: t, batches: 1 } : softmaxMaskPlan(x.shape, mask.shape);
       if (plan === null || x.shape.length < 2) {
-        throw new Error(`${FUSED_KERNELS.softmax}: a mask of shape [${mask?.shape.join(',')}] does not broadcast onto scores [${x.shape.join(',')}] as the kernel can (see softmaxMaskPlan).`);
+        throw new Error(
+          `${FUSED_KERNELS.softmax}: a mask of shape [${mask?.shape.join(',')}] does not broadcast onto scores [${x.shape.join(',')}] as the kernel can (see softmaxMaskPlan).`,
+        );
       }
       const y = backend.makeOutput(x.shape, 'float32');
       const { heap, at } = heapOf(FUSED_KERNELS.softmax, backend, [x, mask]);

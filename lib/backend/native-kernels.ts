@@ -12,25 +12,90 @@ type TensorInfo = tf.TensorInfo;
 
 /** The addon's functions (native/src/addon.c documents them). */
 export interface NativeBlasAddon {
-  gemm(heap: ArrayBuffer, aOffset: number, bOffset: number, cOffset: number, batch: number,
-    aIndex: Int32Array | null, bIndex: Int32Array | null, m: number, n: number, k: number,
-    transposeA: boolean, transposeB: boolean): void;
-  epilogue(heap: ArrayBuffer, cOffset: number, batch: number, m: number, n: number, biasOffset: number,
-    biasStrides: Strides, activation: number, preluOffset: number, preluStrides: Strides, alpha: number): void;
+  gemm(
+    heap: ArrayBuffer,
+    aOffset: number,
+    bOffset: number,
+    cOffset: number,
+    batch: number,
+    aIndex: Int32Array | null,
+    bIndex: Int32Array | null,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): void;
+  epilogue(
+    heap: ArrayBuffer,
+    cOffset: number,
+    batch: number,
+    m: number,
+    n: number,
+    biasOffset: number,
+    biasStrides: Strides,
+    activation: number,
+    preluOffset: number,
+    preluStrides: Strides,
+    alpha: number,
+  ): void;
   reduce(heap: ArrayBuffer, xOffset: number, outOffset: number, outer: number, r: number, inner: number, scale: number): void;
   slice(heap: ArrayBuffer, xOffset: number, outOffset: number, shape: number[], begin: number[], size: number[]): void;
   gate(heap: ArrayBuffer, xOffset: number, yOffset: number, sOffset: number, n: number, alpha: number): void;
   gateGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, sOffset: number, dxOffset: number, n: number, alpha: number): void;
   /** Offsets of -1: absent (beta; mean for RMSNorm). */
-  norm(heap: ArrayBuffer, xOffset: number, gammaOffset: number, betaOffset: number, yOffset: number, meanOffset: number,
-    rstdOffset: number, rows: number, d: number, eps: number): void;
-  normGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, gammaOffset: number, meanOffset: number, rstdOffset: number,
-    dxOffset: number, dgammaOffset: number, dbetaOffset: number, rows: number, d: number): void;
-  softmax(heap: ArrayBuffer, xOffset: number, maskOffset: number, yOffset: number, rows: number, d: number,
-    group: number, period: number, batches: number): void;
+  norm(
+    heap: ArrayBuffer,
+    xOffset: number,
+    gammaOffset: number,
+    betaOffset: number,
+    yOffset: number,
+    meanOffset: number,
+    rstdOffset: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  normGrad(
+    heap: ArrayBuffer,
+    dyOffset: number,
+    xOffset: number,
+    gammaOffset: number,
+    meanOffset: number,
+    rstdOffset: number,
+    dxOffset: number,
+    dgammaOffset: number,
+    dbetaOffset: number,
+    rows: number,
+    d: number,
+  ): void;
+  softmax(
+    heap: ArrayBuffer,
+    xOffset: number,
+    maskOffset: number,
+    yOffset: number,
+    rows: number,
+    d: number,
+    group: number,
+    period: number,
+    batches: number,
+  ): void;
   softmaxGrad(heap: ArrayBuffer, dyOffset: number, yOffset: number, dxOffset: number, rows: number, d: number): void;
-  adamw(heap: ArrayBuffer, pOffset: number, mOffset: number, vOffset: number, gOffset: number, n: number,
-    lr: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, decay: number): void;
+  adamw(
+    heap: ArrayBuffer,
+    pOffset: number,
+    mOffset: number,
+    vOffset: number,
+    gOffset: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+    decay: number,
+  ): void;
   setThreads(threads: number): void;
   /** Run the fused kernels with `isa` ('baseline', 'avx2', 'avx512'; at most what the CPU runs); throws otherwise. */
   setFusedIsa(isa: string): void;
@@ -221,7 +286,9 @@ function nativeFusedMatMul(ctx: Ctx, fallback: KernelFunc): KernelFunc {
     const biasStrides = bias == null || p === null ? null : broadcastStrides(bias.shape, batch, p.m, p.n);
     const preluStrides = prelu == null || p === null ? null : broadcastStrides(prelu.shape, batch, p.m, p.n);
     const unsupported =
-      p === null || act === undefined || (bias != null && (biasStrides === null || bias.dtype !== 'float32')) ||
+      p === null ||
+      act === undefined ||
+      (bias != null && (biasStrides === null || bias.dtype !== 'float32')) ||
       (attrs.activation === 'prelu' && (prelu == null || preluStrides === null || prelu.dtype !== 'float32'));
     if (unsupported) {
       nativeBlasStats.fallbacks++;
@@ -232,9 +299,16 @@ function nativeFusedMatMul(ctx: Ctx, fallback: KernelFunc): KernelFunc {
     const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
     const none: Strides = [0, 0, 0];
     ctx.lib.epilogue(
-      heap, offsetOf(backend, out), batch, p.m, p.n,
-      bias == null ? -1 : offsetOf(backend, bias), biasStrides ?? none, act,
-      attrs.activation === 'prelu' && prelu != null ? offsetOf(backend, prelu) : -1, preluStrides ?? none,
+      heap,
+      offsetOf(backend, out),
+      batch,
+      p.m,
+      p.n,
+      bias == null ? -1 : offsetOf(backend, bias),
+      biasStrides ?? none,
+      act,
+      attrs.activation === 'prelu' && prelu != null ? offsetOf(backend, prelu) : -1,
+      preluStrides ?? none,
       attrs.leakyreluAlpha ?? 0.2,
     );
     nativeBlasStats.fused++;

@@ -129,7 +129,7 @@ export function registerKernelBridge(): string[] {
 }
 
 /** Swap the last two axes with the backend's own Transpose kernel (fast on wasm for rank ≤ 4). */
-function transposeLastTwo(t: TensorInfo, backend: KernelArgs["backend"]): TensorInfo {
+function transposeLastTwo(t: TensorInfo, backend: KernelArgs['backend']): TensorInfo {
   const rank = t.shape.length;
   const perm = Array.from({ length: rank }, (_, i) => i);
   perm[rank - 2] = rank - 1;

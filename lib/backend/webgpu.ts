@@ -170,7 +170,7 @@ async function findAndRegister(allowSoftware: boolean): Promise<WebgpuAdapterRep
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter === null) {
     throw new Error(
-      "No WebGPU adapter: Dawn found no Vulkan device. A GPU needs the Vulkan loader (`apt-get install libvulkan1`) and " +
+      'No WebGPU adapter: Dawn found no Vulkan device. A GPU needs the Vulkan loader (`apt-get install libvulkan1`) and ' +
         "its driver's Vulkan ICD (NVIDIA: VK_DRIVER_FILES=/usr/share/vulkan/icd.d/nvidia_icd.json or the driver's own path); " +
         'see docs/gpu.md. On a machine without a GPU use MUCO_BACKEND=wasm.',
     );

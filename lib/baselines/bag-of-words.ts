@@ -44,7 +44,8 @@ function checkBags(bags: Bags, rows: number): void {
   for (let k = 0; k < n; k++) {
     const id = bags.ids[k] as number;
     const s = bags.segments[k] as number;
-    if (id < 0 || id >= rows) throw new Error(`bagOfWords: token ${k} has id ${id}, outside the table's ${rows} rows; the tokenizer and the model's vocabSize disagree.`);
+    if (id < 0 || id >= rows)
+      throw new Error(`bagOfWords: token ${k} has id ${id}, outside the table's ${rows} rows; the tokenizer and the model's vocabSize disagree.`);
     if (s < 0 || s >= bags.count) throw new Error(`bagOfWords: token ${k} belongs to text ${s}, expected [0, ${bags.count}).`);
   }
 }

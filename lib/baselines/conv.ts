@@ -37,8 +37,28 @@ export function im2colStride2(x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const rows = tf.reshape(x, [b * ho, 2, wo, 2 * c]); // (B·H/2, row parity, W/2, column parity · C)
     const plane = (a: number, p: number): tf.Tensor4D => tf.reshape(tf.slice(rows, [0, a, 0, p * c], [b * ho, 1, wo, c]), [b, ho, wo, c]);
-    const down = (t: tf.Tensor4D): tf.Tensor4D => tf.slice(tf.pad(t, [[0, 0], [1, 0], [0, 0], [0, 0]]), [0, 0, 0, 0], [b, ho, wo, c]);
-    const right = (t: tf.Tensor4D): tf.Tensor4D => tf.slice(tf.pad(t, [[0, 0], [0, 0], [1, 0], [0, 0]]), [0, 0, 0, 0], [b, ho, wo, c]);
+    const down = (t: tf.Tensor4D): tf.Tensor4D =>
+      tf.slice(
+        tf.pad(t, [
+          [0, 0],
+          [1, 0],
+          [0, 0],
+          [0, 0],
+        ]),
+        [0, 0, 0, 0],
+        [b, ho, wo, c],
+      );
+    const right = (t: tf.Tensor4D): tf.Tensor4D =>
+      tf.slice(
+        tf.pad(t, [
+          [0, 0],
+          [0, 0],
+          [1, 0],
+          [0, 0],
+        ]),
+        [0, 0, 0, 0],
+        [b, ho, wo, c],
+      );
     const [p00, p01, p10, p11] = [plane(0, 0), plane(0, 1), plane(1, 0), plane(1, 1)];
     const p11Down = down(p11);
     // Taps in (dy, dx) row-major order.
@@ -90,6 +110,7 @@ export function hostIm2colStride2(images: readonly Float32Array[], size: number,
  */
 export function convFromColumns(cols: tf.Tensor4D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor4D {
   const [b, h, wd, k] = cols.shape;
-  if (w.shape[0] !== k) throw new Error(`convFromColumns: columns have ${k} values per position but the weight is [${w.shape.join(', ')}]; expected [${k}, C_out].`);
+  if (w.shape[0] !== k)
+    throw new Error(`convFromColumns: columns have ${k} values per position but the weight is [${w.shape.join(', ')}]; expected [${k}, C_out].`);
   return tf.tidy(() => tf.reshape(tf.relu(tf.add(tf.matMul(tf.reshape(cols, [b * h * wd, k]), w), bias)), [b, h, wd, w.shape[1]]));
 }

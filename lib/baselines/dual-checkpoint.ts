@@ -26,7 +26,12 @@ export interface DualCheckpointMetadata {
 }
 
 /** Save the model's weights (+ config, vocabulary, `extra`) to `dir` atomically. */
-export async function saveDualEncoder(dir: string, model: DualEncoder, extra: Record<string, unknown> = {}, writeMore?: (tmpDir: string) => void): Promise<void> {
+export async function saveDualEncoder(
+  dir: string,
+  model: DualEncoder,
+  extra: Record<string, unknown> = {},
+  writeMore?: (tmpDir: string) => void,
+): Promise<void> {
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(tmp, { recursive: true });
@@ -34,7 +39,12 @@ export async function saveDualEncoder(dir: string, model: DualEncoder, extra: Re
     const named: tf.NamedTensorMap = {};
     for (const [name, v] of model.params) named[name] = v;
     const { data, specs } = await tf.io.encodeWeights(named);
-    const metadata: DualCheckpointMetadata = { format: DUAL_CHECKPOINT_FORMAT, config: model.config, tokenizerFingerprint: model.tokenizer.fingerprint(), extra };
+    const metadata: DualCheckpointMetadata = {
+      format: DUAL_CHECKPOINT_FORMAT,
+      config: model.config,
+      tokenizerFingerprint: model.tokenizer.fingerprint(),
+      extra,
+    };
     await fileHandler(tmp).save({ weightSpecs: specs, weightData: data, userDefinedMetadata: metadata as unknown as Record<string, object> });
     model.tokenizer.save(path.join(tmp, 'tokenizer.json'));
     writeMore?.(tmp);
@@ -61,7 +71,9 @@ export async function loadDualEncoder(dir: string): Promise<{ model: DualEncoder
   const config = dualEncoderConfig(metadata.config);
   const tokenizer = Tokenizer.load(path.join(dir, 'tokenizer.json'));
   if (tokenizer.fingerprint() !== metadata.tokenizerFingerprint) {
-    throw new Error(`${dir}: tokenizer.json does not match the vocabulary the weights were trained with (fingerprint ${tokenizer.fingerprint()} vs ${metadata.tokenizerFingerprint}).`);
+    throw new Error(
+      `${dir}: tokenizer.json does not match the vocabulary the weights were trained with (fingerprint ${tokenizer.fingerprint()} vs ${metadata.tokenizerFingerprint}).`,
+    );
   }
   const artifacts = await fileHandler(dir).load();
   const tensors = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);

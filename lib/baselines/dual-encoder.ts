@@ -90,17 +90,25 @@ export function dualEncoderConfig(overrides?: Overrides<DualEncoderConfig>): Dua
   if (c.channels.length === 0 || !c.channels.every((x) => Number.isInteger(x) && x >= 1)) {
     throw new Error(`dualEncoder.channels must be a non-empty list of positive integers, got ${JSON.stringify(c.channels)}.`);
   }
-  if (!DUAL_IMAGE_TOWERS.includes(c.imageTower)) throw new Error(`dualEncoder.imageTower must be one of ${DUAL_IMAGE_TOWERS.join(', ')}, got '${String(c.imageTower)}'.`);
+  if (!DUAL_IMAGE_TOWERS.includes(c.imageTower))
+    throw new Error(`dualEncoder.imageTower must be one of ${DUAL_IMAGE_TOWERS.join(', ')}, got '${String(c.imageTower)}'.`);
   if (c.imageTower === 'vision') {
-    if (!(c.visionPreset in MODEL_PRESETS)) throw new Error(`dualEncoder.visionPreset must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${String(c.visionPreset)}'.`);
+    if (!(c.visionPreset in MODEL_PRESETS))
+      throw new Error(`dualEncoder.visionPreset must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${String(c.visionPreset)}'.`);
     const mc = MODEL_PRESETS[c.visionPreset];
-    if (c.imageSize !== mc.imageSize) throw new Error(`dualEncoder.imageSize (${c.imageSize}) must equal the '${c.visionPreset}' preset's model.imageSize (${mc.imageSize}) with imageTower 'vision'.`);
-    if (c.normalization !== 'unit') throw new Error(`dualEncoder.normalization must be 'unit' with imageTower 'vision' (the embedder's pixels), got '${c.normalization}'.`);
+    if (c.imageSize !== mc.imageSize)
+      throw new Error(
+        `dualEncoder.imageSize (${c.imageSize}) must equal the '${c.visionPreset}' preset's model.imageSize (${mc.imageSize}) with imageTower 'vision'.`,
+      );
+    if (c.normalization !== 'unit')
+      throw new Error(`dualEncoder.normalization must be 'unit' with imageTower 'vision' (the embedder's pixels), got '${c.normalization}'.`);
     return c;
   }
   const stride = 2 ** c.channels.length;
   if (c.imageSize % stride !== 0) {
-    throw new Error(`dualEncoder.imageSize ${c.imageSize} must be divisible by 2^${c.channels.length} = ${stride} (one stride-2 conv per channel entry); use ${Math.max(stride, Math.round(c.imageSize / stride) * stride)} or fewer layers.`);
+    throw new Error(
+      `dualEncoder.imageSize ${c.imageSize} must be divisible by 2^${c.channels.length} = ${stride} (one stride-2 conv per channel entry); use ${Math.max(stride, Math.round(c.imageSize / stride) * stride)} or fewer layers.`,
+    );
   }
   return c;
 }
@@ -188,7 +196,9 @@ export class DualEncoder implements Encoder {
     readonly params: DualParams,
   ) {
     if (tokenizer.vocabSize !== config.vocabSize) {
-      throw new Error(`DualEncoder: the tokenizer has ${tokenizer.vocabSize} tokens but config.vocabSize is ${config.vocabSize}; create the model with DualEncoder.create, which sets it.`);
+      throw new Error(
+        `DualEncoder: the tokenizer has ${tokenizer.vocabSize} tokens but config.vocabSize is ${config.vocabSize}; create the model with DualEncoder.create, which sets it.`,
+      );
     }
   }
 

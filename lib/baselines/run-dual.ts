@@ -51,7 +51,13 @@ export interface DualDataConfig {
   kinds: string[];
 }
 
-export const DEFAULT_DUAL_DATA: Readonly<DualDataConfig> = Object.freeze({ dir: 'data', split: 'train', maxRecords: null, maxBpeTokens: 6000, kinds: ['retrieval'] });
+export const DEFAULT_DUAL_DATA: Readonly<DualDataConfig> = Object.freeze({
+  dir: 'data',
+  split: 'train',
+  maxRecords: null,
+  maxBpeTokens: 6000,
+  kinds: ['retrieval'],
+});
 
 export interface DualRunConfig {
   experiment: string;
@@ -96,11 +102,14 @@ export const DUAL_SCALES: Record<ScalePreset, DualRunOverrides> = {
 /** Resolve a run's overrides (scale, then the caller's) onto the defaults; unknown keys are errors naming the key. */
 export function resolveDualRun(run: string, ...layers: DualRunOverrides[]): DualRunConfig {
   if (!/^[A-Za-z0-9._=-]+$/.test(run)) throw new Error(`Run names may hold letters, digits and . _ - = only; got '${run}'.`);
-  const pick = <K extends keyof DualRunOverrides>(k: K): NonNullable<DualRunOverrides[K]>[] => layers.map((l) => l[k]).filter((x): x is NonNullable<DualRunOverrides[K]> => x !== undefined);
+  const pick = <K extends keyof DualRunOverrides>(k: K): NonNullable<DualRunOverrides[K]>[] =>
+    layers.map((l) => l[k]).filter((x): x is NonNullable<DualRunOverrides[K]> => x !== undefined);
   for (const layer of layers) {
-    for (const key of Object.keys(layer)) if (!['model', 'train', 'data', 'eval'].includes(key)) throw new Error(`Override '${key}' is not one of model, train, data, eval.`);
+    for (const key of Object.keys(layer))
+      if (!['model', 'train', 'data', 'eval'].includes(key)) throw new Error(`Override '${key}' is not one of model, train, data, eval.`);
   }
-  const merge = <T extends object>(defaults: T, parts: readonly object[], where: string): T => parts.reduce<T>((acc, o) => resolveConfig(acc, o as Overrides<T>, where), { ...defaults });
+  const merge = <T extends object>(defaults: T, parts: readonly object[], where: string): T =>
+    parts.reduce<T>((acc, o) => resolveConfig(acc, o as Overrides<T>, where), { ...defaults });
   return {
     experiment: 'baselines',
     run,
@@ -127,7 +136,10 @@ export async function dualTrainingData(cfg: DualRunConfig): Promise<{ records: T
   const kept = split.records
     .map((r) => (kinds[0] === 'all' ? r : { ...r, turns: r.turns.filter((t) => kinds.includes(t.kind)) }))
     .filter((r) => r.turns.length > 0 && r.queryImagePath !== '');
-  if (kept.length === 0) throw new Error(`No training record with an image keeps a turn of the kinds ${JSON.stringify(kinds)} in ${cfg.data.dir}; rebuild the data (npm run data) or choose other kinds.`);
+  if (kept.length === 0)
+    throw new Error(
+      `No training record with an image keeps a turn of the kinds ${JSON.stringify(kinds)} in ${cfg.data.dir}; rebuild the data (npm run data) or choose other kinds.`,
+    );
   const records = cfg.data.maxRecords === null ? kept : kept.slice(0, cfg.data.maxRecords);
   const cache = ImageCache.open(split.cacheDir, cfg.model.imageSize);
   const data: TrainData = {
@@ -135,7 +147,8 @@ export async function dualTrainingData(cfg: DualRunConfig): Promise<{ records: T
     get(i): TrainRecord {
       const r = records[i] as TrainingRecord;
       const row = cache.rowOf(r.queryImagePath);
-      if (row === undefined) throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${split.cacheDir}; rebuild with \`npm run data\`.`);
+      if (row === undefined)
+        throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${split.cacheDir}; rebuild with \`npm run data\`.`);
       return { id: r.id, image: cache.floats(row, cfg.model.normalization), pairs: r.turns.map((t) => ({ query: t.query, target: t.target })) };
     },
   };
@@ -151,7 +164,10 @@ export interface DualRunOutcome {
 function checkSameConfig(file: string, cfg: DualRunConfig, what: string): void {
   const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as DualRunConfig;
   const diff = configDiff(saved, cfg);
-  if (diff.length > 0) throw new Error(`${file} holds another config than this run's (${diff.join('; ')}): ${what}. Use another run name (--set changes it), or delete ${path.dirname(file)}.`);
+  if (diff.length > 0)
+    throw new Error(
+      `${file} holds another config than this run's (${diff.join('; ')}): ${what}. Use another run name (--set changes it), or delete ${path.dirname(file)}.`,
+    );
 }
 
 /** Train and evaluate the baseline into `<resultsRoot>/baselines/<run>/` (or return a finished run's metrics). */
@@ -208,7 +224,14 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
         ...(await evaluateRun(final, resolved, dir)),
       };
       const file: MetricsFile = {
-        metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), ...backendMetadata(), seed: resolved.train.seed },
+        metadata: {
+          experiment: cfg.experiment,
+          run: cfg.run,
+          gitSha: gitSha(),
+          date: new Date().toISOString(),
+          ...backendMetadata(),
+          seed: resolved.train.seed,
+        },
         metrics,
       };
       writeMetrics(dir, file);

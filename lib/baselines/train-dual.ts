@@ -76,7 +76,8 @@ export function dualTrainConfig(overrides?: Overrides<DualTrainConfig>): DualTra
     throw new Error(`train.steps must be ≥ 1 and train.batchSize ≥ 2 (InfoNCE needs negatives), got ${c.steps} and ${c.batchSize}.`);
   }
   const t = c.temperature;
-  if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0)) throw new Error(`train.augment.maxShift must be a non-negative integer, got ${c.augment.maxShift}.`);
+  if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0))
+    throw new Error(`train.augment.maxShift must be a non-negative integer, got ${c.augment.maxShift}.`);
   if (!(t.min > 0 && t.min <= t.initial && t.initial <= t.max)) {
     throw new Error(`train.temperature needs 0 < min ≤ initial ≤ max, got ${JSON.stringify(t)}.`);
   }
@@ -173,7 +174,11 @@ export function dualLoss(model: DualEncoder, batch: DualBatch, temperature: tf.S
 }
 
 /** One forward and backward: gradients by tf variable name (the caller disposes them) and the step's scalars. */
-export async function dualStep(model: DualEncoder, batch: DualBatch, temp: LearnableTemperature): Promise<{ grads: tf.NamedTensorMap; loss: number; accuracy: number; positive: number; hardestNegative: number }> {
+export async function dualStep(
+  model: DualEncoder,
+  batch: DualBatch,
+  temp: LearnableTemperature,
+): Promise<{ grads: tf.NamedTensorMap; loss: number; accuracy: number; positive: number; hardestNegative: number }> {
   let kept: tf.Tensor | null = null;
   const { value, grads } = tf.variableGrads(() => {
     const out = dualLoss(model, batch, temp.value());
@@ -221,7 +226,10 @@ async function restoreTrainState(dir: string, model: DualEncoder, opt: AdamW, te
 function truncateLog(runDir: string, step: number): void {
   const file = path.join(runDir, 'log.jsonl');
   if (!fs.existsSync(file)) return;
-  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step < step);
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step < step);
   fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
 }
 
@@ -235,7 +243,10 @@ export async function trainDual(model: DualEncoder, data: TrainData, c: DualTrai
   const start = latest === null ? 0 : await restoreTrainState(latest, model, opt, temp);
   if (latest !== null) log.info(`resuming from ${latest} (step ${start})`);
   if (runDir !== null) truncateLog(runDir, start);
-  const progress = options.progress === 'none' ? null : new Progress({ total: c.steps, every: c.logEvery, label: 'dual encoder', ...(options.progress === undefined ? {} : { mode: options.progress }) });
+  const progress =
+    options.progress === 'none'
+      ? null
+      : new Progress({ total: c.steps, every: c.logEvery, label: 'dual encoder', ...(options.progress === undefined ? {} : { mode: options.progress }) });
   const records: DualStepRecord[] = [];
   const began = Date.now();
   const end = Math.min(c.steps, options.stopAfter ?? c.steps);
@@ -248,7 +259,9 @@ export async function trainDual(model: DualEncoder, data: TrainData, c: DualTrai
       const { grads, ...values } = await dualStep(model, batch, temp);
       if (!Number.isFinite(values.loss)) {
         tf.dispose(Object.values(grads));
-        throw new NonFiniteLossError(`Non-finite loss (${values.loss}) at step ${step}: nothing was applied. Lower train.schedule.lr (now ${c.schedule.lr}) or set train.clipNorm (now ${c.clipNorm}).`);
+        throw new NonFiniteLossError(
+          `Non-finite loss (${values.loss}) at step ${step}: nothing was applied. Lower train.schedule.lr (now ${c.schedule.lr}) or set train.clipNorm (now ${c.clipNorm}).`,
+        );
       }
       const gradNorm = (await applyGradients(opt, grads, lr, c.clipNorm, true)) ?? null;
       const tau = temp.value();
@@ -256,13 +269,24 @@ export async function trainDual(model: DualEncoder, data: TrainData, c: DualTrai
       tau.dispose();
       const seconds = (Date.now() - t0) / 1000;
       const images = batch.queries.filter((q) => q.pixels !== null).length;
-      const record: DualStepRecord = { step, lr, temperature, ...values, gradNorm, seconds, imagesPerSec: images / seconds, pairsPerSec: batch.targets.length / seconds, numTensors: tf.memory().numTensors };
+      const record: DualStepRecord = {
+        step,
+        lr,
+        temperature,
+        ...values,
+        gradNorm,
+        seconds,
+        imagesPerSec: images / seconds,
+        pairsPerSec: batch.targets.length / seconds,
+        numTensors: tf.memory().numTensors,
+      };
       if (options.evaluate !== undefined && c.evalEvery !== null && (step + 1) % c.evalEvery === 0) record.eval = await options.evaluate(step + 1, model);
       records.push(record);
       if (runDir !== null) fs.appendFileSync(path.join(runDir, 'log.jsonl'), JSON.stringify(record) + '\n');
       progress?.update(step, { loss: record.loss, acc: record.accuracy, tau: temperature, 'img/s': record.imagesPerSec });
       const last = step === c.steps - 1;
-      if (runDir !== null && (last || (c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0))) await saveTrainState(runDir, step + 1, model, opt, temp, c);
+      if (runDir !== null && (last || (c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0)))
+        await saveTrainState(runDir, step + 1, model, opt, temp, c);
     }
     const tau = temp.value();
     const temperature = (await tau.data())[0] as number;

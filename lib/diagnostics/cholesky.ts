@@ -10,7 +10,8 @@
  * @returns X [m, k]
  */
 export function solveSpd(a: Float64Array, b: Float64Array, m: number, k: number): Float64Array {
-  if (a.length !== m * m || b.length !== m * k) throw new Error(`solveSpd: expected A [${m}, ${m}] and B [${m}, ${k}], got ${a.length} and ${b.length} values.`);
+  if (a.length !== m * m || b.length !== m * k)
+    throw new Error(`solveSpd: expected A [${m}, ${m}] and B [${m}, ${k}], got ${a.length} and ${b.length} values.`);
   const l = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
@@ -26,12 +27,14 @@ export function solveSpd(a: Float64Array, b: Float64Array, m: number, k: number)
   }
   const x = Float64Array.from(b);
   for (let c = 0; c < k; c++) {
-    for (let i = 0; i < m; i++) { // forward: L y = b
+    for (let i = 0; i < m; i++) {
+      // forward: L y = b
       let s = x[i * k + c] as number;
       for (let p = 0; p < i; p++) s -= (l[i * m + p] as number) * (x[p * k + c] as number);
       x[i * k + c] = s / (l[i * m + i] as number);
     }
-    for (let i = m - 1; i >= 0; i--) { // backward: Lᵀ x = y
+    for (let i = m - 1; i >= 0; i--) {
+      // backward: Lᵀ x = y
       let s = x[i * k + c] as number;
       for (let p = i + 1; p < m; p++) s -= (l[p * m + i] as number) * (x[p * k + c] as number);
       x[i * k + c] = s / (l[i * m + i] as number);

@@ -21,7 +21,8 @@ export function meanPairwiseCosine(x: Float32Array, n: number, d: number): numbe
   for (let i = 0; i < n; i++) {
     let sq = 0;
     for (let k = 0; k < d; k++) sq += (x[i * d + k] as number) ** 2;
-    if (!(sq > 0)) throw new Error(`meanPairwiseCosine: row ${i} is ${sq === 0 ? 'all zeros' : 'not finite'}, so it has no direction; drop it or check what produced it.`);
+    if (!(sq > 0))
+      throw new Error(`meanPairwiseCosine: row ${i} is ${sq === 0 ? 'all zeros' : 'not finite'}, so it has no direction; drop it or check what produced it.`);
     const inv = 1 / Math.sqrt(sq);
     for (let k = 0; k < d; k++) sum[k] = (sum[k] as number) + (x[i * d + k] as number) * inv;
   }

@@ -79,7 +79,8 @@ async function sampleImages(dataDir: string, split: string, n: number, seed: num
   const pixels = new Float32Array(records.length * width);
   const modelImages = records.map((r, i) => {
     const row = cache.rowOf(r.queryImagePath);
-    if (row === undefined) throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${m3t.cacheDir}; rebuild it with \`npm run data\`.`);
+    if (row === undefined)
+      throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${m3t.cacheDir}; rebuild it with \`npm run data\`.`);
     pixels.set(raw.floats(row), i * width);
     return cache.floats(row);
   });
@@ -97,7 +98,7 @@ function visionFeatures(model: Embedder, images: readonly Float32Array[], batchS
       return [tf.mean(tokens, 1), tf.sum(tf.mean(tf.norm(tokens, 'euclidean', 2), 1))]; // [Bi, dim], []
     }) as [tf.Tensor, tf.Tensor];
     pooled.set(mean.dataSync(), start * model.dim);
-    normSum += (norms.dataSync()[0] as number);
+    normSum += norms.dataSync()[0] as number;
     tf.dispose([mean, norms]);
   }
   return { pooled, tokenNorm: normSum / images.length };
@@ -129,7 +130,9 @@ function taskLabels(train: readonly TrainingRecord[], test: readonly TrainingRec
       return probeLabels(records, task).map((x) => ({ row: index.get(x.record) as number, label: x.label }));
     }) as [{ row: number; label: string }[], { row: number; label: string }[]];
     if (a.length === 0 || b.length === 0) {
-      log.warn(`diagnoseEmbedder: no labelled ${a.length === 0 ? 'train' : 'validation'} image for the ${task} probe in the sample; its keys are left out (sample more images).`);
+      log.warn(
+        `diagnoseEmbedder: no labelled ${a.length === 0 ? 'train' : 'validation'} image for the ${task} probe in the sample; its keys are left out (sample more images).`,
+      );
       continue;
     }
     const id = new Map([...new Set([...a, ...b].map((x) => x.label))].sort().map((c, k) => [c, k]));
@@ -147,7 +150,14 @@ function pickRows(x: Float32Array, rows: readonly number[], d: number): Float32A
 }
 
 /** Probe accuracies (and majority baselines) of one feature set, [n, d] for each sample, on every task. */
-function probeFeatures(name: string, train: Float32Array, test: Float32Array, d: number, labels: ReadonlyMap<string, TaskLabels>, lambda: number | null): Record<string, number> {
+function probeFeatures(
+  name: string,
+  train: Float32Array,
+  test: Float32Array,
+  d: number,
+  labels: ReadonlyMap<string, TaskLabels>,
+  lambda: number | null,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [task, l] of labels) {
     const result = linearProbe({ x: pickRows(train, l.trainRows, d), labels: l.trainY }, { x: pickRows(test, l.testRows, d), labels: l.testY }, d, { lambda });
@@ -167,7 +177,8 @@ export async function diagnoseEmbedder(model: Embedder, options: Partial<Diagnos
   const size = model.config.imageSize;
   const train = await sampleImages(o.dataDir, 'train', o.trainImages, o.seed, size);
   const test = await sampleImages(o.dataDir, 'validation', o.testImages, o.seed, size);
-  if (test.records.length < 2) throw new Error(`diagnoseEmbedder: the validation split of ${o.dataDir} has ${test.records.length} image(s); the cosine needs 2 (build more data).`);
+  if (test.records.length < 2)
+    throw new Error(`diagnoseEmbedder: the validation split of ${o.dataDir} has ${test.records.length} image(s); the cosine needs 2 (build more data).`);
   const labels = taskLabels(train.records, test.records);
   const visionTrain = visionFeatures(model, train.modelImages, o.batchSize);
   const visionTest = visionFeatures(model, test.modelImages, o.batchSize);

@@ -54,7 +54,8 @@ function labelOf(record: TrainingRecord, task: ProbeTask): string | undefined {
 
 /** The records of `records` that carry an image and a label for `task`, in their order, with that label. */
 export function probeLabels(records: readonly TrainingRecord[], task: ProbeTask): LabelledRecord[] {
-  if (!(PROBE_TASKS as readonly string[]).includes(task)) throw new Error(`probeLabels: unknown task '${String(task)}'; expected one of ${PROBE_TASKS.join(', ')}.`);
+  if (!(PROBE_TASKS as readonly string[]).includes(task))
+    throw new Error(`probeLabels: unknown task '${String(task)}'; expected one of ${PROBE_TASKS.join(', ')}.`);
   const out: LabelledRecord[] = [];
   for (const record of records) {
     if (record.queryImagePath === '') continue;

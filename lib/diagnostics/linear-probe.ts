@@ -235,7 +235,15 @@ function chooseLambda(design: Design, lambdas: readonly number[], folds: number)
     let correct = 0;
     for (const held of parts) {
       const heldSet = new Set(held);
-      correct += correctOnDesignRows(design, fitRows(design, order.filter((i) => !heldSet.has(i)), lambda), held);
+      correct += correctOnDesignRows(
+        design,
+        fitRows(
+          design,
+          order.filter((i) => !heldSet.has(i)),
+          lambda,
+        ),
+        held,
+      );
     }
     if (correct >= bestCorrect) [best, bestCorrect] = [lambda, correct];
   }
@@ -275,7 +283,9 @@ function checkOptions(o: LinearProbeOptions, d: number): readonly number[] {
   if (!Number.isInteger(d) || d <= 0) throw new Error(`linearProbe: d must be a positive integer (the feature width), got ${d}.`);
   const candidates = o.lambda === null ? o.lambdas : [o.lambda];
   if (candidates.length === 0 || candidates.some((l) => !(l > 0) || !Number.isFinite(l))) {
-    throw new Error(`linearProbe: lambda (or every entry of lambdas) must be a finite number > 0 (it keeps the systems positive definite), got ${JSON.stringify(candidates)}.`);
+    throw new Error(
+      `linearProbe: lambda (or every entry of lambdas) must be a finite number > 0 (it keeps the systems positive definite), got ${JSON.stringify(candidates)}.`,
+    );
   }
   if (!Number.isInteger(o.folds) || o.folds < 2) throw new Error(`linearProbe: folds must be an integer ≥ 2, got ${o.folds}.`);
   return candidates;

@@ -39,8 +39,7 @@ export function checkEmbeddings(out: Float32Array, n: number, dim: number, who =
   }
   if (out.length !== n * dim) {
     throw new Error(
-      `${who}: expected [${n}, ${dim}] = ${n * dim} values, got ${out.length}. ` +
-        'An encoder must return one row of width dim per item, in order.',
+      `${who}: expected [${n}, ${dim}] = ${n * dim} values, got ${out.length}. ` + 'An encoder must return one row of width dim per item, in order.',
     );
   }
   let offNorm = -1;

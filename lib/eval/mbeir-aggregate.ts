@@ -92,17 +92,19 @@ export interface MbeirAggregate {
 }
 
 /** Aggregates per-set scores as published (same unit out as in). */
-export function aggregateMbeir(
-  scores: Readonly<Record<string, number>>,
-  catalogue: readonly MbeirTaskInfo[] = MBEIR_TASKS,
-): MbeirAggregate {
+export function aggregateMbeir(scores: Readonly<Record<string, number>>, catalogue: readonly MbeirTaskInfo[] = MBEIR_TASKS): MbeirAggregate {
   const byName = new Map(catalogue.map((t) => [t.name, t]));
   const groups: Record<MbeirGroup, number[]> = { 'S→S': [], 'S→M': [], 'M→S': [], 'M→M': [] };
   const all: number[] = [];
   for (const [name, v] of Object.entries(scores)) {
     const info = byName.get(name);
     if (info === undefined) {
-      throw new Error(`aggregateMbeir: "${name}" is not in the catalogue (e.g. ${catalogue.slice(0, 2).map((t) => t.name).join(', ')}). Pass the catalogue of its benchmark.`);
+      throw new Error(
+        `aggregateMbeir: "${name}" is not in the catalogue (e.g. ${catalogue
+          .slice(0, 2)
+          .map((t) => t.name)
+          .join(', ')}). Pass the catalogue of its benchmark.`,
+      );
     }
     if (!Number.isFinite(v)) throw new Error(`aggregateMbeir: the score of "${name}" is ${v}, expected a number.`);
     groups[groupOfTask(info.taskId)].push(v);

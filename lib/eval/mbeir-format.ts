@@ -158,7 +158,10 @@ export function parseInstructions(text: string, file: string): Instructions {
         `${file}:${i + 2}: expected tab-separated <query modality> <candidate modality> <dataset> <dataset_id> <instruction>..., got ${parts.length} columns.`,
       );
     }
-    const prompts = parts.slice(4).map((p) => p.trim()).filter((p) => p !== '');
+    const prompts = parts
+      .slice(4)
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
     out.set(`${parts[3]?.trim()}, ${parts[0]?.trim()}, ${parts[1]?.trim()}`, prompts);
   });
   return out;
@@ -171,7 +174,10 @@ export function readInstructions(file: string): Instructions {
 
 /** UniIR's `format_string`: drop \r, strip spaces and quotes, capitalise, end with a period unless . ? ! */
 export function formatString(s: string | undefined): string {
-  let t = (s ?? '').replace(/\r/g, '').trim().replace(/^"+|"+$/g, '');
+  let t = (s ?? '')
+    .replace(/\r/g, '')
+    .trim()
+    .replace(/^"+|"+$/g, '');
   if (t === '') return t;
   t = t[0]!.toUpperCase() + t.slice(1);
   return /[.?!]$/.test(t) ? t : t + '.';
@@ -203,7 +209,9 @@ export function chooseInstruction(instructions: Instructions, query: MbeirQuery,
   const key = `${query.qid.split(':')[0]}, ${query.modality}, ${candModality}`;
   const variants = instructions.get(key);
   if (variants === undefined || variants.length === 0) {
-    throw new Error(`No query instruction for key "${key}" (dataset id, query modality, candidate modality) of query ${query.qid}. Check query_instructions.tsv.`);
+    throw new Error(
+      `No query instruction for key "${key}" (dataset id, query modality, candidate modality) of query ${query.qid}. Check query_instructions.tsv.`,
+    );
   }
   if (policy === 'first') return variants[0];
   return variants[deriveSeed(seed, query.qid) % variants.length];

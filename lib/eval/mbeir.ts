@@ -106,7 +106,8 @@ async function loadTask(
   const items = queries.map((q) => {
     relevanceOf(task, q);
     if (q.taskId !== files.taskId) log.warn(`M-BEIR ${files.name}: query ${q.qid} has task_id ${q.taskId}; scoring it with the file's task ${files.taskId}.`);
-    const instruction = instructions === undefined ? undefined : chooseInstruction(instructions, { ...q, taskId: files.taskId }, options.instructionPolicy, options.seed);
+    const instruction =
+      instructions === undefined ? undefined : chooseInstruction(instructions, { ...q, taskId: files.taskId }, options.instructionPolicy, options.seed);
     if (instruction !== undefined) {
       const key = `${files.name}: ${q.modality} → task ${files.taskId}`;
       const counts = (usage[key] ??= {});
@@ -114,7 +115,12 @@ async function loadTask(
     }
     return mbeirQueryItem(q, instruction, imageRoot);
   });
-  if (options.checkImages) checkFilesExist(items.flatMap((i) => (i.image === undefined ? [] : [i.image])), `M-BEIR ${files.name} query image`, 'Untar mbeir_images under the M-BEIR root.');
+  if (options.checkImages)
+    checkFilesExist(
+      items.flatMap((i) => (i.image === undefined ? [] : [i.image])),
+      `M-BEIR ${files.name} query image`,
+      'Untar mbeir_images under the M-BEIR root.',
+    );
   task.embeddings = await cache.embed(items);
   return task;
 }
@@ -135,7 +141,11 @@ export function contentTwins(candidates: readonly MbeirCandidate[]): Map<string,
   const twins = new Map<string, string[]>();
   for (const group of byContent.values()) {
     if (group.length < 2) continue;
-    for (const did of group) twins.set(did, group.filter((d) => d !== did));
+    for (const did of group)
+      twins.set(
+        did,
+        group.filter((d) => d !== did),
+      );
   }
   return twins;
 }
@@ -165,7 +175,12 @@ async function rankPool(
     acc.add(vectors, dids.length);
     for (const c of chunk) {
       dids.push(c.did);
-      contents.push({ did: c.did, modality: c.modality, ...(c.text === undefined ? {} : { text: c.text }), ...(c.image === undefined ? {} : { image: c.image }) });
+      contents.push({
+        did: c.did,
+        modality: c.modality,
+        ...(c.text === undefined ? {} : { text: c.text }),
+        ...(c.image === undefined ? {} : { image: c.image }),
+      });
     }
   }
   if (dids.length === 0) throw new Error('M-BEIR: the candidate pool is empty.');
@@ -173,7 +188,14 @@ async function rankPool(
 }
 
 /** Metrics of a set from its slice of a top-k result (rows rowOffset .. rowOffset + numQueries − 1). */
-function scoreTask(task: LoadedTask, top: TopKResult, rowOffset: number, dids: readonly string[], ks: readonly number[], twins: ReadonlyMap<string, readonly string[]>): MbeirTaskScore {
+function scoreTask(
+  task: LoadedTask,
+  top: TopKResult,
+  rowOffset: number,
+  dids: readonly string[],
+  ks: readonly number[],
+  twins: ReadonlyMap<string, readonly string[]>,
+): MbeirTaskScore {
   const k = reportedK(task.files.name);
   const relevance = (q: (typeof task.queries)[number]): Set<string> => withTwins(relevanceOf(task, q), twins);
   const cases: RankedCase<string>[] = task.queries.map((q, i) => {
@@ -220,15 +242,23 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
       if (file === undefined) throw new Error(`M-BEIR ${task.files.name}: no local pool under ${path.join(layout.root, 'cand_pool', 'local')}.`);
       const pool = readMbeirPool(file);
       const items = pool.map((c) => mbeirCandidateItem(c, imageRoot));
-      if (options.checkImages) checkFilesExist(items.flatMap((i) => (i.image === undefined ? [] : [i.image])), `M-BEIR ${task.files.name} candidate image`, 'Untar mbeir_images under the M-BEIR root.');
+      if (options.checkImages)
+        checkFilesExist(
+          items.flatMap((i) => (i.image === undefined ? [] : [i.image])),
+          `M-BEIR ${task.files.name} candidate image`,
+          'Untar mbeir_images under the M-BEIR root.',
+        );
       const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize });
       const { top, dids, twins } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK, options.scorer);
       result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks, twins);
-      log.info(`M-BEIR ${task.files.name} (local, ${pool.length} candidates): Recall@${reportedK(task.files.name)} ${(100 * (result.local[task.files.name]?.['score'] ?? 0)).toFixed(1)}`);
+      log.info(
+        `M-BEIR ${task.files.name} (local, ${pool.length} candidates): Recall@${reportedK(task.files.name)} ${(100 * (result.local[task.files.name]?.['score'] ?? 0)).toFixed(1)}`,
+      );
     }
   }
   if (options.pools.includes('global')) {
-    if (layout.globalPoolFile === undefined) throw new Error(`M-BEIR root ${layout.root}: no cand_pool/global/mbeir_union_${layout.split}_cand_pool.jsonl for the global pool.`);
+    if (layout.globalPoolFile === undefined)
+      throw new Error(`M-BEIR root ${layout.root}: no cand_pool/global/mbeir_union_${layout.split}_cand_pool.jsonl for the global pool.`);
     const dim = encoder.dim;
     const all = new Float32Array(tasks.reduce((n, t) => n + t.queries.length, 0) * dim);
     let offset = 0;

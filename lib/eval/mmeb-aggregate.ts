@@ -96,10 +96,7 @@ function meanOrNull(values: number[]): number | null {
  * Aggregates per-data-set scores as MMEB does. Every scored name must be in the catalogue; missing catalogue
  * entries are listed (`complete: false`) so a partial run is never mistaken for a full one.
  */
-export function aggregateMmeb(
-  scores: Readonly<Record<string, number>>,
-  catalogue: readonly MmebDatasetInfo[] = MMEB_V1_DATASETS,
-): MmebAggregate {
+export function aggregateMmeb(scores: Readonly<Record<string, number>>, catalogue: readonly MmebDatasetInfo[] = MMEB_V1_DATASETS): MmebAggregate {
   const byName = new Map(catalogue.map((d) => [d.name, d]));
   const perMeta: Record<MmebMetaTask, number[]> = { CLS: [], VQA: [], RET: [], VG: [] };
   const perDist: Record<MmebDistribution, number[]> = { IND: [], OOD: [] };
@@ -109,7 +106,10 @@ export function aggregateMmeb(
     if (info === undefined) {
       throw new Error(
         `aggregateMmeb: data set "${name}" is not in the catalogue (${catalogue.length} data sets, e.g. ` +
-          `${catalogue.slice(0, 3).map((d) => d.name).join(', ')}). Drop it (CIFAR-100 is not one of MMEB's 36) ` +
+          `${catalogue
+            .slice(0, 3)
+            .map((d) => d.name)
+            .join(', ')}). Drop it (CIFAR-100 is not one of MMEB's 36) ` +
           'or pass the catalogue of the benchmark it belongs to.',
       );
     }

@@ -16,12 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { log } from '../log';
 import type { EncodeItem } from './encoder';
-import {
-  MMEB_V1_DATASETS,
-  type MmebDatasetInfo,
-  type MmebDistribution,
-  type MmebMetaTask,
-} from './mmeb-aggregate';
+import { MMEB_V1_DATASETS, type MmebDatasetInfo, type MmebDistribution, type MmebMetaTask } from './mmeb-aggregate';
 import { asRecord, type JsonRecord, optionalStringField, parseJsonl, stringArrayField, stringField } from '../jsonl';
 
 /** One MMEB row as stored (strings unchanged; '' = no image). */
@@ -48,9 +43,7 @@ export function parseMmebRecord(rec: JsonRecord, where: string): MmebRow {
   const qryImage = optionalStringField(rec, 'qry_img_path', where) ?? '';
   const rawTgt = stringArrayField(rec, 'tgt_text', where);
   const tgtImage =
-    rec['tgt_img_path'] === undefined || rec['tgt_img_path'] === null
-      ? rawTgt.map(() => '')
-      : stringArrayField(rec, 'tgt_img_path', where, true);
+    rec['tgt_img_path'] === undefined || rec['tgt_img_path'] === null ? rawTgt.map(() => '') : stringArrayField(rec, 'tgt_img_path', where, true);
   if (rawTgt.length === 0) {
     throw new Error(`${where}: "tgt_text" is empty; a row needs at least the positive candidate (index 0).`);
   }
@@ -139,8 +132,7 @@ export function checkMmebImages(rows: readonly MmebRow[], imageRoot: string, dat
       const abs = path.resolve(imageRoot, rel);
       if (!fs.existsSync(abs)) {
         throw new Error(
-          `MMEB ${dataset}: image "${rel}" not found at ${abs} (image root ${imageRoot}). ` +
-            'Unzip images.zip there or pass --image-dir <dir>.',
+          `MMEB ${dataset}: image "${rel}" not found at ${abs} (image root ${imageRoot}). ` + 'Unzip images.zip there or pass --image-dir <dir>.',
         );
       }
     }
@@ -197,7 +189,10 @@ function readManifest(root: string, imageDir: string | undefined): MmebDatasetEn
 function findDataFile(root: string, name: string): string | undefined {
   const dir = path.join(root, name);
   if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) {
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.parquet') || f.endsWith('.jsonl')).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.parquet') || f.endsWith('.jsonl'))
+      .sort();
     if (files.length > 1) log.warn(`MMEB ${name}: ${files.length} data files; reading ${files[0]} only.`);
     return files[0] === undefined ? undefined : path.join(dir, files[0]);
   }

@@ -193,14 +193,31 @@ export function externalScoreFiles(target: string): { kind: 'dir' | 'files' | 'l
   if (/[*?]/.test(path.basename(target))) {
     const dir = path.dirname(target);
     if (!fs.existsSync(dir)) throw new Error(`--external ${target}: the folder ${dir} does not exist.`);
-    const re = new RegExp(`^${path.basename(target).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-    const files = fs.readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+    const re = new RegExp(
+      `^${path
+        .basename(target)
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => re.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
     if (files.length === 0) throw new Error(`--external ${target}: no file in ${dir} matches ${path.basename(target)}.`);
     return { kind: 'files', files };
   }
   if (!fs.existsSync(target)) throw new Error(`--external ${target}: no such file or folder.`);
   if (fs.statSync(target).isDirectory()) {
-    return { kind: 'dir', files: fs.readdirSync(target).filter((x) => x.endsWith('_score.json')).sort().map((f) => path.join(target, f)) };
+    return {
+      kind: 'dir',
+      files: fs
+        .readdirSync(target)
+        .filter((x) => x.endsWith('_score.json'))
+        .sort()
+        .map((f) => path.join(target, f)),
+    };
   }
   return { kind: target.endsWith('_score.json') ? 'files' : 'leaderboard', files: [target] };
 }
@@ -220,7 +237,10 @@ export function readMmebScores(target: string, catalogue?: readonly MmebDatasetI
     const image = asRecord(asRecord(rec['metrics'], `${target} metrics`)['image'], `${target} metrics.image`);
     for (const [name, v] of Object.entries(image)) {
       const r = asRecord(v, `${target} metrics.image.${name}`);
-      out[name] = checkFractions(Object.fromEntries(Object.entries(r).filter(([, x]) => typeof x === 'number')) as MmebScoreFile, `${target} metrics.image.${name}`);
+      out[name] = checkFractions(
+        Object.fromEntries(Object.entries(r).filter(([, x]) => typeof x === 'number')) as MmebScoreFile,
+        `${target} metrics.image.${name}`,
+      );
     }
   }
   if (known !== undefined) {

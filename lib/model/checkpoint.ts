@@ -51,7 +51,8 @@ export function readJsonFile<T>(file: string): T {
 /** Bytes the weight specs need (float32 and int32: 4 per value). */
 export function specBytes(specs: readonly tf.io.WeightsManifestEntry[]): number {
   return specs.reduce((sum, s) => {
-    if (s.dtype !== 'float32' && s.dtype !== 'int32') throw new Error(`Weight ${s.name} has dtype ${String(s.dtype)}: checkpoints hold float32 and int32 only.`);
+    if (s.dtype !== 'float32' && s.dtype !== 'int32')
+      throw new Error(`Weight ${s.name} has dtype ${String(s.dtype)}: checkpoints hold float32 and int32 only.`);
     return sum + 4 * s.shape.reduce((a, b) => a * b, 1);
   }, 0);
 }
@@ -63,11 +64,16 @@ export function specBytes(specs: readonly tf.io.WeightsManifestEntry[]): number 
 export function checkBinary(file: string, data: Uint8Array, specs: readonly tf.io.WeightsManifestEntry[], recorded?: Integrity): void {
   const need = specBytes(specs);
   if (data.byteLength !== need) {
-    throw new Error(`${file} holds ${data.byteLength} bytes but its manifest needs ${need} (${data.byteLength < need ? 'truncated' : 'over-long'}): the file is damaged.`);
+    throw new Error(
+      `${file} holds ${data.byteLength} bytes but its manifest needs ${need} (${data.byteLength < need ? 'truncated' : 'over-long'}): the file is damaged.`,
+    );
   }
   if (recorded !== undefined) {
     const got = integrityOf(data);
-    if (got.sha256 !== recorded.sha256) throw new Error(`${file} does not match the SHA-256 recorded when it was saved (${got.sha256.slice(0, 12)}… vs ${recorded.sha256.slice(0, 12)}…): the file is damaged.`);
+    if (got.sha256 !== recorded.sha256)
+      throw new Error(
+        `${file} does not match the SHA-256 recorded when it was saved (${got.sha256.slice(0, 12)}… vs ${recorded.sha256.slice(0, 12)}…): the file is damaged.`,
+      );
   }
 }
 
@@ -188,7 +194,9 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
     throw new Error(`Checkpoint ${dir}: tokenizer.json does not match the vocabulary the weights were trained with.`);
   }
   if (options.expectTokenizer !== undefined && options.expectTokenizer.fingerprint() !== tokenizer.fingerprint()) {
-    throw new Error(`Checkpoint ${dir} was trained with another vocabulary (fingerprint ${tokenizer.fingerprint()} vs ${options.expectTokenizer.fingerprint()}).`);
+    throw new Error(
+      `Checkpoint ${dir} was trained with another vocabulary (fingerprint ${tokenizer.fingerprint()} vs ${options.expectTokenizer.fingerprint()}).`,
+    );
   }
   const artifacts = await fileHandler(dir).load();
   const tensors = tf.io.decodeWeights(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs ?? []);

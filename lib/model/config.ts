@@ -120,7 +120,8 @@ export function validateModelConfig(c: ModelConfig): void {
   if (c.visionStem === 'conv' && c.patchSize !== 4) {
     throw new Error(`model.visionStem 'conv' (two stride-2 convolutions) has a total stride of 4: set model.patchSize=4, got ${c.patchSize}.`);
   }
-  if (c.visionStem === 'conv' && c.visionDim % 2 !== 0) throw new Error(`model.visionStem 'conv' needs an even model.visionDim (its first convolution has visionDim/2 channels), got ${c.visionDim}.`);
+  if (c.visionStem === 'conv' && c.visionDim % 2 !== 0)
+    throw new Error(`model.visionStem 'conv' needs an even model.visionDim (its first convolution has visionDim/2 channels), got ${c.visionDim}.`);
   if (c.dim % c.heads !== 0 || (c.dim / c.heads) % 2 !== 0) {
     throw new Error(`model.dim (${c.dim}) must split into model.heads (${c.heads}) heads of even width (rotary pairs).`);
   }

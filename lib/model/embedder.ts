@@ -65,7 +65,9 @@ export class Embedder implements Encoder {
 
   constructor(config: ModelConfig, tokenizer: Tokenizer, params: Params) {
     if (tokenizer.vocabSize > config.vocabSize) {
-      throw new Error(`The tokenizer has ${tokenizer.vocabSize} tokens but model.vocabSize is ${config.vocabSize}: set model.vocabSize ≥ ${tokenizer.vocabSize}.`);
+      throw new Error(
+        `The tokenizer has ${tokenizer.vocabSize} tokens but model.vocabSize is ${config.vocabSize}: set model.vocabSize ≥ ${tokenizer.vocabSize}.`,
+      );
     }
     this.config = config;
     this.tokenizer = tokenizer;

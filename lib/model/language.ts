@@ -29,7 +29,9 @@ export function spliceIndex(batch: Batch, tokensPerImage: number): Int32Array {
   batch.imageSpans.forEach((span, b) => {
     if (span === null) return;
     if (span.length !== tokensPerImage) {
-      throw new Error(`Sequence ${b} has an image span of ${span.length} tokens; the model makes ${tokensPerImage} per image (render with imageTokens = ${tokensPerImage}).`);
+      throw new Error(
+        `Sequence ${b} has an image span of ${span.length} tokens; the model makes ${tokensPerImage} per image (render with imageTokens = ${tokensPerImage}).`,
+      );
     }
     for (let j = 0; j < span.length; j++) idx[b * T + span.start + j] = B * T + image * tokensPerImage + j;
     image++;
@@ -88,13 +90,7 @@ function dropout(x: tf.Tensor, c: ModelConfig, opts: ForwardOptions): tf.Tensor 
  *        order), or null when no sequence has an image
  * @returns final-normed hidden states [B, T, D]
  */
-export function languageForward(
-  params: Params,
-  c: ModelConfig,
-  batch: Batch,
-  imageFeatures: tf.Tensor | null,
-  opts: ForwardOptions = {},
-): tf.Tensor {
+export function languageForward(params: Params, c: ModelConfig, batch: Batch, imageFeatures: tf.Tensor | null, opts: ForwardOptions = {}): tf.Tensor {
   const { batchSize: B, seqLen: T } = batch;
   if (T > c.maxLen) throw new Error(`Batch length ${T} exceeds model.maxLen ${c.maxLen}: collate with maxLen ≤ ${c.maxLen}.`);
   const nImages = imagesInBatch(batch);

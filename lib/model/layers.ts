@@ -40,7 +40,9 @@ function fusedNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor | null, eps: 
       value: y as tf.Tensor,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, gs, ...st] = saved as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
-        const inputs: Record<string, tf.Tensor> = rms ? { dy, x: xs, gamma: gs, rstd: st[0] as tf.Tensor } : { dy, x: xs, gamma: gs, mean: st[0] as tf.Tensor, rstd: st[1] as tf.Tensor };
+        const inputs: Record<string, tf.Tensor> = rms
+          ? { dy, x: xs, gamma: gs, rstd: st[0] as tf.Tensor }
+          : { dy, x: xs, gamma: gs, mean: st[0] as tf.Tensor, rstd: st[1] as tf.Tensor };
         return run(FUSED_KERNELS.normGrad, inputs, { withBeta }) as tf.Tensor[];
       },
     };

@@ -80,10 +80,7 @@ export function initParams(c: ModelConfig, seed: number): Params {
   const root = new Rng(seed);
   for (const spec of parameterSpecs(c)) {
     const rng = new Rng(root.getState() ^ hash(spec.name));
-    const value =
-      spec.init.kind === 'normal'
-        ? seededTensor(spec.shape, rng, 'normal', spec.init.std)
-        : seededTensor(spec.shape, rng, spec.init.kind);
+    const value = spec.init.kind === 'normal' ? seededTensor(spec.shape, rng, 'normal', spec.init.std) : seededTensor(spec.shape, rng, spec.init.kind);
     params.set(spec.name, tf.variable(value, true, `${seed}/${spec.name}/${variableCounter++}`));
     value.dispose();
   }

@@ -38,7 +38,12 @@ export function patchify(images: readonly Float32Array[], c: ModelConfig): Float
     let o = i * perImage;
     for (let gy = 0; gy < grid / 2; gy++) {
       for (let gx = 0; gx < grid / 2; gx++) {
-        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+        for (const [dy, dx] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ] as const) {
           const py = 2 * gy + dy;
           const px = 2 * gx + dx;
           for (let y = 0; y < p; y++) {
@@ -58,7 +63,13 @@ export function mergeOrder(g: number): [number, number][] {
   const out: [number, number][] = [];
   for (let gy = 0; gy < g / 2; gy++) {
     for (let gx = 0; gx < g / 2; gx++) {
-      for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) out.push([2 * gy + dy, 2 * gx + dx]);
+      for (const [dy, dx] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ] as const)
+        out.push([2 * gy + dy, 2 * gx + dx]);
     }
   }
   return out;
@@ -145,7 +156,9 @@ export function visionForward(params: Params, c: ModelConfig, patches: tf.Tensor
   const [bi, np, pv] = patches.shape as [number, number, number];
   const [rows, values] = stemInputShape(c);
   if (np !== rows || pv !== values) {
-    throw new Error(`The vision input must be [B, ${rows}, ${values}] (model.visionStem '${c.visionStem}'; make it with patchTensor), got [${patches.shape.join(', ')}].`);
+    throw new Error(
+      `The vision input must be [B, ${rows}, ${values}] (model.visionStem '${c.visionStem}'; make it with patchTensor), got [${patches.shape.join(', ')}].`,
+    );
   }
   const P = (n: string): tf.Variable => param(params, n);
   const stem = c.visionStem === 'conv' ? convStem(params, c, patches) : linear(patches, P('vision.patch.w'), P('vision.patch.b'));

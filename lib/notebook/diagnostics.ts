@@ -99,10 +99,16 @@ export async function diagnoseModels(ctx: NotebookContext, o: DiagnoseModelsOpti
     }
     await run(name, source, model);
   }
-  if (o.untrained && !models.some((m) => m.name === UNTRAINED)) skipped.push({ name: UNTRAINED, reason: 'no run of the experiment could be loaded to take its config from' });
+  if (o.untrained && !models.some((m) => m.name === UNTRAINED))
+    skipped.push({ name: UNTRAINED, reason: 'no run of the experiment could be loaded to take its config from' });
   if (o.base !== null) await run(BASE, o.base, await loadEncoder(o.base));
-  else skipped.push({ name: BASE, reason: `${path.join(baseRunDir(o.preset), 'model')} does not exist yet (it is written when \`npm run pretrain -- --preset ${o.preset}\` finishes)` });
-  const order = (m: DiagnosedModel): number => (m.name === UNTRAINED ? 0 : m.name === BASE ? 1 : 2 + configs.findIndex((c) => `${c.experiment}/${c.run}` === m.name));
+  else
+    skipped.push({
+      name: BASE,
+      reason: `${path.join(baseRunDir(o.preset), 'model')} does not exist yet (it is written when \`npm run pretrain -- --preset ${o.preset}\` finishes)`,
+    });
+  const order = (m: DiagnosedModel): number =>
+    m.name === UNTRAINED ? 0 : m.name === BASE ? 1 : 2 + configs.findIndex((c) => `${c.experiment}/${c.run}` === m.name);
   return { models: models.sort((a, b) => order(a) - order(b)), skipped };
 }
 
@@ -111,7 +117,11 @@ const num = (d: Record<string, number>, key: string): number => d[key] ?? NaN;
 /** One row per model: the image-only cosine, the probes per task and feature set, the token norms. */
 export function diagnosticRows(models: readonly DiagnosedModel[]): Record<string, unknown>[] {
   return models.map(({ name, diagnostics: d }) => {
-    const row: Record<string, unknown> = { model: name, 'image-only cosine': num(d, 'imageOnlyCosine').toFixed(7), '1 − cosine': 1 - num(d, 'imageOnlyCosine') };
+    const row: Record<string, unknown> = {
+      model: name,
+      'image-only cosine': num(d, 'imageOnlyCosine').toFixed(7),
+      '1 − cosine': 1 - num(d, 'imageOnlyCosine'),
+    };
     for (const task of PROBE_TASKS) {
       for (const features of ['pixels', 'vision', 'embedding', 'majority']) row[`${task}: ${features}`] = d[`probe.${features}.${task}`] ?? '–';
     }
@@ -126,7 +136,8 @@ export function diagnosticRows(models: readonly DiagnosedModel[]): Record<string
 function cosineSentence(name: string, d: Record<string, number>): string {
   const cos = num(d, 'imageOnlyCosine');
   const gap = (1 - cos).toPrecision(2);
-  if (1 - cos < 1e-3) return `**${name}**: image-only cosine ${cos.toFixed(7)} (1 − cos = ${gap}, under 10⁻³): every image embeds to nearly one vector; the embedding barely depends on the image.`;
+  if (1 - cos < 1e-3)
+    return `**${name}**: image-only cosine ${cos.toFixed(7)} (1 − cos = ${gap}, under 10⁻³): every image embeds to nearly one vector; the embedding barely depends on the image.`;
   if (cos > 0.9) return `**${name}**: image-only cosine ${cos.toFixed(4)}: image embeddings differ, but sit in a narrow cone (cos > 0.9).`;
   return `**${name}**: image-only cosine ${cos.toFixed(4)}: image embeddings are spread; the embedding depends on the image.`;
 }
@@ -140,7 +151,11 @@ function probeSentence(d: Record<string, number>, task: string): string | null {
   const sets = ['pixels', 'vision', 'embedding'].map((f) => ({ f, acc: num(d, `probe.${f}.${task}`) }));
   const above = sets.filter((s) => s.acc - majority > margin);
   const list = (xs: typeof sets): string => xs.map((s) => `${s.f} ${s.acc.toFixed(2)}`).join(', ');
-  const where = above.some((s) => s.f === 'embedding') ? 'it reaches the embedding' : above.length > 0 ? `present in ${above.map((s) => s.f).join(' and ')}, not in the embedding` : 'found on no feature set';
+  const where = above.some((s) => s.f === 'embedding')
+    ? 'it reaches the embedding'
+    : above.length > 0
+      ? `present in ${above.map((s) => s.f).join(' and ')}, not in the embedding`
+      : 'found on no feature set';
   return `${task}: above the majority ${majority.toFixed(2)} (by > 2 SE = ${margin.toFixed(2)}, n ≤ ${n}) on ${above.length === 0 ? 'none' : list(above)}${above.length < sets.length ? `; not on ${list(sets.filter((s) => !above.includes(s)))}` : ''}: ${where}.`;
 }
 
@@ -156,7 +171,11 @@ export function diagnosticFindings(models: readonly DiagnosedModel[]): string[] 
 
 /** `- line` items as HTML (for tslab.display.html). */
 export function listHtml(items: readonly string[]): string {
-  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
+  const esc = (s: string): string =>
+    s
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
   return `<ul>${items.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
 }
 
@@ -179,13 +198,30 @@ export interface AnswerOptions {
 export async function probeAnswers(model: Embedder, o: AnswerOptions): Promise<Record<string, string>[]> {
   const size = model.config.imageSize;
   const validation = await splitRecords(o.dataDir, 'validation', size, null);
-  const questions = probeQuestions(spread(validation.filter((r) => r.image !== null), o.records), o.perTask);
+  const questions = probeQuestions(
+    spread(
+      validation.filter((r) => r.image !== null),
+      o.records,
+    ),
+    o.perTask,
+  );
   const majority = majorityAnswers(await splitRecords(o.dataDir, 'train', size, null));
-  const answers = generate(model, questions.map((q) => ({ question: q.question, image: q.image })), { maxNewTokens: o.maxNewTokens });
+  const answers = generate(
+    model,
+    questions.map((q) => ({ question: q.question, image: q.image })),
+    { maxNewTokens: o.maxNewTokens },
+  );
   return questions.map((q, i) => {
     const answer = answers[i] ?? '';
     const right = q.task === 'style' ? styleNamed(answer) === q.expected : answer.trim().toLowerCase() === q.expected.trim().toLowerCase();
-    return { task: q.task, question: q.question, expected: q.expected, answer: JSON.stringify(answer), correct: right ? 'yes' : 'no', 'majority answer': majority[q.task] };
+    return {
+      task: q.task,
+      question: q.question,
+      expected: q.expected,
+      answer: JSON.stringify(answer),
+      correct: right ? 'yes' : 'no',
+      'majority answer': majority[q.task],
+    };
   });
 }
 
@@ -207,7 +243,11 @@ export interface BaseLogLine {
 export function readBaseLog(dir: string): BaseLogLine[] {
   const file = path.join(dir, 'log.jsonl');
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as BaseLogLine);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as BaseLogLine);
 }
 
 /**
@@ -236,7 +276,11 @@ export function baseCurves(logLines: readonly BaseLogLine[], window = 10): { los
     { name: `gen.${t}`, x: evalSteps, y: evals.map((r) => r.eval?.[`gen.${t}`] ?? NaN) },
     { name: `gen.${t}.majority`, x: evalSteps, y: evals.map((r) => r.eval?.[`gen.${t}.majority`] ?? NaN) },
   ]);
-  const generative = lines(series, { title: 'base model: greedy-answer accuracy on validation (dotted: majority answer)', xTitle: 'step', yTitle: 'exact match' });
+  const generative = lines(series, {
+    title: 'base model: greedy-answer accuracy on validation (dotted: majority answer)',
+    xTitle: 'step',
+    yTitle: 'exact match',
+  });
   generative.data.forEach((trace, i) => Object.assign(trace, i % 2 === 1 ? { mode: 'lines', line: { dash: 'dot' } } : {}));
   return { loss, generative };
 }

@@ -42,7 +42,16 @@ export function showTable(rows: Record<string, unknown>[], caption?: string): vo
 export function tableHtml(rows: Record<string, unknown>[], caption?: string): string {
   const cols = rows.length > 0 ? Object.keys(rows[0] as object) : [];
   const esc = (v: unknown): string => {
-    const s = typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toPrecision(3)) : String(v ?? '');
+    const s =
+      typeof v === 'number'
+        ? Number.isInteger(v)
+          ? String(v)
+          : Math.abs(v) >= 100
+            ? v.toFixed(1)
+            : Math.abs(v) >= 0.01
+              ? v.toFixed(3)
+              : v.toPrecision(3)
+        : String(v ?? '');
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   };
   const head = cols.map((c) => `<th>${esc(c)}</th>`).join('');

@@ -109,8 +109,10 @@ export function sequenceHtml(seq: RenderedSequence, tokenizer: Tokenizer): strin
     const id = seq.ids[i] as number;
     boxes.push(box(tokenText(tokenizer, id), turn, `position ${i}, id ${id}, turn ${turn}`, id < SPECIAL_TOKENS.length));
   }
-  return `<div style="font-size:90%;margin-bottom:4px">${legend}</div>` +
-    `<div style="font-family:monospace;white-space:pre-wrap;line-height:1.9">${boxes.join('')}</div>`;
+  return (
+    `<div style="font-size:90%;margin-bottom:4px">${legend}</div>` +
+    `<div style="font-family:monospace;white-space:pre-wrap;line-height:1.9">${boxes.join('')}</div>`
+  );
 }
 
 /**
@@ -141,10 +143,12 @@ export function maskFigure(seq: RenderedSequence, title = `${seq.maskKind} atten
   const starts = partStarts(seq);
   const axis = { tickvals: starts.map((s) => s.start), ticktext: starts.map((s) => s.label), tickfont: { size: 9 } };
   const line = { color: '#d62728', width: 0.6 };
-  const shapes = starts.filter((s) => s.start > 0).flatMap((s) => [
-    { type: 'line', x0: s.start - 0.5, x1: s.start - 0.5, y0: -0.5, y1: z.length - 0.5, line },
-    { type: 'line', y0: s.start - 0.5, y1: s.start - 0.5, x0: -0.5, x1: z.length - 0.5, line },
-  ]);
+  const shapes = starts
+    .filter((s) => s.start > 0)
+    .flatMap((s) => [
+      { type: 'line', x0: s.start - 0.5, x1: s.start - 0.5, y0: -0.5, y1: z.length - 0.5, line },
+      { type: 'line', y0: s.start - 0.5, y1: s.start - 0.5, x0: -0.5, x1: z.length - 0.5, line },
+    ]);
   return {
     data: base.data.map((d) => ({ ...d, showscale: false, hovertemplate: 'query %{y} → key %{x}: %{z}<extra></extra>' })),
     layout: {

@@ -63,7 +63,8 @@ export function hasExperimentData(dir: string): boolean {
  */
 export async function setupNotebook(options: Partial<NotebookSetupOptions> = {}): Promise<NotebookContext> {
   for (const key of Object.keys(options)) {
-    if (!(key in NOTEBOOK_SETUP_DEFAULTS)) throw new Error(`setupNotebook: unknown option "${key}"; expected one of ${Object.keys(NOTEBOOK_SETUP_DEFAULTS).join(', ')}.`);
+    if (!(key in NOTEBOOK_SETUP_DEFAULTS))
+      throw new Error(`setupNotebook: unknown option "${key}"; expected one of ${Object.keys(NOTEBOOK_SETUP_DEFAULTS).join(', ')}.`);
   }
   const o = { ...NOTEBOOK_SETUP_DEFAULTS, ...options };
   if (!fs.existsSync(path.join(o.root, 'package.json'))) throw new Error(`setupNotebook: ${o.root} is not the project root (no package.json); pass root.`);
@@ -139,9 +140,17 @@ async function runQuietly(cfg: RunConfig, resultsRoot: string, verbose: boolean)
   const t0 = Date.now();
   setLogLevel('warn');
   try {
-    const hooks = { onStep: (r: StepRecord): void => void ((r.step + 1) % cfg.train.logEvery === 0 && say(`${cfg.experiment}/${cfg.run}: step ${r.step + 1}/${cfg.train.steps} · loss ${r.loss.toFixed(3)} · ${r.pairsPerSec.toFixed(1)} pairs/s`)) };
+    const hooks = {
+      onStep: (r: StepRecord): void =>
+        void (
+          (r.step + 1) % cfg.train.logEvery === 0 &&
+          say(`${cfg.experiment}/${cfg.run}: step ${r.step + 1}/${cfg.train.steps} · loss ${r.loss.toFixed(3)} · ${r.pairsPerSec.toFixed(1)} pairs/s`)
+        ),
+    };
     const out = await runExperiment(cfg, { resultsRoot, progress: 'none', hooks });
-    say(`${cfg.experiment}/${cfg.run}: ${out.skipped ? 'finished earlier, loaded' : `trained and evaluated in ${((Date.now() - t0) / 1000).toFixed(0)} s`} (${out.dir})`);
+    say(
+      `${cfg.experiment}/${cfg.run}: ${out.skipped ? 'finished earlier, loaded' : `trained and evaluated in ${((Date.now() - t0) / 1000).toFixed(0)} s`} (${out.dir})`,
+    );
     return out;
   } finally {
     setLogLevel(level);

@@ -64,7 +64,9 @@ export async function alignVisionTower(
     return pairs.length === 0 ? [] : [{ id: r.id, image: r.image, pairs }];
   });
   if (kept.length < train.batchSize) {
-    throw new Error(`Vision alignment needs at least train.batchSize (${train.batchSize}) training images with a '${ALIGN_KIND}' turn; found ${kept.length}. Rebuild the data (npm run data) or set align=null.`);
+    throw new Error(
+      `Vision alignment needs at least train.batchSize (${train.batchSize}) training images with a '${ALIGN_KIND}' turn; found ${kept.length}. Rebuild the data (npm run data) or set align=null.`,
+    );
   }
   const data: TrainData = { size: kept.length, get: (i) => kept[i] as (typeof kept)[number] };
   const config = dualEncoderConfig({ imageTower: 'vision', visionPreset: preset, imageSize: model.config.imageSize, normalization: 'unit' });
@@ -102,11 +104,14 @@ export function checkTowerShapes(dual: DualEncoder, model: Embedder): void {
     if (!isTowerParameter(name)) continue;
     const target = model.params.get(name);
     if (target === undefined) problems.push(`${name} is missing from the embedder`);
-    else if (target.shape.join('x') !== v.shape.join('x')) problems.push(`${name} is [${v.shape.join(', ')}] in the aligned tower but [${target.shape.join(', ')}] in the embedder`);
+    else if (target.shape.join('x') !== v.shape.join('x'))
+      problems.push(`${name} is [${v.shape.join(', ')}] in the aligned tower but [${target.shape.join(', ')}] in the embedder`);
   }
   for (const name of model.params.keys()) if (isTowerParameter(name) && !dual.params.has(name)) problems.push(`${name} is not in the aligned tower`);
   if (problems.length > 0) {
-    throw new Error(`The aligned vision tower does not fit the base model (${problems.slice(0, 4).join('; ')}): model.* overrides that change the tower need align=null.`);
+    throw new Error(
+      `The aligned vision tower does not fit the base model (${problems.slice(0, 4).join('; ')}): model.* overrides that change the tower need align=null.`,
+    );
   }
 }
 

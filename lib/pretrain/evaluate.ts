@@ -108,12 +108,24 @@ export function majorityAnswers(train: readonly ProbeRecord[]): Record<ProbeQues
 }
 
 /** Accuracy of greedy answers and of the majority answer, per task: `gen.<task>`, `gen.<task>.majority`. */
-export function generativeAccuracy(model: Embedder, questions: readonly ProbeQuestion[], majority: Record<ProbeQuestion['task'], string>): Record<string, number> {
+export function generativeAccuracy(
+  model: Embedder,
+  questions: readonly ProbeQuestion[],
+  majority: Record<ProbeQuestion['task'], string>,
+): Record<string, number> {
   // Short answers (a colour, a group) need a few tokens; the style is named ≈ 20–30 tokens into a description.
   const answers: string[] = new Array<string>(questions.length).fill('');
-  for (const [task, maxNewTokens] of [['colour', 12], ['group', 12], ['style', 40]] as const) {
+  for (const [task, maxNewTokens] of [
+    ['colour', 12],
+    ['group', 12],
+    ['style', 40],
+  ] as const) {
     const idx = questions.map((q, i) => (q.task === task ? i : -1)).filter((i) => i >= 0);
-    const out = generate(model, idx.map((i) => ({ question: (questions[i] as ProbeQuestion).question, image: (questions[i] as ProbeQuestion).image })), { maxNewTokens });
+    const out = generate(
+      model,
+      idx.map((i) => ({ question: (questions[i] as ProbeQuestion).question, image: (questions[i] as ProbeQuestion).image })),
+      { maxNewTokens },
+    );
     idx.forEach((i, j) => (answers[i] = out[j] as string));
   }
   const out: Record<string, number> = {};
@@ -140,7 +152,10 @@ export function heldOutLoss(model: Embedder, records: readonly ImageRecord[], ch
   for (let start = 0; start < records.length; start += chunk) {
     const packed = packGenerative(records.slice(start, start + chunk), model.tokenizer, rng, { turns: null, imageTokens: model.imageTokens });
     const batch = collate(packed.sequences, { maxLen: model.config.maxLen });
-    const targets = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+    const targets = answerTargets(
+      batch,
+      packed.sequences.map((s) => s.answer ?? []),
+    );
     const images = packed.images.filter((x): x is Float32Array => x instanceof Float32Array);
     const [l, a] = tf.tidy(() => {
       const patches = images.length > 0 ? patchTensor(images, model.config) : null;

@@ -20,7 +20,8 @@ export function qaMessages(turns: readonly QaTurn[], image: boolean): Message[] 
   if (turns.length === 0) throw new Error('A question/answer dialogue needs at least one turn, got 0.');
   const messages: Message[] = [{ role: 'system', content: SYSTEM_PROMPT }];
   turns.forEach((t, i) => {
-    const user = i === 0 && image ? [{ type: 'image' as const }, { type: 'text' as const, text: '\n' + t.question }] : [{ type: 'text' as const, text: t.question }];
+    const user =
+      i === 0 && image ? [{ type: 'image' as const }, { type: 'text' as const, text: '\n' + t.question }] : [{ type: 'text' as const, text: t.question }];
     messages.push({ role: 'user', content: user }, { role: 'assistant', content: [{ type: 'text', text: t.answer }] });
   });
   return messages;
@@ -28,7 +29,11 @@ export function qaMessages(turns: readonly QaTurn[], image: boolean): Message[] 
 
 /** Render a question/answer dialogue with its answer tokens marked (`RenderedSequence.answer`). */
 export function renderQa(turns: readonly QaTurn[], image: boolean, tokenizer: Tokenizer, options: { imageTokens: number; id?: string }): RenderedSequence {
-  return renderMessages(qaMessages(turns, image), tokenizer, { imageTokens: options.imageTokens, markAnswers: true, ...(options.id === undefined ? {} : { id: options.id }) });
+  return renderMessages(qaMessages(turns, image), tokenizer, {
+    imageTokens: options.imageTokens,
+    markAnswers: true,
+    ...(options.id === undefined ? {} : { id: options.id }),
+  });
 }
 
 /**
@@ -48,7 +53,12 @@ export interface GenerativeBatch {
 }
 
 /** One question/answer dialogue per record: k of its turns (all when `turns` is null), one phrasing each. */
-export function packGenerative(records: readonly ImageRecord[], tokenizer: Tokenizer, rng: Rng, options: { turns: number | null; imageTokens: number }): GenerativeBatch {
+export function packGenerative(
+  records: readonly ImageRecord[],
+  tokenizer: Tokenizer,
+  rng: Rng,
+  options: { turns: number | null; imageTokens: number },
+): GenerativeBatch {
   const out: GenerativeBatch = { sequences: [], images: [] };
   for (const record of records) {
     const image = record.image !== undefined && record.image !== null;

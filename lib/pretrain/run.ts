@@ -95,7 +95,8 @@ export async function splitRecords(dataDir: string, split: string, size: number,
   const records = limit === null ? m3t.records : m3t.records.slice(0, limit);
   return records.map((record) => {
     const row = record.queryImagePath === '' ? undefined : cache.rowOf(record.queryImagePath);
-    if (record.queryImagePath !== '' && row === undefined) throw new Error(`Image ${record.queryImagePath} of record ${record.id} is not in the image cache ${m3t.cacheDir}; rebuild with \`npm run data\`.`);
+    if (record.queryImagePath !== '' && row === undefined)
+      throw new Error(`Image ${record.queryImagePath} of record ${record.id} is not in the image cache ${m3t.cacheDir}; rebuild with \`npm run data\`.`);
     const f = facets.get(record.id);
     return { record, image: row === undefined ? null : cache.floats(row), ...(f === undefined ? {} : f) };
   });
@@ -113,7 +114,10 @@ function spread<T>(xs: readonly T[], n: number): T[] {
 
 /** Held-out loss and generative accuracies of `model` on a split's records. */
 export function evaluateBase(model: Embedder, held: readonly ProbeRecord[], train: readonly ProbeRecord[], cfg: BaseRunConfig): Record<string, number> {
-  const lossSet = spread(held.filter((r) => r.image !== null), cfg.eval.lossRecords).map(asImageRecord);
+  const lossSet = spread(
+    held.filter((r) => r.image !== null),
+    cfg.eval.lossRecords,
+  ).map(asImageRecord);
   const { loss, tokenAccuracy } = heldOutLoss(model, lossSet);
   // A seeded shuffle: the split's files keep a concept's variants (skin tones, styles) next to each other.
   const order = new Rng(0).permutation(held.length).map((i) => held[i] as ProbeRecord);
@@ -212,7 +216,12 @@ async function reevaluateBase(dir: string, cfg: BaseRunConfig): Promise<MetricsF
     const old = readMetrics(dir);
     const metrics: MetricsFile = {
       metadata: old.metadata,
-      metrics: { ...old.metrics, validation: evaluateBase(model, validation, train, cfg), test: evaluateBase(model, test, train, cfg), reevaluated: { gitSha: gitSha(), date: new Date().toISOString() } },
+      metrics: {
+        ...old.metrics,
+        validation: evaluateBase(model, validation, train, cfg),
+        test: evaluateBase(model, test, train, cfg),
+        reevaluated: { gitSha: gitSha(), date: new Date().toISOString() },
+      },
     };
     writeMetrics(dir, metrics, { overwrite: true });
     writeFileAtomic(path.join(dir, 'card.md'), modelCard(dir, cfg, metrics, model), { overwrite: true });
@@ -230,7 +239,11 @@ function metadata(cfg: BaseRunConfig): MetricsFile['metadata'] {
 function totalSeconds(dir: string): number {
   const file = path.join(dir, 'log.jsonl');
   if (!fs.existsSync(file)) return 0;
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').reduce((s, l) => s + ((JSON.parse(l) as { seconds?: number }).seconds ?? 0), 0);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .reduce((s, l) => s + ((JSON.parse(l) as { seconds?: number }).seconds ?? 0), 0);
 }
 
 /** The card's stage-0 line, when the base had one. */
@@ -238,14 +251,17 @@ function alignLines(m: MetricsFile): string[] {
   const a = m.metrics['align'] as AlignOutcome | undefined;
   if (a === undefined) return [];
   const pct = (x: number | null): string => (x === null ? '–' : (100 * x).toFixed(1));
-  return [`- stage 0: the vision tower aligned contrastively first (\`align/\`, lib/pretrain/align.ts): ${a.steps} steps × ${a.batchSize} images, ${(a.seconds / 60).toFixed(0)} min, validation MRR ${pct(a.validationMrr)} (chance ${pct(a.chanceMrr)})`];
+  return [
+    `- stage 0: the vision tower aligned contrastively first (\`align/\`, lib/pretrain/align.ts): ${a.steps} steps × ${a.batchSize} images, ${(a.seconds / 60).toFixed(0)} min, validation MRR ${pct(a.validationMrr)} (chance ${pct(a.chanceMrr)})`,
+  ];
 }
 
 function modelCard(dir: string, cfg: BaseRunConfig, m: MetricsFile, model: Embedder): string {
   const v = m.metrics['validation'] as Record<string, number>;
   const t = m.metrics['test'] as Record<string, number>;
   const pct = (x: number | undefined): string => (x === undefined ? '–' : (100 * x).toFixed(1));
-  const row = (name: string, key: string): string => `| ${name} | ${pct(v[key])} | ${pct(v[key + '.majority'])} | ${pct(t[key])} | ${pct(t[key + '.majority'])} |`;
+  const row = (name: string, key: string): string =>
+    `| ${name} | ${pct(v[key])} | ${pct(v[key + '.majority'])} | ${pct(t[key])} | ${pct(t[key + '.majority'])} |`;
   return [
     `# Base model \`${path.basename(dir)}\``,
     '',

@@ -65,8 +65,10 @@ export const DEFAULT_PRETRAIN: Readonly<PretrainConfig> = Object.freeze({
 export function pretrainConfig(overrides?: Overrides<PretrainConfig>): PretrainConfig {
   const c = resolveConfig(DEFAULT_PRETRAIN as PretrainConfig, overrides, 'pretrain');
   if (!(Number.isInteger(c.steps) && c.steps >= 1)) throw new Error(`pretrain.steps must be a positive integer, got ${c.steps}.`);
-  if (!(Number.isInteger(c.imagesPerStep) && c.imagesPerStep >= 1)) throw new Error(`pretrain.imagesPerStep must be a positive integer, got ${c.imagesPerStep}.`);
-  if (c.checkpointEvery !== null && !(Number.isInteger(c.checkpointEvery) && c.checkpointEvery >= 1)) throw new Error(`pretrain.checkpointEvery must be a positive integer or null, got ${c.checkpointEvery}.`);
+  if (!(Number.isInteger(c.imagesPerStep) && c.imagesPerStep >= 1))
+    throw new Error(`pretrain.imagesPerStep must be a positive integer, got ${c.imagesPerStep}.`);
+  if (c.checkpointEvery !== null && !(Number.isInteger(c.checkpointEvery) && c.checkpointEvery >= 1))
+    throw new Error(`pretrain.checkpointEvery must be a positive integer or null, got ${c.checkpointEvery}.`);
   if (!(c.schedule.lr > 0)) throw new Error(`pretrain.schedule.lr must be > 0, got ${c.schedule.lr}.`);
   return c;
 }
@@ -94,10 +96,18 @@ export interface PretrainOptions {
 }
 
 /** One generative step: forward, loss, gradients. Returns host values and the gradients (caller disposes). */
-export async function generativeStep(model: Embedder, records: Parameters<typeof packGenerative>[0], c: PretrainConfig, step: number): Promise<{ loss: number; accuracy: number; tokens: number; grads: tf.NamedTensorMap }> {
+export async function generativeStep(
+  model: Embedder,
+  records: Parameters<typeof packGenerative>[0],
+  c: PretrainConfig,
+  step: number,
+): Promise<{ loss: number; accuracy: number; tokens: number; grads: tf.NamedTensorMap }> {
   const packed = packGenerative(records, model.tokenizer, new Rng(deriveSeed(c.seed, `pack/${step}`)), { turns: c.turns, imageTokens: model.imageTokens });
   const batch = collate(packed.sequences, { maxLen: Math.min(c.maxLen, model.config.maxLen) });
-  const targets = answerTargets(batch, packed.sequences.map((s) => s.answer ?? []));
+  const targets = answerTargets(
+    batch,
+    packed.sequences.map((s) => s.answer ?? []),
+  );
   const images = packed.images.filter((x): x is Float32Array => x instanceof Float32Array);
   const patches = images.length > 0 ? patchTensor(images, model.config) : null;
   let accuracy: tf.Scalar | null = null;
@@ -116,10 +126,18 @@ export async function generativeStep(model: Embedder, records: Parameters<typeof
 }
 
 /** Train the base model `model` on `data`. */
-export async function pretrain(model: Embedder, data: TrainData, c: PretrainConfig, options: PretrainOptions = {}): Promise<{ steps: number; resumedFrom: number; records: PretrainStepRecord[] }> {
+export async function pretrain(
+  model: Embedder,
+  data: TrainData,
+  c: PretrainConfig,
+  options: PretrainOptions = {},
+): Promise<{ steps: number; resumedFrom: number; records: PretrainStepRecord[] }> {
   const runDir = options.runDir ?? null;
   if (runDir !== null) fs.mkdirSync(runDir, { recursive: true });
-  const opt = new AdamW([...model.params.entries()].map(([name, variable]) => ({ name, variable })), c.optimizer);
+  const opt = new AdamW(
+    [...model.params.entries()].map(([name, variable]) => ({ name, variable })),
+    c.optimizer,
+  );
   let start = 0;
   if (runDir !== null) cleanCheckpointLeftovers(runDir);
   const latest = runDir === null ? undefined : checkpointDirs(runDir).at(-1);
@@ -128,7 +146,10 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
     log.info(`pretrain: resuming from ${latest.dir} (step ${start})`);
   }
   if (runDir !== null) truncateLog(runDir, start);
-  const progress = options.progress === 'none' ? null : new Progress({ total: c.steps, every: c.logEvery, label: 'pretrain', ...(options.progress === undefined ? {} : { mode: options.progress }) });
+  const progress =
+    options.progress === 'none'
+      ? null
+      : new Progress({ total: c.steps, every: c.logEvery, label: 'pretrain', ...(options.progress === undefined ? {} : { mode: options.progress }) });
   const records: PretrainStepRecord[] = [];
   const end = Math.min(c.steps, options.stopAfter ?? c.steps);
   try {
@@ -139,24 +160,39 @@ export async function pretrain(model: Embedder, data: TrainData, c: PretrainConf
       const { loss, accuracy, tokens, grads } = await generativeStep(model, batch, c, step);
       if (!Number.isFinite(loss)) {
         tf.dispose(Object.values(grads));
-        throw new NonFiniteLossError(`Non-finite pretraining loss (${loss}) at step ${step}: nothing was applied or saved after the last checkpoint. Lower pretrain.schedule.lr (now ${c.schedule.lr}).`);
+        throw new NonFiniteLossError(
+          `Non-finite pretraining loss (${loss}) at step ${step}: nothing was applied or saved after the last checkpoint. Lower pretrain.schedule.lr (now ${c.schedule.lr}).`,
+        );
       }
       const gradNorm = await applyGradients(opt, grads, lr, c.clipNorm, (step + 1) % c.logEvery === 0 || step === 0);
       const seconds = (Date.now() - t0) / 1000;
       const mem = tf.memory();
       const record: PretrainStepRecord = {
-        step, lr, loss, tokenAccuracy: accuracy, answerTokens: tokens, seconds, imagesPerSec: batch.length / seconds,
-        ...(gradNorm === undefined ? {} : { gradNorm }), numTensors: mem.numTensors, rssMB: process.memoryUsage().rss / 2 ** 20,
+        step,
+        lr,
+        loss,
+        tokenAccuracy: accuracy,
+        answerTokens: tokens,
+        seconds,
+        imagesPerSec: batch.length / seconds,
+        ...(gradNorm === undefined ? {} : { gradNorm }),
+        numTensors: mem.numTensors,
+        rssMB: process.memoryUsage().rss / 2 ** 20,
       };
       const last = step === c.steps - 1;
       if (options.evaluate !== undefined && (last || (c.evalEvery !== null && (step + 1) % c.evalEvery === 0))) {
         record.eval = await options.evaluate(step + 1, model);
-        log.info(`pretrain step ${step + 1}: ${Object.entries(record.eval).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' · ')}`);
+        log.info(
+          `pretrain step ${step + 1}: ${Object.entries(record.eval)
+            .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+            .join(' · ')}`,
+        );
       }
       records.push(record);
       appendLog(runDir, record);
       progress?.update(step, { loss, acc: accuracy, 'img/s': record.imagesPerSec });
-      if (runDir !== null && ((c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0) || last)) await saveTrainState(runDir, step + 1, model, opt, null, c);
+      if (runDir !== null && ((c.checkpointEvery !== null && (step + 1) % c.checkpointEvery === 0) || last))
+        await saveTrainState(runDir, step + 1, model, opt, null, c);
     }
   } finally {
     opt.dispose();

@@ -73,7 +73,8 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
     },
   },
   longer: {
-    description: 'The core comparison and retrieval-only training at 2x the steps and 2x the images per step (4x the images seen): do the models start to read the image? (validation: MRR with another image, image only).',
+    description:
+      'The core comparison and retrieval-only training at 2x the steps and 2x the images per step (4x the images seen): do the models start to read the image? (validation: MRR with another image, image only).',
     paper: 'none: a diagnostic of our scale (retrieval-only as in Table 4)',
     runs: {
       'single-turn': { ...single, ...longer },

@@ -74,7 +74,11 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
 export function readLog(runDir: string): Record<string, number>[] {
   const file = path.join(runDir, 'log.jsonl');
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, number>);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, number>);
 }
 
 /**
@@ -94,7 +98,9 @@ export function lossCurves(dir: string, runs: readonly string[], window = 10, re
   });
   const last = Math.max(1, ...series.flatMap((s) => s.x));
   return lines(relative ? [...series, { name: 'chance (loss = ln N)', x: [1, last], y: [1, 1] }] : series, {
-    title: relative ? `training loss relative to chance: loss / ln(pairs per step), moving average over ${window} steps` : `training loss (moving average over ${window} steps)`,
+    title: relative
+      ? `training loss relative to chance: loss / ln(pairs per step), moving average over ${window} steps`
+      : `training loss (moving average over ${window} steps)`,
     xTitle: 'step',
     yTitle: relative ? 'loss / ln N' : 'InfoNCE loss',
   });
@@ -115,8 +121,11 @@ export function scoreBars(rows: readonly RunRow[], columns: readonly string[], t
 export function markdownTable(rows: readonly RunRow[]): string {
   if (rows.length === 0) return '(no finished runs)\n';
   const cols = Object.keys(rows[0] as RunRow);
-  const fmt = (v: unknown): string => (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '–' : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
-  return [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n';
+  const fmt = (v: unknown): string =>
+    v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? '–' : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v);
+  return (
+    [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${cols.map((c) => fmt(r[c])).join(' | ')} |`)].join('\n') + '\n'
+  );
 }
 
 /**
@@ -165,7 +174,9 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   const reference = path.basename(path.dirname(dir)) === 'baselines' ? null : referenceRow(dir);
   const rows = [...comparisonRows(dir, runs), ...(reference === null ? [] : [reference]), ...(chance === null ? [] : [chance])];
   writeCsv(dir, 'summary', rows, { overwrite: true });
-  const chanceMrr = finishedRuns(dir, runs).map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr')).find((x) => x !== null);
+  const chanceMrr = finishedRuns(dir, runs)
+    .map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr'))
+    .find((x) => x !== null);
   const reused = finishedRuns(dir, runs).flatMap((r) => {
     const from = readMetrics(path.join(dir, r)).metrics['reusedFrom'];
     return typeof from === 'string' ? [`${r} = ${from}`] : [];
@@ -179,7 +190,11 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
             ? 'The chance row gives the validation chance only: these runs were evaluated before the benchmarks recorded theirs (npm run eval -- --encoder random prints them).'
             : 'The chance row is what random embeddings expect on the same rows and pools (lib/eval/chance).',
         ]),
-    ...(reference === null ? [] : [`The reference row is the CLIP-style dual encoder trained on the same data at this scale (results/${scale}/baselines/dual-encoder, npm run baseline).`]),
+    ...(reference === null
+      ? []
+      : [
+          `The reference row is the CLIP-style dual encoder trained on the same data at this scale (results/${scale}/baselines/dual-encoder, npm run baseline).`,
+        ]),
     ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
   ];
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
@@ -187,6 +202,9 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
   writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs), 10, true));
   const barsTitle = `${title} (${scale} scale): mini-MMEB hit@1 and mini-M-BEIR Recall@5 (%)${chance === null ? '' : ', beside what random embeddings score'}`;
-  writeFigureHtml(path.join(dir, 'scores.html'), scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], barsTitle));
+  writeFigureHtml(
+    path.join(dir, 'scores.html'),
+    scoreBars(rows, ['MMEB CLS', 'MMEB VQA', 'MMEB RET', 'MMEB GRD', 'MMEB overall', 'M-BEIR local', 'M-BEIR global'], barsTitle),
+  );
   return md;
 }

@@ -21,7 +21,9 @@ export function baseModelDir(cfg: Pick<RunConfig, 'init' | 'preset'>): string {
 
 /** SHA-256 (hex) of a base model's weights. */
 export function baseWeightsHash(dir: string): string {
-  return createHash('sha256').update(fs.readFileSync(path.join(dir, 'weights.bin'))).digest('hex');
+  return createHash('sha256')
+    .update(fs.readFileSync(path.join(dir, 'weights.bin')))
+    .digest('hex');
 }
 
 /** The run config with its base located and hashed (unchanged for `scratch`); errors say how to fix. */
@@ -44,7 +46,9 @@ export function resolveInit(cfg: RunConfig): RunConfig {
   }
   const sha256 = baseWeightsHash(dir);
   if (cfg.init.sha256 !== null && cfg.init.sha256 !== sha256) {
-    throw new Error(`The base model ${dir} has weights ${sha256.slice(0, 12)}…, not the ${cfg.init.sha256.slice(0, 12)}… this run was started from (init.sha256): restore that base, or re-run under another name.`);
+    throw new Error(
+      `The base model ${dir} has weights ${sha256.slice(0, 12)}…, not the ${cfg.init.sha256.slice(0, 12)}… this run was started from (init.sha256): restore that base, or re-run under another name.`,
+    );
   }
   return { ...cfg, init: { from: 'base', dir, sha256 }, model: { ...cfg.model, vocabSize: meta.modelConfig.vocabSize } };
 }
@@ -58,6 +62,7 @@ export function baseTokenizer(cfg: RunConfig): Tokenizer | null {
 export async function initialModel(cfg: RunConfig, tokenizer: Tokenizer): Promise<Embedder> {
   if (cfg.init.from === 'scratch') return Embedder.create(cfg.model, tokenizer, cfg.train.seed);
   const dir = baseModelDir(cfg);
-  if (baseWeightsHash(dir) !== cfg.init.sha256) throw new Error(`The base model ${dir} changed since this run resolved it (weights hash differs); re-run the command.`);
+  if (baseWeightsHash(dir) !== cfg.init.sha256)
+    throw new Error(`The base model ${dir} changed since this run resolved it (weights hash differs); re-run the command.`);
   return (await loadCheckpoint(dir, { expectConfig: cfg.model, expectTokenizer: tokenizer })).embedder;
 }

@@ -22,7 +22,8 @@ const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduc
 
 /** Summarise log records (one per step, in order). Fields missing from a record are skipped. */
 export function summariseLog(records: readonly Record<string, unknown>[], window = 10): LogSummary {
-  const values = (rs: readonly Record<string, unknown>[], key: string): number[] => rs.map((r) => r[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const values = (rs: readonly Record<string, unknown>[], key: string): number[] =>
+    rs.map((r) => r[key]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const last = records.slice(-Math.min(window, records.length));
   return {
     loggedSteps: records.length,

@@ -24,7 +24,9 @@ export async function revalidateRun(dir: string, resultsRoot?: string): Promise<
   const others = resultsRoot === undefined ? [] : equivalentRuns(cfg, resultsRoot);
   const weights = [dir, ...others].map(finalWeights).find((w) => w !== null) ?? null;
   if (weights === null) {
-    throw new Error(`${dir} has neither checkpoints nor model/ (checkpoints are git-ignored), and no equivalent run has: revalidate where it was trained, or delete it and run it again.`);
+    throw new Error(
+      `${dir} has neither checkpoints nor model/ (checkpoints are git-ignored), and no equivalent run has: revalidate where it was trained, or delete it and run it again.`,
+    );
   }
   const step = /step-(\d+)$/.exec(weights)?.[1];
   if (step !== undefined && Number(step) !== cfg.train.steps) {
@@ -32,7 +34,10 @@ export async function revalidateRun(dir: string, resultsRoot?: string): Promise<
   }
   const { embedder } = await loadCheckpoint(weights, { expectConfig: cfg.model });
   try {
-    const validation = { ...(await validationRecall(embedder, cfg)), recomputed: { gitSha: gitSha(), date: new Date().toISOString(), weights: path.relative(dir, weights) } };
+    const validation = {
+      ...(await validationRecall(embedder, cfg)),
+      recomputed: { gitSha: gitSha(), date: new Date().toISOString(), weights: path.relative(dir, weights) },
+    };
     writeMetrics(dir, { ...metrics, metrics: { ...metrics.metrics, validation } }, { overwrite: true });
     return validation;
   } finally {

@@ -55,8 +55,14 @@ export interface RunOutcome {
 export async function trainingData(cfg: RunConfig): Promise<{ records: TrainingRecord[]; data: TrainData }> {
   const split = await readMiniM3t(cfg.data.dir, cfg.data.split);
   const kinds = cfg.data.kinds;
-  const kept = kinds === null ? split.records : split.records.map((r) => ({ ...r, turns: r.turns.filter((t) => kinds.includes(t.kind)) })).filter((r) => r.turns.length > 0);
-  if (kept.length === 0) throw new Error(`No training record keeps a turn of the kinds ${JSON.stringify(kinds)}; known kinds: cls, vqa_global1, vqa_global2, vqa_local1, vqa_local2, vqa_creative, retrieval.`);
+  const kept =
+    kinds === null
+      ? split.records
+      : split.records.map((r) => ({ ...r, turns: r.turns.filter((t) => kinds.includes(t.kind)) })).filter((r) => r.turns.length > 0);
+  if (kept.length === 0)
+    throw new Error(
+      `No training record keeps a turn of the kinds ${JSON.stringify(kinds)}; known kinds: cls, vqa_global1, vqa_global2, vqa_local1, vqa_local2, vqa_creative, retrieval.`,
+    );
   const records = cfg.data.maxRecords === null ? kept : kept.slice(0, cfg.data.maxRecords);
   const cache = ImageCache.open(split.cacheDir, cfg.model.imageSize);
   const data: TrainData = {
@@ -64,7 +70,8 @@ export async function trainingData(cfg: RunConfig): Promise<{ records: TrainingR
     get(i) {
       const r = records[i] as TrainingRecord;
       const row = r.queryImagePath === '' ? undefined : cache.rowOf(r.queryImagePath);
-      if (r.queryImagePath !== '' && row === undefined) throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${split.cacheDir}; rebuild with \`npm run data\`.`);
+      if (r.queryImagePath !== '' && row === undefined)
+        throw new Error(`Image ${r.queryImagePath} of record ${r.id} is not in the image cache ${split.cacheDir}; rebuild with \`npm run data\`.`);
       return {
         id: r.id,
         image: row === undefined ? null : cache.floats(row),
@@ -93,7 +100,9 @@ const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.log
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) => (EXECUTION_ONLY.has(prefix + k) ? [] : configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${prefix}${k}.`)));
+    return [...keys].flatMap((k) =>
+      EXECUTION_ONLY.has(prefix + k) ? [] : configDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${prefix}${k}.`),
+    );
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${prefix.slice(0, -1)}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`];
 }
@@ -107,7 +116,11 @@ function isFinished(dir: string): boolean {
 }
 
 /** Evaluate any encoder (our embedder, the dual-encoder baseline) on the configured benchmarks; writes score files and CSVs into `dir`. */
-export async function evaluateRun(model: Encoder, cfg: Pick<RunConfig, 'experiment' | 'run' | 'data' | 'eval'>, dir: string): Promise<Record<string, MetricValue>> {
+export async function evaluateRun(
+  model: Encoder,
+  cfg: Pick<RunConfig, 'experiment' | 'run' | 'data' | 'eval'>,
+  dir: string,
+): Promise<Record<string, MetricValue>> {
   const out: Record<string, MetricValue> = {};
   const limit = cfg.eval.limit === null ? {} : { limit: cfg.eval.limit };
   if (cfg.eval.benchmarks.includes('mini-mmeb')) {
@@ -118,18 +131,31 @@ export async function evaluateRun(model: Encoder, cfg: Pick<RunConfig, 'experime
     out['mmeb'] = summary as unknown as MetricValue;
     // The same aggregation of what random embeddings expect on these rows (lib/eval/chance).
     out['mmebChance'] = mmebChanceSummary(files, entries) as unknown as MetricValue;
-    writeCsv(dir, 'mmeb', Object.entries(summary.perDataset).map(([dataset, score]): CsvRow => {
-      const e = entries.find((x) => x.name === dataset);
-      return { dataset, metaTask: e?.metaTask ?? '', distribution: e?.distribution ?? '', hitAt1: score };
-    }), { overwrite: true });
+    writeCsv(
+      dir,
+      'mmeb',
+      Object.entries(summary.perDataset).map(([dataset, score]): CsvRow => {
+        const e = entries.find((x) => x.name === dataset);
+        return { dataset, metaTask: e?.metaTask ?? '', distribution: e?.distribution ?? '', hitAt1: score };
+      }),
+      { overwrite: true },
+    );
   }
   if (cfg.eval.benchmarks.includes('mini-mbeir')) {
     const result = await evaluateMbeir(discoverMbeir(path.join(cfg.data.dir, 'mini-mbeir')), model, { pools: cfg.eval.pools, ...limit });
     const local = mbeirSummary(result.local);
     const global = cfg.eval.pools.includes('global') ? mbeirSummary(result.global) : null;
     out['mbeir'] = { local, global } as unknown as MetricValue;
-    out['mbeirChance'] = { local: mbeirChanceSummary(result.local), global: global === null ? null : mbeirChanceSummary(result.global) } as unknown as MetricValue;
-    writeCsv(dir, 'mbeir', Object.entries(local.perTask).map(([task, score]): CsvRow => ({ task, local: score, global: global?.perTask[task] ?? null })), { overwrite: true });
+    out['mbeirChance'] = {
+      local: mbeirChanceSummary(result.local),
+      global: global === null ? null : mbeirChanceSummary(result.global),
+    } as unknown as MetricValue;
+    writeCsv(
+      dir,
+      'mbeir',
+      Object.entries(local.perTask).map(([task, score]): CsvRow => ({ task, local: score, global: global?.perTask[task] ?? null })),
+      { overwrite: true },
+    );
   }
   return out;
 }
@@ -139,7 +165,12 @@ function finishedRunDirs(resultsRoot: string): string[] {
   return fs
     .readdirSync(resultsRoot, { withFileTypes: true })
     .filter((e) => e.isDirectory())
-    .flatMap((e) => fs.readdirSync(path.join(resultsRoot, e.name), { withFileTypes: true }).filter((r) => r.isDirectory()).map((r) => path.join(resultsRoot, e.name, r.name)))
+    .flatMap((e) =>
+      fs
+        .readdirSync(path.join(resultsRoot, e.name), { withFileTypes: true })
+        .filter((r) => r.isDirectory())
+        .map((r) => path.join(resultsRoot, e.name, r.name)),
+    )
     .filter((d) => fs.existsSync(path.join(d, 'metrics.json')) && fs.existsSync(path.join(d, 'config.json')))
     .sort();
 }
@@ -179,7 +210,11 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
   writeJson(path.join(tmp, 'config.json'), { ...saved, experiment: cfg.experiment, run: cfg.run }, { overwrite: true });
   const m: MetricsFile = readMetrics(src);
   const from = `${m.metadata.experiment}/${m.metadata.run}`;
-  writeMetrics(tmp, { metadata: { ...m.metadata, experiment: cfg.experiment, run: cfg.run }, metrics: { ...m.metrics, reusedFrom: from } }, { overwrite: true });
+  writeMetrics(
+    tmp,
+    { metadata: { ...m.metadata, experiment: cfg.experiment, run: cfg.run }, metrics: { ...m.metrics, reusedFrom: from } },
+    { overwrite: true },
+  );
   fs.renameSync(tmp, dst);
   return from;
 }
@@ -211,7 +246,9 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   if (isFinished(dir)) {
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
     if (!sameConfig(saved, cfg)) {
-      throw new Error(`${dir} finished with another config than this run's (${configDiff(saved, cfg).join('; ')}). Choose another run name, or delete ${dir} to re-run.`);
+      throw new Error(
+        `${dir} finished with another config than this run's (${configDiff(saved, cfg).join('; ')}). Choose another run name, or delete ${dir} to re-run.`,
+      );
     }
     log.info(`${cfg.experiment}/${cfg.run}: finished earlier, skipped (delete ${dir} to re-run)`);
     return { dir, metrics: readMetrics(dir), skipped: true, model: null };
@@ -219,7 +256,9 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   const equivalent = options.reuse === false || fs.existsSync(dir) ? null : findEquivalentRun(cfg, root);
   if (equivalent !== null) {
     const from = copyRun(equivalent, cfg, root);
-    log.info(`${cfg.experiment}/${cfg.run}: same config as ${from}, which finished: its results are copied (delete ${dir} and pass reuse: false to train it anew)`);
+    log.info(
+      `${cfg.experiment}/${cfg.run}: same config as ${from}, which finished: its results are copied (delete ${dir} and pass reuse: false to train it anew)`,
+    );
     return { dir, metrics: readMetrics(dir), skipped: true, model: null };
   }
   const { records, data } = await trainingData(cfg);
@@ -231,7 +270,9 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
   if (fs.existsSync(configFile)) {
     const saved = JSON.parse(fs.readFileSync(configFile, 'utf8')) as RunConfig;
     if (!sameConfig(saved, resolved)) {
-      throw new Error(`${configFile} holds another config than this run's (${configDiff(saved, resolved).join('; ')}): an interrupted run resumes only with the same config. Use another run name, or delete ${dir}.`);
+      throw new Error(
+        `${configFile} holds another config than this run's (${configDiff(saved, resolved).join('; ')}): an interrupted run resumes only with the same config. Use another run name, or delete ${dir}.`,
+      );
     }
     // Execution-only settings may have changed (e.g. smaller GradCache chunks to fit memory): record the new ones.
     writeJson(configFile, resolved, { overwrite: true });

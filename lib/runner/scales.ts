@@ -22,7 +22,17 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     // 16 images per step, 200 steps, random shifts of ±4 px: the settings README "Making the models learn"
     // measured. GradCache chunks keep every run well inside the wasm heap (4 GiB, and offsets past 2 GiB have
     // been seen to fault in tfjs-wasm kernels) whatever its batch: a 7-turn chunk of 4 sequences stays under ~1.5 GiB.
-    train: { steps: 200, imagesPerStep: 16, chunkSize: 4, augment: { maxShift: 4 }, logEvery: 10, checkpointEvery: 50, evalEvery: 50, schedule: { lr: 1e-3, warmupSteps: 10 }, loss: { temperature: 0.05 } },
+    train: {
+      steps: 200,
+      imagesPerStep: 16,
+      chunkSize: 4,
+      augment: { maxShift: 4 },
+      logEvery: 10,
+      checkpointEvery: 50,
+      evalEvery: 50,
+      schedule: { lr: 1e-3, warmupSteps: 10 },
+      loss: { temperature: 0.05 },
+    },
     eval: { limit: 20, validationRecords: 100, pools: ['local'] },
   },
   full: {
@@ -30,7 +40,17 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
     // on 2 cores; the 7x-images control (112 images per step, GradCache chunks of 8 sequences) ≈ 1.5 hours by
     // design (7x the image compute). Resumable: run it in the background.
     preset: 'small',
-    train: { steps: 1000, imagesPerStep: 16, chunkSize: 8, augment: { maxShift: 4 }, logEvery: 10, checkpointEvery: 100, evalEvery: 100, schedule: { lr: 1e-3, warmupSteps: 15 }, loss: { temperature: 0.05 } },
+    train: {
+      steps: 1000,
+      imagesPerStep: 16,
+      chunkSize: 8,
+      augment: { maxShift: 4 },
+      logEvery: 10,
+      checkpointEvery: 100,
+      evalEvery: 100,
+      schedule: { lr: 1e-3, warmupSteps: 15 },
+      loss: { temperature: 0.05 },
+    },
     eval: { limit: 60, validationRecords: 300, pools: ['local', 'global'] },
   },
 };
