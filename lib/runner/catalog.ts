@@ -4,6 +4,7 @@
  * grids are lists of runs.
  */
 import { parseAssignments } from '../config';
+import { deriveSeed } from '../random';
 import { mergeOverrides, resolveRun, RunConfig, RunOverrides } from './config';
 import { SCALES, ScalePreset } from './scales';
 
@@ -100,9 +101,8 @@ export function stockRun(run: string): string {
  */
 export function shortTweakName(text: string): string {
   if (text.length <= 80) return text;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return `${text.slice(0, 71)}-${h.toString(16).padStart(8, '0')}`;
+  // deriveSeed is the project's FNV-1a string hash; seed 0 leaves the standard offset basis.
+  return `${text.slice(0, 71)}-${deriveSeed(0, text).toString(16).padStart(8, '0')}`;
 }
 
 /**
