@@ -2,10 +2,12 @@
  * `npm run reproduce [-- --scale quick|full|smoke] [--runs a,b]`: the main job. Builds the data if needed, runs
  * the core comparison (single-turn vs MuCo k = 7 at the same images per step, and, at the full scale,
  * single-turn at the same effective batch: 7× the images, 7× the image compute), then writes the comparison to
- * results/<scale>/core/: summary.csv, summary.md, loss.html, scores.html. The quick scale runs the first two
+ * results/<scale>/core/: summary.csv, summary.md, loss.html, scores.html, and the verdicts on the paper's claims
+ * that the finished runs of the scale can test to results/<scale>/verdicts.{json,md}. The quick scale runs the first two
  * (the third alone would take longer than both) and finishes in ≤ 20 minutes on 2 CPU cores.
  */
 import * as path from 'path';
+import { verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
 import { finishedRuns, writeExperimentSummary } from '../lib/runner/compare';
 import { exportRunModel, latestCheckpoint } from '../lib/notebook/runs';
 import { log } from '../lib/log';
@@ -29,7 +31,9 @@ async function main(): Promise<void> {
   for (const run of finishedRuns(dir, ['single-turn', 'muco-k7'])) {
     if (latestCheckpoint(path.join(dir, run)) !== null) log.info(`exported ${exportRunModel(path.join(dir, run))}`);
   }
-  process.stdout.write(`\n${md}\nreproduce finished in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
+  // The claims the finished runs of this scale can test, with their intervals (the others: not run).
+  const verdicts = writeVerdicts(path.join('results', scale), scale);
+  process.stdout.write(`\n${md}\n${verdictsMarkdown(verdicts, scale)}\nreproduce finished in ${((Date.now() - t0) / 60000).toFixed(1)} min\n`);
   log.debug('done');
 }
 

@@ -9,10 +9,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
-import { EXPERIMENTS, experimentRuns, stockRun } from '../lib/runner/catalog';
+import { EXPERIMENTS, experimentRuns, runWithoutSeed, seedOfRunName, stockRun } from '../lib/runner/catalog';
 import { RunConfig } from '../lib/runner/config';
 import { findEquivalentRun, runExperiment } from '../lib/runner/run';
-import { revalidateRun } from '../lib/runner/revalidate';
+import { recordOutcomes, revalidateRun } from '../lib/runner/revalidate';
+import { readOutcomes } from '../lib/eval/outcomes';
+import { macroMean } from '../lib/stats';
 import { chanceRow, comparisonRows, lossCurves, markdownTable, REFERENCE_ROW, scoreBars, writeExperimentSummary } from '../lib/runner/compare';
 import { logLevel, setLogLevel, LogLevel } from '../lib/log';
 import { readMetrics, validateMetricsFile } from '../lib/results';
@@ -82,6 +84,25 @@ describe('experiments', function () {
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);
+    // Seeds repeat each run; the default seed keeps the plain name, the others are <run>-seed<s> before any tweak.
+    const seeded = experimentRuns('core', 'quick', ['train.steps=10'], ['single-turn', 'muco-k7'], undefined, [0, 2]);
+    assert.deepEqual(
+      seeded.map((r) => [r.run, r.train.seed]),
+      [
+        ['single-turn_train.steps=10', 0],
+        ['single-turn-seed2_train.steps=10', 2],
+        ['muco-k7_train.steps=10', 0],
+        ['muco-k7-seed2_train.steps=10', 2],
+      ],
+    );
+    assert.deepEqual({ ...seeded[1], run: '', train: { ...seeded[1]!.train, seed: 0 } }, { ...seeded[0], run: '' }, 'only the seed differs');
+    assert.equal(stockRun('muco-k7-seed2_train.steps=10'), 'muco-k7');
+    assert.equal(runWithoutSeed('muco-k7-seed2_train.steps=10'), 'muco-k7_train.steps=10');
+    assert.equal(seedOfRunName('muco-k7-seed2_train.steps=10'), 2);
+    assert.equal(seedOfRunName('muco-k7'), null);
+    assert.throws(() => experimentRuns('core', 'quick', [], null, undefined, [1, 1]), /seeds must be distinct non-negative integers/);
+    assert.deepEqual(parseArgs(['core', '--seeds', '0,1,2']).seeds, [0, 1, 2]);
+    assert.throws(() => parseArgs(['core', '--seeds', '0,x']), /--seeds takes a comma-separated list/);
     // Factors scale the (tweaked) base, so a grid's runs stay matched.
     const longer = experimentRuns('longer', 'quick', ['train.steps=10']);
     assert.deepEqual(
@@ -127,7 +148,19 @@ describe('experiments', function () {
     assert.equal((m.metrics['train'] as Record<string, number>)['resumedFrom'], 2);
     assert.match(m.metadata.backendDetail ?? '', new RegExp(`^${m.metadata.backend} `), 'the evaluation records where it ran');
     for (const key of ['train', 'validation', 'mmeb', 'mbeir']) assert.ok(key in m.metrics, `metrics.${key} missing`);
-    for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv']) assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
+    for (const f of ['config.json', 'tokenizer.json', 'log.jsonl', 'mmeb.csv', 'mbeir.csv', 'outcomes.json'])
+      assert.ok(fs.existsSync(path.join(dir, f)), `${f} missing`);
+    // The per-query outcomes aggregate to exactly the metrics the run reports (what the verdicts compare).
+    const outcomes = readOutcomes(dir)!;
+    const near = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+    near(100 * macroMean(outcomes.mmeb!), (m.metrics['mmeb'] as Record<string, number>)['overall']!, 'mmeb overall');
+    near(
+      100 * macroMean(outcomes.mbeirLocal!),
+      ((m.metrics['mbeir'] as Record<string, Record<string, number>>)['local'] as Record<string, number>)['average']!,
+      'mbeir local',
+    );
+    near(macroMean(outcomes.validation!), (m.metrics['validation'] as Record<string, number>)['mrr']!, 'validation mrr');
+    assert.equal(outcomes.validation!['validation']!.length, (m.metrics['validation'] as Record<string, number>)['records']);
     const steps = fs
       .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
       .trim()
@@ -217,6 +250,23 @@ describe('experiments', function () {
     );
     assert.equal((v['recomputed'] as Record<string, string>)['weights'], path.join('checkpoints', 'step-000004'));
     for (const key of ['mrrOtherImage', 'mrrImageOnly']) assert.equal(typeof v[key], 'number', key);
+    // Outcomes of a run that finished without them are recorded from its weights, equal to the run's own;
+    // a run that has them is left alone; weights that do not reproduce metrics.json are refused.
+    const outcomesFile = path.join(dir, 'outcomes.json');
+    const kept = fs.readFileSync(outcomesFile, 'utf8');
+    fs.rmSync(outcomesFile);
+    assert.deepEqual(await recordOutcomes(dir), outcomes);
+    assert.equal(await recordOutcomes(dir), null);
+    fs.rmSync(outcomesFile);
+    const metricsFile = path.join(dir, 'metrics.json');
+    const good = fs.readFileSync(metricsFile, 'utf8');
+    const tampered = JSON.parse(good) as { metrics: { mmeb: { overall: number } } };
+    tampered.metrics.mmeb.overall += 5;
+    fs.writeFileSync(metricsFile, JSON.stringify(tampered));
+    await assert.rejects(recordOutcomes(dir), /mmeb recomputed from .* but metrics\.json says .*: these are not the weights/);
+    assert.equal(fs.existsSync(outcomesFile), false);
+    fs.writeFileSync(metricsFile, good);
+    fs.writeFileSync(outcomesFile, kept);
     // Weights older than the run's last step (an unfinished run) are refused.
     fs.renameSync(path.join(dir, 'checkpoints', 'step-000004'), path.join(dir, 'checkpoints', 'held'));
     await assert.rejects(revalidateRun(dir), /from step 2, but the run trains 4 steps/);

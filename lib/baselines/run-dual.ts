@@ -22,6 +22,7 @@ import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { TURN_KINDS } from '../data/turns';
 import { DEFAULT_EVAL, EvalConfig } from '../runner/config';
 import { runLogSummary } from '../runner/log-summary';
+import { RunOutcomes, writeOutcomes } from '../eval/outcomes';
 import { configDiff, evaluateRun, runTokenizer } from '../runner/run';
 import type { ScalePreset } from '../runner/scales';
 import { validationItems, validationMetrics } from '../runner/validate';
@@ -218,11 +219,13 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
     const exported = exportFinalWeights(dir);
     const { model: final } = await loadDualEncoder(exported);
     try {
+      const outcomes: RunOutcomes = {};
       const metrics: Record<string, MetricValue> = {
         train,
-        validation: await validationMetrics((inputs) => final.embedInputs(inputs), final.dim, items),
-        ...(await evaluateRun(final, resolved, dir)),
+        validation: await validationMetrics((inputs) => final.embedInputs(inputs), final.dim, items, outcomes),
+        ...(await evaluateRun(final, resolved, dir, outcomes)),
       };
+      writeOutcomes(dir, outcomes, { overwrite: true });
       const file: MetricsFile = {
         metadata: {
           experiment: cfg.experiment,

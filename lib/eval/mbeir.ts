@@ -72,6 +72,8 @@ export interface MbeirEvalResult {
   global: Record<string, MbeirTaskScore>;
   /** Instruction use per key: how many queries got each variant (the logged deterministic choice). */
   instructions: Record<string, Record<string, number>>;
+  /** Per-query hit at each set's reported k (0 or 1), in query order, per pool (lib/eval/outcomes). */
+  hits: { local: Record<string, number[]>; global: Record<string, number[]> };
 }
 
 interface LoadedTask {
@@ -195,6 +197,7 @@ function scoreTask(
   dids: readonly string[],
   ks: readonly number[],
   twins: ReadonlyMap<string, readonly string[]>,
+  hits: number[],
 ): MbeirTaskScore {
   const k = reportedK(task.files.name);
   const relevance = (q: (typeof task.queries)[number]): Set<string> => withTwins(relevanceOf(task, q), twins);
@@ -206,7 +209,8 @@ function scoreTask(
   for (const kk of ks) score[`hit@${kk}`] = cases.reduce((s, c) => s + hitAtK(c.ranking, c.relevance, kk), 0) / cases.length;
   for (const kk of [5, 10]) score[`recall@${kk}`] = cases.reduce((s, c) => s + recallAtK(c.ranking, c.relevance, kk), 0) / cases.length;
   Object.assign(score, meanRankingMetrics(cases, { ks: [10], metrics: ['ndcg_linear', 'mrr'] }));
-  score['score'] = cases.reduce((s, c) => s + hitAtK(c.ranking, c.relevance, k), 0) / cases.length;
+  for (const c of cases) hits.push(hitAtK(c.ranking, c.relevance, k));
+  score['score'] = hits.reduce((s, h) => s + h, 0) / cases.length;
   // The score a ranking of random embeddings expects (lib/eval/chance): relevant candidates counted in this pool.
   const inPool = new Set(dids);
   score['chance'] = task.queries.reduce((s, q) => s + recallAtKChance(dids.length, [...relevance(q)].filter((d) => inPool.has(d)).length, k), 0) / cases.length;
@@ -231,7 +235,7 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
   }
   log.info(`M-BEIR: instruction policy "${options.instructionPolicy}"${options.instructionPolicy === 'seeded' ? ` (seed ${options.seed})` : ''}`);
   const queryCache = new EmbeddingCache(encoder, { batchSize: options.batchSize });
-  const result: MbeirEvalResult = { local: {}, global: {}, instructions: {} };
+  const result: MbeirEvalResult = { local: {}, global: {}, instructions: {}, hits: { local: {}, global: {} } };
   const tasks: LoadedTask[] = [];
   for (const files of layout.tasks) tasks.push(await loadTask(files, instructions, queryCache, imageRoot, options, result.instructions));
   for (const [key, counts] of Object.entries(result.instructions)) log.info(`M-BEIR instruction ${key}: ${JSON.stringify(counts)}`);
@@ -250,7 +254,7 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
         );
       const cache = new EmbeddingCache(encoder, { batchSize: options.batchSize });
       const { top, dids, twins } = await rankPool(task.embeddings, encoder.dim, inChunks(pool, options.poolChunk), cache, imageRoot, maxK, options.scorer);
-      result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks, twins);
+      result.local[task.files.name] = scoreTask(task, top, 0, dids, options.ks, twins, (result.hits.local[task.files.name] = []));
       log.info(
         `M-BEIR ${task.files.name} (local, ${pool.length} candidates): Recall@${reportedK(task.files.name)} ${(100 * (result.local[task.files.name]?.['score'] ?? 0)).toFixed(1)}`,
       );
@@ -270,7 +274,7 @@ export async function evaluateMbeir(layout: MbeirLayout, encoder: Encoder, opts:
     const { top, dids, twins } = await rankPool(all, dim, streamMbeirPool(layout.globalPoolFile, options.poolChunk), cache, imageRoot, maxK, options.scorer);
     offset = 0;
     for (const t of tasks) {
-      result.global[t.files.name] = scoreTask(t, top, offset, dids, options.ks, twins);
+      result.global[t.files.name] = scoreTask(t, top, offset, dids, options.ks, twins, (result.hits.global[t.files.name] = []));
       offset += t.queries.length;
     }
     log.info(`M-BEIR global pool: ${dids.length} candidates, ${offset} queries`);

@@ -40,6 +40,8 @@ export interface MmebScoreOptions extends Partial<MmebOptions> {
   imageRoot: string;
   /** Data set name, for messages. */
   dataset?: string;
+  /** When given, receives each row's hit@1 (0 or 1), in row order: the per-query outcomes of lib/eval/outcomes. */
+  hits?: number[];
 }
 
 /**
@@ -69,7 +71,9 @@ export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, 
     const scores = new Float64Array(n);
     for (let j = 0; j < n; j++) scores[j] = dotRows(qry.vectors, qry.rows[r] as number, cand.vectors, cand.rows[offset + j] as number, dim);
     offset += n;
-    correct += mmebHitAt1(scores);
+    const hit = mmebHitAt1(scores);
+    correct += hit;
+    options.hits?.push(hit);
     if (tiedAtTop(scores)) ties++;
     cases.push({ ranking: rankScores(scores, maxK), relevance: positive });
   });
@@ -89,11 +93,15 @@ export async function scoreMmebRows(rows: readonly MmebRow[], encoder: Encoder, 
   };
 }
 
-/** Evaluates every data set of a benchmark; returns the score files by data set name. */
+/**
+ * Evaluates every data set of a benchmark; returns the score files by data set name.
+ * @param outcomes when given, receives each data set's per-row hit@1 (lib/eval/outcomes).
+ */
 export async function evaluateMmeb(
   entries: readonly MmebDatasetEntry[],
   encoder: Encoder,
   opts: Partial<MmebOptions> = {},
+  outcomes?: Record<string, number[]>,
 ): Promise<Record<string, MmebScoreFile>> {
   const options = { ...DEFAULT_MMEB_OPTIONS, ...opts };
   const out: Record<string, MmebScoreFile> = {};
@@ -101,7 +109,9 @@ export async function evaluateMmeb(
     const rows = await readMmebFile(entry.file, options.limit === undefined ? {} : { limit: options.limit });
     if (options.checkImages) checkMmebImages(rows, entry.imageRoot, entry.name);
     const t0 = Date.now();
-    const score = await scoreMmebRows(rows, encoder, { ...options, imageRoot: entry.imageRoot, dataset: entry.name });
+    const hits: number[] = [];
+    const score = await scoreMmebRows(rows, encoder, { ...options, imageRoot: entry.imageRoot, dataset: entry.name, hits });
+    if (outcomes !== undefined) outcomes[entry.name] = hits;
     out[entry.name] = score;
     log.info(`MMEB ${entry.name}: hit@1 ${(100 * (score['hit@1'] as number)).toFixed(1)} on ${rows.length} rows (${Date.now() - t0} ms)`);
   }

@@ -53,9 +53,15 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
     },
   },
   'logit-mask': {
-    description: 'MuCo pretraining with and without masking the same-image targets out of the negatives.',
-    paper: 'Table 7 (pretraining mask)',
-    runs: { 'mask-on': muco(7), 'mask-off': { train: { packing: 'multi', turns: 7, loss: { logitMask: false } } } },
+    description:
+      "MuCo pretraining with and without masking the same-image targets out of the negatives; fine-tuning (the reconstruction objective) with and without masking each target's self-augmented twin.",
+    paper: 'Table 7 (pretraining and fine-tuning masks)',
+    runs: {
+      'mask-on': muco(7),
+      'mask-off': { train: { packing: 'multi', turns: 7, loss: { logitMask: false } } },
+      'ft-mask-on': { train: { loss: { objective: 'finetune' } } },
+      'ft-mask-off': { train: { loss: { objective: 'finetune', maskTwin: false } } },
+    },
   },
   compounded: {
     description: 'Compounded supervision: causal attention across turns vs isolated turns (each turn sees only the system prompt, the image and itself).',
@@ -91,7 +97,22 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
  * runs up by their catalogue names find tweaked runs too.
  */
 export function stockRun(run: string): string {
-  return run.split('_')[0] as string;
+  return (run.split('_')[0] as string).replace(SEED_SUFFIX, '');
+}
+
+/** A run of another seed is named `<run>-seed<s>` (before any tweak suffix); the default seed keeps the plain name. */
+const SEED_SUFFIX = /-seed\d+$/;
+
+/** The run a seed variant belongs to: `muco-k7-seed2_train.steps=200` → `muco-k7_train.steps=200`. */
+export function runWithoutSeed(run: string): string {
+  const [head, ...tweak] = run.split('_');
+  return [(head as string).replace(SEED_SUFFIX, ''), ...tweak].join('_');
+}
+
+/** The seed a run name says (`-seed<s>`), else null (the run's default seed, in its config). */
+export function seedOfRunName(run: string): number | null {
+  const m = /-seed(\d+)$/.exec(run.split('_')[0] as string);
+  return m === null ? null : Number(m[1]);
 }
 
 /**
@@ -108,7 +129,9 @@ export function shortTweakName(text: string): string {
 /**
  * The resolved configs of an experiment's runs at a scale. `sets` are `key.path=value` tweaks applied to every
  * run (their text is appended to the run names, so a tweak never collides with the stock run); `extra` is the
- * same as an object (notebooks).
+ * same as an object (notebooks). `seeds` repeats every run with each training seed (`train.seed`: batch order,
+ * augmentation, and the initialisation of runs from scratch); the default seed keeps the run's name, the
+ * others are `<run>-seed<s>`.
  */
 export function experimentRuns(
   name: string,
@@ -116,7 +139,23 @@ export function experimentRuns(
   sets: readonly string[] = [],
   only: readonly string[] | null = null,
   extra?: RunOverrides,
+  seeds: readonly number[] | null = null,
 ): RunConfig[] {
+  const runs = stockRuns(name, scale, sets, only, extra);
+  if (seeds === null) return runs;
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 32)) {
+    throw new Error(`seeds must be distinct non-negative integers, e.g. 0,1,2; got ${seeds.join(',') || 'none'}.`);
+  }
+  return runs.flatMap((cfg) =>
+    seeds.map((seed): RunConfig => {
+      if (seed === cfg.train.seed) return cfg;
+      const [head, ...tweak] = cfg.run.split('_');
+      return { ...cfg, run: [`${head as string}-seed${seed}`, ...tweak].join('_'), train: { ...cfg.train, seed } };
+    }),
+  );
+}
+
+function stockRuns(name: string, scale: ScalePreset, sets: readonly string[], only: readonly string[] | null, extra: RunOverrides | undefined): RunConfig[] {
   const def = EXPERIMENTS[name];
   if (def === undefined) throw new Error(`Unknown experiment '${name}'; known: ${Object.keys(EXPERIMENTS).join(', ')}.`);
   if (!(scale in SCALES)) throw new Error(`Unknown scale '${scale}'; use one of ${Object.keys(SCALES).join(', ')}.`);

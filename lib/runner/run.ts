@@ -22,6 +22,7 @@ import { readMiniM3t, TrainingRecord } from '../data/m3t';
 import { evaluateMbeir, mbeirChanceSummary, mbeirSummary } from '../eval/mbeir';
 import { evaluateMmeb, mmebChanceSummary, mmebSummary, writeMmebScoreFiles } from '../eval/mmeb';
 import type { Encoder } from '../eval/encoder';
+import { RunOutcomes, writeOutcomes } from '../eval/outcomes';
 import { log } from '../log';
 import { Embedder } from '../model/embedder';
 import { lockRun } from '../run-lock';
@@ -115,17 +116,24 @@ function isFinished(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'metrics.json'));
 }
 
-/** Evaluate any encoder (our embedder, the dual-encoder baseline) on the configured benchmarks; writes score files and CSVs into `dir`. */
+/**
+ * Evaluate any encoder (our embedder, the dual-encoder baseline) on the configured benchmarks; writes score files
+ * and CSVs into `dir`.
+ * @param outcomes when given, receives the per-query outcomes of each benchmark (lib/eval/outcomes).
+ */
 export async function evaluateRun(
   model: Encoder,
   cfg: Pick<RunConfig, 'experiment' | 'run' | 'data' | 'eval'>,
   dir: string,
+  outcomes?: RunOutcomes,
 ): Promise<Record<string, MetricValue>> {
   const out: Record<string, MetricValue> = {};
   const limit = cfg.eval.limit === null ? {} : { limit: cfg.eval.limit };
   if (cfg.eval.benchmarks.includes('mini-mmeb')) {
     const entries = discoverMmeb(path.join(cfg.data.dir, 'mini-mmeb'));
-    const files = await evaluateMmeb(entries, model, limit);
+    const hits: Record<string, number[]> = {};
+    const files = await evaluateMmeb(entries, model, limit, hits);
+    if (outcomes !== undefined) outcomes.mmeb = hits;
     writeMmebScoreFiles(dir, files, { model: `${cfg.experiment}/${cfg.run}` }, { overwrite: true, catalogue: entries });
     const summary = mmebSummary(files, entries);
     out['mmeb'] = summary as unknown as MetricValue;
@@ -143,6 +151,10 @@ export async function evaluateRun(
   }
   if (cfg.eval.benchmarks.includes('mini-mbeir')) {
     const result = await evaluateMbeir(discoverMbeir(path.join(cfg.data.dir, 'mini-mbeir')), model, { pools: cfg.eval.pools, ...limit });
+    if (outcomes !== undefined) {
+      outcomes.mbeirLocal = result.hits.local;
+      if (cfg.eval.pools.includes('global')) outcomes.mbeirGlobal = result.hits.global;
+    }
     const local = mbeirSummary(result.local);
     const global = cfg.eval.pools.includes('global') ? mbeirSummary(result.global) : null;
     out['mbeir'] = { local, global } as unknown as MetricValue;
@@ -225,14 +237,18 @@ export function copyRun(src: string, cfg: RunConfig, resultsRoot: string): strin
  * log.jsonl shows when it starts to read the image. `final` keeps the last step's full result, so the runner
  * does not validate the same weights twice.
  */
-function withValidationLog(hooks: TrainHooks | undefined, cfg: RunConfig): { hooks: TrainHooks; final: () => Record<string, MetricValue> | null } {
+function withValidationLog(
+  hooks: TrainHooks | undefined,
+  cfg: RunConfig,
+): { hooks: TrainHooks; final: () => { metrics: Record<string, MetricValue>; outcomes: RunOutcomes } | null } {
   if (hooks?.evaluate !== undefined || cfg.train.evalEvery === null) return { hooks: hooks ?? {}, final: () => null };
-  let final: Record<string, MetricValue> | null = null;
+  let final: { metrics: Record<string, MetricValue>; outcomes: RunOutcomes } | null = null;
   const numeric = (m: Record<string, MetricValue>): Record<string, number> =>
     Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
   const evaluate = async (step: number, model: Embedder): Promise<Record<string, number>> => {
-    const m = await validationRecall(model, cfg);
-    final = step === cfg.train.steps ? m : null;
+    const outcomes: RunOutcomes = {};
+    const m = await validationRecall(model, cfg, outcomes);
+    final = step === cfg.train.steps ? { metrics: m, outcomes } : null;
     return numeric(m);
   };
   return { hooks: { ...hooks, evaluate }, final: () => final };
@@ -290,6 +306,8 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
     const trainSeconds = (Date.now() - t0) / 1000;
     // From the whole log: a resumed run reports what an uninterrupted one would.
     const logged = runLogSummary(dir);
+    const finalCheck = validationLog.final();
+    const outcomes: RunOutcomes = { ...finalCheck?.outcomes };
     const metrics: Record<string, MetricValue> = {
       train: {
         steps: resolved.train.steps,
@@ -302,9 +320,10 @@ export async function runExperiment(unresolved: RunConfig, options: RunOptions =
         imagesPerSec: logged.imagesPerSec,
         parameters: model.parameterCount(),
       },
-      validation: validationLog.final() ?? (await validationRecall(model, cfg)),
-      ...(await evaluateRun(model, resolved, dir)),
+      validation: finalCheck?.metrics ?? (await validationRecall(model, cfg, outcomes)),
+      ...(await evaluateRun(model, resolved, dir, outcomes)),
     };
+    writeOutcomes(dir, outcomes, { overwrite: true });
     const metricsFile: MetricsFile = {
       metadata: { experiment: cfg.experiment, run: cfg.run, gitSha: gitSha(), date: new Date().toISOString(), ...backendMetadata(), seed: resolved.train.seed },
       metrics,

@@ -15,6 +15,7 @@ import { readMiniM3t } from '../data/m3t';
 import { meanPairwiseCosine } from '../diagnostics/cosine';
 import type { EmbedInput, Embedder } from '../model/embedder';
 import type { MetricValue } from '../results';
+import type { RunOutcomes } from '../eval/outcomes';
 import type { RunConfig } from './config';
 
 /** One validation record: its image, its retrieval query text and the target description. */
@@ -24,8 +25,9 @@ export interface ValidationItem {
   target: string;
 }
 
-export async function validationRecall(model: Embedder, cfg: RunConfig): Promise<Record<string, MetricValue>> {
-  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, await validationItems(cfg.data.dir, cfg.eval.validationRecords));
+/** @param outcomes when given, receives each record's reciprocal rank (lib/eval/outcomes). */
+export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes?: RunOutcomes): Promise<Record<string, MetricValue>> {
+  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, await validationItems(cfg.data.dir, cfg.eval.validationRecords), outcomes);
 }
 
 /**
@@ -49,13 +51,16 @@ export async function validationMetrics(
   embed: (inputs: EmbedInput[]) => Promise<Float32Array>,
   dim: number,
   items: readonly ValidationItem[],
+  outcomes?: RunOutcomes,
 ): Promise<Record<string, MetricValue>> {
   const n = items.length;
   if (n === 0) return { ...retrievalMetrics(new Float32Array(0), new Float32Array(0), dim, 0), mrrOtherImage: null, mrrImageOnly: null, imageOnlyCosine: null };
   const targets = await embed(items.map((it) => ({ text: it.target })));
   const mrrOf = async (inputs: EmbedInput[]): Promise<Record<string, MetricValue>> => retrievalMetrics(await embed(inputs), targets, dim, n);
   const shift = Math.floor(n / 2);
-  const truth = await mrrOf(items.map((it) => ({ text: it.query, image: it.image })));
+  const queries = await embed(items.map((it) => ({ text: it.query, image: it.image })));
+  const truth = retrievalMetrics(queries, targets, dim, n);
+  if (outcomes !== undefined) outcomes.validation = { validation: ownRanks(queries, targets, dim, n).map((r) => 1 / r) };
   // With one record there is no other image to swap in.
   const other = n < 2 ? null : await mrrOf(items.map((it, i) => ({ text: it.query, image: (items[(i + shift) % n] as ValidationItem).image })));
   const imageOnlyEmbeddings = await embed(items.map((it) => ({ text: '', image: it.image })));
@@ -75,18 +80,7 @@ export async function validationMetrics(
  */
 export function retrievalMetrics(queries: Float32Array, targets: Float32Array, d: number, n: number): Record<string, MetricValue> {
   if (n === 0) return { records: 0, recallAt1: null, recallAt5: null, recallAt10: null, mrr: null, chanceMrr: null };
-  const ranks: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const score = (j: number): number => {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (targets[j * d + k] as number);
-      return s;
-    };
-    const own = score(i);
-    let rank = 1;
-    for (let j = 0; j < n; j++) if (j !== i && score(j) >= own) rank++;
-    ranks.push(rank);
-  }
+  const ranks = ownRanks(queries, targets, d, n);
   const share = (k: number): number => ranks.filter((r) => r <= k).length / n;
   let harmonic = 0;
   for (let r = 1; r <= n; r++) harmonic += 1 / r;
@@ -99,4 +93,21 @@ export function retrievalMetrics(queries: Float32Array, targets: Float32Array, d
     /** The MRR of a random ranking: H(N)/N. */
     chanceMrr: harmonic / n,
   };
+}
+
+/** The rank of each query's own target among the N targets ([N, D] row-major each; ties count against it). */
+export function ownRanks(queries: Float32Array, targets: Float32Array, d: number, n: number): number[] {
+  const ranks: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const score = (j: number): number => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (targets[j * d + k] as number);
+      return s;
+    };
+    const own = score(i);
+    let rank = 1;
+    for (let j = 0; j < n; j++) if (j !== i && score(j) >= own) rank++;
+    ranks.push(rank);
+  }
+  return ranks;
 }

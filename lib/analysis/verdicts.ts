@@ -1,0 +1,158 @@
+/**
+ * Verdicts on the paper's claims from committed results (docs/statistics.md): for each claim of ./claims, the
+ * finished runs of its treatment and reference (every seed), their per-query outcomes, the paired bootstrap of
+ * the difference and the verdict. `npm run verdicts` writes them to results/<scale>/verdicts.{json,md}.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { OUTCOME_LABEL, readOutcomes } from '../eval/outcomes';
+import { writeFileAtomic, writeJson } from '../results';
+import { runWithoutSeed, seedOfRunName } from '../runner/catalog';
+import type { RunConfig } from '../runner/config';
+import { BootstrapOptions, DifferenceInterval, macroMean, MeanSd, meanSd, Outcomes, pairedBootstrap, Verdict, verdictOf } from '../stats';
+import { Claim, CLAIMS, paperEffect } from './claims';
+
+export interface ClaimResult {
+  id: string;
+  statement: string;
+  paper: Claim['paper'] & { effect: number };
+  experiment: string;
+  metric: string;
+  margin: number;
+  status: Verdict | 'not run';
+  /** Why a claim was not run (which runs are missing and how to produce them). */
+  reason: string | null;
+  /** Runs used, `<run>` folder names, by side. */
+  runs: { treatment: string[]; reference: string[] };
+  /** Per-seed aggregates in percent, mean ± sd. */
+  treatment: MeanSd | null;
+  reference: MeanSd | null;
+  /** Treatment − reference in percentage points, with its bootstrap interval. */
+  difference: DifferenceInterval | null;
+}
+
+interface SideRun {
+  run: string;
+  seed: number;
+  outcomes: Outcomes;
+}
+
+/** The finished runs of `stock` (any seed, no tweak) in an experiment folder, with outcomes for `metric`. */
+function sideRuns(experimentDir: string, stock: string, metric: Claim['metric']): { found: SideRun[]; withoutOutcomes: string[] } {
+  const found: SideRun[] = [];
+  const withoutOutcomes: string[] = [];
+  if (!fs.existsSync(experimentDir)) return { found, withoutOutcomes };
+  for (const run of fs.readdirSync(experimentDir).sort()) {
+    const dir = path.join(experimentDir, run);
+    if (run.includes('_') || runWithoutSeed(run) !== stock || !fs.existsSync(path.join(dir, 'metrics.json'))) continue;
+    const o = readOutcomes(dir)?.[metric];
+    if (o === undefined) {
+      withoutOutcomes.push(run);
+      continue;
+    }
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
+    found.push({ run, seed: seedOfRunName(run) ?? cfg.train.seed, outcomes: o });
+  }
+  return { found: found.sort((a, b) => a.seed - b.seed), withoutOutcomes };
+}
+
+function notRun(claim: Claim, reason: string, runs: ClaimResult['runs']): ClaimResult {
+  return { ...head(claim), status: 'not run', reason, runs, treatment: null, reference: null, difference: null };
+}
+
+function head(claim: Claim): Pick<ClaimResult, 'id' | 'statement' | 'paper' | 'experiment' | 'metric' | 'margin'> {
+  return {
+    id: claim.id,
+    statement: claim.statement,
+    paper: { ...claim.paper, effect: paperEffect(claim) },
+    experiment: claim.experiment,
+    metric: OUTCOME_LABEL[claim.metric],
+    margin: claim.margin,
+  };
+}
+
+/** The verdict of one claim from the runs under `scaleDir` (results/<scale>). */
+export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<BootstrapOptions> = {}): ClaimResult {
+  const expDir = path.join(scaleDir, claim.experiment);
+  const t = sideRuns(expDir, claim.treatment, claim.metric);
+  const r = sideRuns(expDir, claim.reference, claim.metric);
+  const runs = { treatment: t.found.map((x) => x.run), reference: r.found.map((x) => x.run) };
+  const missing = [...(t.found.length === 0 ? [claim.treatment] : []), ...(r.found.length === 0 ? [claim.reference] : [])];
+  if (missing.length > 0) {
+    const stale = [...t.withoutOutcomes, ...r.withoutOutcomes];
+    const hint =
+      stale.length > 0
+        ? `${stale.join(', ')} finished without per-query outcomes: \`npm run experiment -- ${claim.experiment} --outcomes\` records them`
+        : `run \`npm run experiment -- ${claim.experiment} --runs ${missing.join(',')}\``;
+    return notRun(claim, `no finished run of ${missing.join(' and ')} in ${expDir} (${hint}).`, runs);
+  }
+  // Sorted by seed: with as many seeds on each side, seed s of one is paired with seed s of the other.
+  const [a, b] = [t.found, r.found];
+  const pointsOf = (xs: SideRun[]): MeanSd => meanSd(xs.map((x) => 100 * macroMean(x.outcomes)));
+  const raw = pairedBootstrap(
+    a.map((x) => x.outcomes),
+    b.map((x) => x.outcomes),
+    options,
+  );
+  const difference: DifferenceInterval = { ...raw, diff: 100 * raw.diff, lo: 100 * raw.lo, hi: 100 * raw.hi };
+  return {
+    ...head(claim),
+    status: verdictOf(difference, claim.margin),
+    reason: null,
+    runs,
+    treatment: pointsOf(a),
+    reference: pointsOf(b),
+    difference,
+  };
+}
+
+export function claimVerdicts(scaleDir: string, claims: readonly Claim[] = CLAIMS, options: Partial<BootstrapOptions> = {}): ClaimResult[] {
+  return claims.map((c) => claimVerdict(scaleDir, c, options));
+}
+
+const f1 = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
+const sign = (x: number): string => (x > 0 ? '+' : x < 0 ? '−' : '±') + f1(Math.abs(x));
+
+function side(m: MeanSd | null): string {
+  if (m === null) return '–';
+  return m.sd === null ? f1(m.mean) : `${f1(m.mean)} ± ${f1(m.sd)} (${m.n} seeds)`;
+}
+
+/** The verdict table (Markdown) with a line on how to read it. */
+export function verdictsMarkdown(results: readonly ClaimResult[], scale: string): string {
+  const lines = [
+    `# The paper's claims at the ${scale} scale`,
+    '',
+    'Each claim compares two of our runs on the same queries. "ours" is the treatment − reference difference of the',
+    'metric in points with its 95% paired-bootstrap interval (queries resampled within each data set; seeds too when',
+    'there are several). *supported*: the interval lies above 0 (above −margin for "matches or beats" claims);',
+    '*contradicted*: below; *inconclusive*: it straddles. Written by `npm run verdicts` from the committed runs.',
+    '',
+    '| claim | paper | ours: treatment vs reference | ours: difference [95% CI] | verdict |',
+    '|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const paper = `${r.paper.table}: ${f1(r.paper.treatmentValue)} vs ${f1(r.paper.referenceValue)} (${sign(r.paper.effect)})`;
+    const ours =
+      r.difference === null
+        ? '–'
+        : `${sign(r.difference.diff)} [${sign(r.difference.lo)}, ${sign(r.difference.hi)}]${r.margin > 0 ? ` (margin ${f1(r.margin)})` : ''}`;
+    const verdict = r.status === 'not run' ? `not run: ${r.reason ?? ''}` : `**${r.status}**`;
+    lines.push(`| ${r.id}: ${r.statement} | ${paper} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${ours} | ${verdict} |`);
+  }
+  lines.push(
+    '',
+    'The coherence claim (MuCo representations cohere better across turns and modalities) has no per-query measure',
+    'here; notebook 08 measures it on the core runs.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Write results/<scale>/verdicts.{json,md}; returns the results. */
+export function writeVerdicts(scaleDir: string, scale: string, options: Partial<BootstrapOptions> = {}): ClaimResult[] {
+  const results = claimVerdicts(scaleDir, CLAIMS, options);
+  writeJson(path.join(scaleDir, 'verdicts.json'), { scale, claims: results }, { overwrite: true });
+  writeFileAtomic(path.join(scaleDir, 'verdicts.md'), verdictsMarkdown(results, scale), { overwrite: true });
+  return results;
+}

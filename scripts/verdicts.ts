@@ -1,0 +1,31 @@
+/**
+ * `npm run verdicts [-- --scale quick|full|smoke] [--results DIR] [--resamples N]`: the paper's claims tested on
+ * the finished runs of one scale (lib/analysis/verdicts): writes results/<scale>/verdicts.{json,md} and prints
+ * the table. A claim whose runs are missing is reported as not run, with the command that makes them.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
+import { readArgs } from '../lib/cli-args';
+import { SCALES } from '../lib/runner/scales';
+
+function main(): void {
+  const p = readArgs(process.argv.slice(2), { '--scale': 'value', '--results': 'value', '--resamples': 'value' } as const, {
+    unknown: (a) => `Unknown option ${a}; usage: npm run verdicts -- [--scale quick|full|smoke] [--results DIR] [--resamples N].`,
+  });
+  const scale = p.values.get('--scale') ?? 'quick';
+  if (!(scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${scale}.`);
+  const resamples = Number(p.values.get('--resamples') ?? 1000);
+  if (!(Number.isInteger(resamples) && resamples >= 100)) throw new Error(`--resamples must be an integer ≥ 100, got ${p.values.get('--resamples')}.`);
+  const dir = path.join(p.values.get('--results') ?? 'results', scale);
+  if (!fs.existsSync(dir)) throw new Error(`${dir} does not exist: run experiments at the ${scale} scale first (npm run reproduce -- --scale ${scale}).`);
+  const results = writeVerdicts(dir, scale, { resamples });
+  process.stdout.write(`${verdictsMarkdown(results, scale)}\nwrote ${dir}/verdicts.json and verdicts.md\n`);
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,168 @@
+/**
+ * The claims and their verdicts on a tiny results tree written here: runs with per-query outcomes, seed
+ * variants, a run without outcomes, missing runs; and `npm run verdicts` on it.
+ */
+import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CLAIMS, paperEffect } from '../lib/analysis/claims';
+import { claimVerdict, claimVerdicts, verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
+import { loadPaperTable } from '../lib/analysis/paper';
+import { writeOutcomes } from '../lib/eval/outcomes';
+import { EXPERIMENTS } from '../lib/runner/catalog';
+import { Rng } from '../lib/random';
+import { pairedBootstrap } from '../lib/stats';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** A finished run folder with outcomes: `rate` of the MMEB rows right, per data set of 30 rows. */
+function fakeRun(scaleDir: string, experiment: string, run: string, seed: number, rate: number | null): void {
+  const dir = path.join(scaleDir, experiment, run);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ experiment, run, train: { seed } }));
+  fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify({ metadata: { experiment, run }, metrics: {} }));
+  if (rate === null) return;
+  const rng = new Rng(seed * 1000 + Math.round(rate * 100));
+  const rows = (n: number): number[] => Array.from({ length: n }, () => (rng.next() < rate ? 1 : 0));
+  writeOutcomes(dir, { mmeb: { EmojiGroup: rows(30), EmojiName: rows(30), FlagRegion: rows(30) }, validation: { validation: rows(20) } });
+}
+
+describe('claims', () => {
+  it("carry the paper's numbers as its tables print them", () => {
+    const t5 = loadPaperTable('table-5').rows;
+    const zs5 = (turns: number, images: number) => t5.find((r) => r.turns === turns && r.batchImages === images)?.zsMmeb;
+    const t7 = loadPaperTable('table-7').rows;
+    const t6 = loadPaperTable('table-6').rows;
+    const t4 = loadPaperTable('table-4').rows.map((r) => r.overall);
+    const byId = Object.fromEntries(CLAIMS.map((c) => [c.id, c.paper]));
+    assert.deepEqual([byId['C1']?.treatmentValue, byId['C1']?.referenceValue], [zs5(7, 1024), zs5(1, 1024)]);
+    assert.deepEqual([byId['C2']?.treatmentValue, byId['C2']?.referenceValue], [zs5(7, 1024), zs5(1, 7168)]);
+    assert.deepEqual(
+      [byId['C3a']?.treatmentValue, byId['C3a']?.referenceValue],
+      [t7.find((r) => r.pretrainMask && r.finetuneMask)?.zs, t7.find((r) => !r.pretrainMask && r.finetuneMask)?.zs],
+    );
+    assert.deepEqual(
+      [byId['C3b']?.treatmentValue, byId['C3b']?.referenceValue],
+      [t7.find((r) => r.pretrainMask && r.finetuneMask)?.ft, t7.find((r) => r.pretrainMask && !r.finetuneMask)?.ft],
+    );
+    assert.deepEqual(
+      [byId['C4']?.treatmentValue, byId['C4']?.referenceValue],
+      [t6.find((r) => r.compoundedSupervision)?.zs, t6.find((r) => !r.compoundedSupervision)?.zs],
+    );
+    ['C5a', 'C5b', 'C5c', 'C5d'].forEach((id, i) => assert.deepEqual([byId[id]?.treatmentValue, byId[id]?.referenceValue], [t4[i], t4[i + 1]], id));
+    assert.equal(paperEffect(CLAIMS[0]!), 1.1);
+  });
+
+  it('name runs that exist in the catalogue', () => {
+    for (const c of CLAIMS) {
+      const runs = Object.keys(EXPERIMENTS[c.experiment]?.runs ?? {});
+      assert.ok(runs.includes(c.treatment) && runs.includes(c.reference), `${c.id}: ${c.experiment}/${c.treatment} vs ${c.reference}`);
+    }
+  });
+});
+
+describe('verdicts', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let scaleDir: string;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-verdicts-'));
+    scaleDir = path.join(tmp, 'results', 'smoke');
+    // C1: MuCo clearly better, three seeds each side.
+    for (const seed of [0, 1, 2]) {
+      fakeRun(scaleDir, 'core', seed === 0 ? 'muco-k7' : `muco-k7-seed${seed}`, seed, 0.85);
+      fakeRun(scaleDir, 'core', seed === 0 ? 'single-turn' : `single-turn-seed${seed}`, seed, 0.15);
+    }
+    // A tweaked run is not the stock run and never enters a verdict.
+    fakeRun(scaleDir, 'core', 'muco-k7_train.steps=3', 0, 0);
+    // C4: isolated finished before outcomes were kept.
+    fakeRun(scaleDir, 'compounded', 'causal', 0, 0.5);
+    fakeRun(scaleDir, 'compounded', 'isolated', 0, null);
+    // C3a: identical rates → inconclusive most likely; contradicted when the mask hurts a lot.
+    fakeRun(scaleDir, 'logit-mask', 'mask-on', 0, 0.1);
+    fakeRun(scaleDir, 'logit-mask', 'mask-off', 0, 0.9);
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('supported, contradicted, and not run with the command that makes the runs', () => {
+    const results = claimVerdicts(scaleDir, CLAIMS, { resamples: 300 });
+    const byId = Object.fromEntries(results.map((r) => [r.id, r]));
+    const c1 = byId['C1']!;
+    assert.equal(c1.status, 'supported');
+    assert.deepEqual(c1.runs, {
+      treatment: ['muco-k7', 'muco-k7-seed1', 'muco-k7-seed2'],
+      reference: ['single-turn', 'single-turn-seed1', 'single-turn-seed2'],
+    });
+    assert.equal(c1.treatment?.n, 3);
+    assert.ok(c1.treatment!.sd! > 0);
+    assert.ok(c1.difference!.lo > 50 && c1.difference!.diff > c1.difference!.lo && c1.difference!.hi > c1.difference!.diff, JSON.stringify(c1.difference));
+    assert.equal(byId['C3a']?.status, 'contradicted');
+    const c2 = byId['C2']!;
+    assert.equal(c2.status, 'not run');
+    assert.match(c2.reason!, /no finished run of single-turn-7x-images .*npm run experiment -- core --runs single-turn-7x-images/);
+    assert.equal(byId['C4']?.status, 'not run');
+    assert.match(byId['C4']!.reason!, /isolated finished without per-query outcomes: `npm run experiment -- compounded --outcomes`/);
+    assert.equal(byId['C5a']?.status, 'not run');
+    assert.equal(byId['C5a']?.difference, null);
+  });
+
+  it('the difference is the paired bootstrap of the runs in points, seeded', () => {
+    const claim = CLAIMS.find((c) => c.id === 'C1')!;
+    const a = claimVerdict(scaleDir, claim, { resamples: 200, seed: 4 });
+    const b = claimVerdict(scaleDir, claim, { resamples: 200, seed: 4 });
+    assert.deepEqual(a, b);
+    const read = (run: string) => JSON.parse(fs.readFileSync(path.join(scaleDir, 'core', run, 'outcomes.json'), 'utf8')).mmeb;
+    const direct = pairedBootstrap(
+      ['muco-k7', 'muco-k7-seed1', 'muco-k7-seed2'].map(read),
+      ['single-turn', 'single-turn-seed1', 'single-turn-seed2'].map(read),
+      { resamples: 200, seed: 4 },
+    );
+    assert.ok(Math.abs(a.difference!.lo - 100 * direct.lo) < 1e-9 && Math.abs(a.difference!.hi - 100 * direct.hi) < 1e-9);
+  });
+
+  it('npm run verdicts writes verdicts.json and verdicts.md for a scale, and refuses a missing one', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        path.join(ROOT, 'scripts', 'verdicts.ts'),
+        '--scale',
+        'smoke',
+        '--results',
+        path.join(tmp, 'results'),
+        '--resamples',
+        '200',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(out, /\| C1: MuCo \(k = 7\) beats single-turn .*\*\*supported\*\* \|/);
+    const json = JSON.parse(fs.readFileSync(path.join(scaleDir, 'verdicts.json'), 'utf8')) as { scale: string; claims: { id: string; status: string }[] };
+    assert.equal(json.scale, 'smoke');
+    assert.deepEqual(
+      json.claims.map((c) => c.id),
+      CLAIMS.map((c) => c.id),
+    );
+    assert.equal(fs.readFileSync(path.join(scaleDir, 'verdicts.md'), 'utf8'), verdictsMarkdown(writeVerdicts(scaleDir, 'smoke', { resamples: 200 }), 'smoke'));
+    assert.throws(
+      () =>
+        execFileSync(
+          process.execPath,
+          [
+            path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+            path.join(ROOT, 'scripts', 'verdicts.ts'),
+            '--scale',
+            'full',
+            '--results',
+            path.join(tmp, 'results'),
+          ],
+          { stdio: 'pipe' },
+        ),
+      /does not exist: run experiments at the full scale first/,
+    );
+  });
+});
