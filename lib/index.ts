@@ -42,7 +42,7 @@ export { AdamW } from './optim';
 // Experiments: configs, the catalogue, running, comparing.
 export { resolveRun, mergeOverrides } from './runner/config';
 export type { RunConfig, RunOverrides, DataConfig, EvalConfig, Benchmark } from './runner/config';
-export { EXPERIMENTS, experimentRuns, stockRun } from './runner/catalog';
+export { EXPERIMENTS, experimentRuns, stockRun, tweakSuffix, runWithoutSeed, seedOfRunName } from './runner/catalog';
 export type { ExperimentDef } from './runner/catalog';
 export { SCALES } from './runner/scales';
 export type { ScalePreset } from './runner/scales';
@@ -117,7 +117,12 @@ export { solveSpd } from './diagnostics/cholesky';
 // Figures and notebook helpers.
 export { plotlyLibraryHtml, figureHtml, writeFigureHtml, heatmap, lines, bars } from './plot';
 export type { Figure, FigureHtmlOptions, WriteFigureOptions } from './plot';
-export { show, showTable, tableHtml, loadPlotly, isSmoke } from './notebook/display';
+export { show, showTable, showNotes, notesHtml, tableHtml, loadPlotly, isSmoke } from './notebook/display';
+export { CLAIMS, paperEffect, type Claim } from './analysis/claims';
+export { claimVerdict, claimVerdicts, verdictFigure, verdictRows, verdictsMarkdown, writeVerdicts, type ClaimResult } from './analysis/verdicts';
+export { controlSentences, rankingSentence, verdictSentences } from './analysis/prose';
+export { meanSd, pairedBootstrap, verdictOf, type Outcomes } from './stats';
+export { readOutcomes, type RunOutcomes } from './eval/outcomes';
 
 // Every module as a namespace.
 export * as backend from './backend';

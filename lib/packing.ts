@@ -50,12 +50,19 @@ export interface PackingOptions {
   /** Tokens per image (the model's vision config). */
   imageTokens: number;
   maskKind: MaskKind;
+  /**
+   * The attention mask of a k-turn dialogue's target sequence; null = `maskKind`. The paper packs the k targets
+   * causally, so target t also encodes targets 1…t−1 of the same image; `isolated` embeds each target as if it
+   * stood alone, as candidates are embedded at test time (README "Making the models learn").
+   */
+  targetMaskKind: MaskKind | null;
 }
 
 /** Defaults of the packing options; `imageTokens` has none (it must match the model's vision config). */
 export const DEFAULT_PACKING_OPTIONS: Readonly<Omit<PackingOptions, 'imageTokens'>> = Object.freeze({
   turns: null,
   maskKind: 'causal',
+  targetMaskKind: null,
 });
 
 /** Packing options as callers give them: overrides plus the required `imageTokens`. */
@@ -102,7 +109,7 @@ function hasImage(image: unknown): boolean {
 }
 
 function resolveOptions(options: PackingInput): PackingOptions {
-  checkKeys(options, ['turns', 'imageTokens', 'maskKind'], 'packing');
+  checkKeys(options, ['turns', 'imageTokens', 'maskKind', 'targetMaskKind'], 'packing');
   const opts = { ...DEFAULT_PACKING_OPTIONS, ...options };
   if (opts.turns !== null && !(Number.isInteger(opts.turns) && opts.turns >= 1)) {
     throw new Error(`PackingOptions.turns must be a positive integer or null (all pairs), got ${opts.turns}.`);
@@ -176,7 +183,13 @@ export function packMultiTurn(records: readonly ImageRecord[], tokenizer: Tokeni
     const queries = chosen.map((c) => c.query);
     const targets = chosen.map((c) => c.target);
     out.query.push(renderDialogue(TEMPLATE_PRETRAIN, { turns: queries, image }, tokenizer, { ...render, id: `${record.id}/query` }));
-    out.target.push(renderDialogue(TEMPLATE_PRETRAIN, { turns: targets }, tokenizer, { ...render, id: `${record.id}/target` }));
+    out.target.push(
+      renderDialogue(TEMPLATE_PRETRAIN, { turns: targets }, tokenizer, {
+        ...render,
+        maskKind: opts.targetMaskKind ?? opts.maskKind,
+        id: `${record.id}/target`,
+      }),
+    );
     out.queryImages.push(image ? record.image : null);
     out.targetImages.push(null);
     chosen.forEach((c, t) => {

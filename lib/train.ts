@@ -15,7 +15,7 @@
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { Overrides, resolveConfig } from './config';
-import type { MaskKind } from './dialogue';
+import { MASK_KINDS, type MaskKind } from './dialogue';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
@@ -52,6 +52,8 @@ export interface TrainConfig {
    */
   batchKinds: 'mixed' | 'same';
   maskKind: MaskKind;
+  /** Attention mask of MuCo's target sequences; null = maskKind (lib/packing PackingOptions.targetMaskKind). */
+  targetMaskKind: MaskKind | null;
   /**
    * Random translation of each training image by up to ± maxShift pixels per axis, edges replicated, seeded
    * by (seed, step) (lib/augment.ts); 0 = off. A MuCo dialogue's turns all see the one shifted image.
@@ -84,6 +86,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   turns: 7,
   batchKinds: 'mixed',
   maskKind: 'causal',
+  targetMaskKind: null,
   augment: { maxShift: 0 },
   chunkSize: null,
   maxLen: 512,
@@ -124,6 +127,11 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0))
     throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
+  for (const [key, v, orNull] of [['maskKind', c.maskKind, false] as const, ['targetMaskKind', c.targetMaskKind, true] as const]) {
+    if (!(MASK_KINDS.includes(v as MaskKind) || (orNull && v === null))) {
+      throw new Error(`train.${key} must be ${MASK_KINDS.map((k) => `'${k}'`).join(' or ')}${orNull ? ' or null' : ''}, got '${String(v)}'.`);
+    }
+  }
   return c;
 }
 
@@ -227,7 +235,7 @@ export function sameKindRecords(records: readonly TrainRecord[], seed: number, s
 export function packStep(model: Embedder, recordsIn: readonly TrainRecord[], c: TrainConfig, step: number): PackedBatch {
   const records = c.batchKinds === 'same' ? sameKindRecords(recordsIn, c.seed, step) : recordsIn;
   const rng = new Rng(deriveSeed(c.seed, `pack/${step}`));
-  const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind };
+  const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind, targetMaskKind: c.targetMaskKind };
   if (c.loss.objective === 'finetune') {
     const pairs = records.map((r) => sampleSinglePair(r, rng));
     return packReconstruction(pairs, model.tokenizer, rng, { ...opts, turns: 1 }, c.counterpartMask);

@@ -11,7 +11,7 @@ import { initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
 import { EXPERIMENTS, experimentRuns, runWithoutSeed, seedOfRunName, stockRun } from '../lib/runner/catalog';
 import { RunConfig } from '../lib/runner/config';
-import { findEquivalentRun, runExperiment } from '../lib/runner/run';
+import { configDiff, findEquivalentRun, runExperiment } from '../lib/runner/run';
 import { recordOutcomes, revalidateRun } from '../lib/runner/revalidate';
 import { readOutcomes } from '../lib/eval/outcomes';
 import { macroMean } from '../lib/stats';
@@ -81,6 +81,14 @@ describe('experiments', function () {
     assert.ok(long(0).length <= 'single-turn_'.length + 80, long(0));
     assert.equal(long(4), long(4));
     assert.throws(() => experimentRuns('core', 'quick', ['train.stepz=3']), /train\.stepz is not a known setting/);
+    assert.throws(
+      () => experimentRuns('core', 'quick', ['train.targetMaskKind=bogus']),
+      /train\.targetMaskKind must be 'causal' or 'bidirectional' or 'isolated' or null, got 'bogus'/,
+    );
+    // A setting added later (null = off) is no difference from its absence in a config saved before it.
+    const { targetMaskKind: _added, ...before } = runs[1]!.train;
+    assert.deepEqual(configDiff({ ...runs[1], train: before }, runs[1]), []);
+    assert.deepEqual(configDiff({ ...runs[1], train: { ...before, targetMaskKind: 'isolated' } }, runs[1]), ['train.targetMaskKind: "isolated" vs null']);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);

@@ -130,6 +130,31 @@ describe('packing: turn sampling', () => {
     });
   });
 
+  it('targetMaskKind sets the target side only: isolated targets, causal queries, the same pairs', () => {
+    const records = [record('a', 5), record('b', 4)];
+    const plain = packMultiTurn(records, tok, new Rng(5), { imageTokens: IMAGE_TOKENS, turns: 3 });
+    const iso = packMultiTurn(records, tok, new Rng(5), { imageTokens: IMAGE_TOKENS, turns: 3, targetMaskKind: 'isolated' });
+    assert.deepEqual(
+      iso.query.map((q) => q.maskKind),
+      ['causal', 'causal'],
+    );
+    assert.deepEqual(
+      iso.target.map((t) => t.maskKind),
+      ['isolated', 'isolated'],
+    );
+    assert.deepEqual(
+      iso.target.map((t) => t.ids),
+      plain.target.map((t) => t.ids),
+    );
+    assert.deepEqual(iso.pairIndex, plain.pairIndex);
+    const all = packMultiTurn(records, tok, new Rng(5), { imageTokens: IMAGE_TOKENS, turns: 3, maskKind: 'isolated' });
+    assert.deepEqual(
+      all.target.map((t) => t.maskKind),
+      ['isolated', 'isolated'],
+      'null follows maskKind',
+    );
+  });
+
   it('rejects bad options', () => {
     assert.throws(() => packMultiTurn([record('a', 2)], tok, new Rng(1), { imageTokens: 2, turns: 0 }), /turns must be a positive integer or null/);
     assert.throws(() => packMultiTurn([record('a', 2)], tok, new Rng(1), { imageTokens: 2, turn: 2 } as never), /Unknown packing option "turn"/);

@@ -11,7 +11,7 @@ import { CLAIMS, paperEffect } from '../lib/analysis/claims';
 import { claimVerdict, claimVerdicts, verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
 import { loadPaperTable } from '../lib/analysis/paper';
 import { writeOutcomes } from '../lib/eval/outcomes';
-import { EXPERIMENTS } from '../lib/runner/catalog';
+import { EXPERIMENTS, tweakSuffix } from '../lib/runner/catalog';
 import { Rng } from '../lib/random';
 import { pairedBootstrap } from '../lib/stats';
 
@@ -78,6 +78,7 @@ describe('verdicts', function () {
     }
     // A tweaked run is not the stock run and never enters a verdict.
     fakeRun(scaleDir, 'core', 'muco-k7_train.steps=3', 0, 0);
+    fakeRun(scaleDir, 'core', 'single-turn_train.steps=3', 0, 0.9);
     // C4: isolated finished before outcomes were kept.
     fakeRun(scaleDir, 'compounded', 'causal', 0, 0.5);
     fakeRun(scaleDir, 'compounded', 'isolated', 0, null);
@@ -102,11 +103,18 @@ describe('verdicts', function () {
     assert.equal(byId['C3a']?.status, 'contradicted');
     const c2 = byId['C2']!;
     assert.equal(c2.status, 'not run');
-    assert.match(c2.reason!, /no finished run of single-turn-7x-images .*npm run experiment -- core --runs single-turn-7x-images/);
+    assert.match(c2.reason!, /no finished run of single-turn-7x-images .*npm run experiment -- core --scale smoke --runs single-turn-7x-images/);
     assert.equal(byId['C4']?.status, 'not run');
-    assert.match(byId['C4']!.reason!, /isolated finished without per-query outcomes: `npm run experiment -- compounded --outcomes`/);
+    assert.match(byId['C4']!.reason!, /isolated finished without per-query outcomes: `npm run experiment -- compounded --scale smoke --outcomes`/);
     assert.equal(byId['C5a']?.status, 'not run');
     assert.equal(byId['C5a']?.difference, null);
+  });
+
+  it("a tweak's suffix selects the tweaked runs (a notebook's `sets`)", () => {
+    const claim = CLAIMS.find((c) => c.id === 'C1')!;
+    const tweaked = claimVerdict(scaleDir, claim, { resamples: 200, suffix: tweakSuffix('muco-k7_train.steps=3') });
+    assert.deepEqual(tweaked.runs, { treatment: ['muco-k7_train.steps=3'], reference: ['single-turn_train.steps=3'] });
+    assert.equal(tweaked.status, 'contradicted');
   });
 
   it('the difference is the paired bootstrap of the runs in points, seeded', () => {

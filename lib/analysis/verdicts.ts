@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { OUTCOME_LABEL, readOutcomes } from '../eval/outcomes';
 import { writeFileAtomic, writeJson } from '../results';
+import type { Figure } from '../plot';
 import { runWithoutSeed, seedOfRunName } from '../runner/catalog';
 import type { RunConfig } from '../runner/config';
 import { BootstrapOptions, DifferenceInterval, macroMean, MeanSd, meanSd, Outcomes, pairedBootstrap, Verdict, verdictOf } from '../stats';
@@ -37,14 +38,14 @@ interface SideRun {
   outcomes: Outcomes;
 }
 
-/** The finished runs of `stock` (any seed, no tweak) in an experiment folder, with outcomes for `metric`. */
+/** The finished runs named `stock` (a catalogue name, with its tweak suffix if any) of any seed in an experiment folder, with outcomes for `metric`. */
 function sideRuns(experimentDir: string, stock: string, metric: Claim['metric']): { found: SideRun[]; withoutOutcomes: string[] } {
   const found: SideRun[] = [];
   const withoutOutcomes: string[] = [];
   if (!fs.existsSync(experimentDir)) return { found, withoutOutcomes };
   for (const run of fs.readdirSync(experimentDir).sort()) {
     const dir = path.join(experimentDir, run);
-    if (run.includes('_') || runWithoutSeed(run) !== stock || !fs.existsSync(path.join(dir, 'metrics.json'))) continue;
+    if (runWithoutSeed(run) !== stock || !fs.existsSync(path.join(dir, 'metrics.json'))) continue;
     const o = readOutcomes(dir)?.[metric];
     if (o === undefined) {
       withoutOutcomes.push(run);
@@ -71,19 +72,29 @@ function head(claim: Claim): Pick<ClaimResult, 'id' | 'statement' | 'paper' | 'e
   };
 }
 
+export interface VerdictOptions extends BootstrapOptions {
+  /**
+   * The tweak suffix of the runs to compare (`_train.steps=200`, as lib/runner/catalog appends to tweaked run
+   * names; `tweakSuffix` of a run name gives it); '' (default): the stock runs.
+   */
+  suffix: string;
+}
+
 /** The verdict of one claim from the runs under `scaleDir` (results/<scale>). */
-export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<BootstrapOptions> = {}): ClaimResult {
+export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<VerdictOptions> = {}): ClaimResult {
   const expDir = path.join(scaleDir, claim.experiment);
-  const t = sideRuns(expDir, claim.treatment, claim.metric);
-  const r = sideRuns(expDir, claim.reference, claim.metric);
+  const suffix = options.suffix ?? '';
+  const t = sideRuns(expDir, claim.treatment + suffix, claim.metric);
+  const r = sideRuns(expDir, claim.reference + suffix, claim.metric);
   const runs = { treatment: t.found.map((x) => x.run), reference: r.found.map((x) => x.run) };
   const missing = [...(t.found.length === 0 ? [claim.treatment] : []), ...(r.found.length === 0 ? [claim.reference] : [])];
   if (missing.length > 0) {
+    const scale = path.basename(scaleDir);
     const stale = [...t.withoutOutcomes, ...r.withoutOutcomes];
     const hint =
       stale.length > 0
-        ? `${stale.join(', ')} finished without per-query outcomes: \`npm run experiment -- ${claim.experiment} --outcomes\` records them`
-        : `run \`npm run experiment -- ${claim.experiment} --runs ${missing.join(',')}\``;
+        ? `${stale.join(', ')} finished without per-query outcomes: \`npm run experiment -- ${claim.experiment} --scale ${scale} --outcomes\` records them`
+        : `run \`npm run experiment -- ${claim.experiment} --scale ${scale} --runs ${missing.map(runWithoutSeed).join(',')}\``;
     return notRun(claim, `no finished run of ${missing.join(' and ')} in ${expDir} (${hint}).`, runs);
   }
   // Sorted by seed: with as many seeds on each side, seed s of one is paired with seed s of the other.
@@ -106,7 +117,7 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Bo
   };
 }
 
-export function claimVerdicts(scaleDir: string, claims: readonly Claim[] = CLAIMS, options: Partial<BootstrapOptions> = {}): ClaimResult[] {
+export function claimVerdicts(scaleDir: string, claims: readonly Claim[] = CLAIMS, options: Partial<VerdictOptions> = {}): ClaimResult[] {
   return claims.map((c) => claimVerdict(scaleDir, c, options));
 }
 
@@ -126,7 +137,7 @@ export function verdictsMarkdown(results: readonly ClaimResult[], scale: string)
     'Each claim compares two of our runs on the same queries. "ours" is the treatment − reference difference of the',
     'metric in points with its 95% paired-bootstrap interval (queries resampled within each data set; seeds too when',
     'there are several). *supported*: the interval lies above 0 (above −margin for "matches or beats" claims);',
-    '*contradicted*: below; *inconclusive*: it straddles. Written by `npm run verdicts` from the committed runs.',
+    '*contradicted*: below; *inconclusive*: it straddles. Written by `npm run verdicts` from the finished runs.',
     '',
     '| claim | paper | ours: treatment vs reference | ours: difference [95% CI] | verdict |',
     '|---|---|---|---|---|',
@@ -150,9 +161,46 @@ export function verdictsMarkdown(results: readonly ClaimResult[], scale: string)
 }
 
 /** Write results/<scale>/verdicts.{json,md}; returns the results. */
-export function writeVerdicts(scaleDir: string, scale: string, options: Partial<BootstrapOptions> = {}): ClaimResult[] {
+export function writeVerdicts(scaleDir: string, scale: string, options: Partial<VerdictOptions> = {}): ClaimResult[] {
   const results = claimVerdicts(scaleDir, CLAIMS, options);
   writeJson(path.join(scaleDir, 'verdicts.json'), { scale, claims: results }, { overwrite: true });
   writeFileAtomic(path.join(scaleDir, 'verdicts.md'), verdictsMarkdown(results, scale), { overwrite: true });
   return results;
+}
+
+/** Rows for a notebook table: the paper's effect beside ours with its interval and the verdict. */
+export function verdictRows(results: readonly ClaimResult[]): Record<string, string | number | null>[] {
+  return results.map((r) => ({
+    claim: `${r.id}: ${r.statement}`,
+    'paper Δ': r.paper.effect,
+    'ours Δ': r.difference === null ? null : Math.round(r.difference.diff * 10) / 10,
+    '95% CI': r.difference === null ? '–' : `[${f1(r.difference.lo)}, ${f1(r.difference.hi)}]`,
+    treatment: side(r.treatment),
+    reference: side(r.reference),
+    verdict: r.status === 'not run' ? `not run (${r.reason ?? ''})` : r.status,
+  }));
+}
+
+/** The paper's effect and ours, with ours' 95% interval as error bars (points of each claim's metric). */
+export function verdictFigure(results: readonly ClaimResult[], title = "the paper's effects and ours (treatment − reference, points)"): Figure {
+  const run = results.filter((r) => r.difference !== null);
+  const ids = run.map((r) => r.id);
+  return {
+    data: [
+      { type: 'bar', name: 'paper (MMEB, %)', x: ids, y: run.map((r) => r.paper.effect) },
+      {
+        type: 'bar',
+        name: 'ours, 95% CI',
+        x: ids,
+        y: run.map((r) => r.difference?.diff ?? 0),
+        error_y: {
+          type: 'data',
+          symmetric: false,
+          array: run.map((r) => (r.difference === null ? 0 : r.difference.hi - r.difference.diff)),
+          arrayminus: run.map((r) => (r.difference === null ? 0 : r.difference.diff - r.difference.lo)),
+        },
+      },
+    ],
+    layout: { barmode: 'group', title: { text: title }, yaxis: { title: { text: 'difference (points)' }, zeroline: true } },
+  };
 }

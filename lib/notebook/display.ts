@@ -33,6 +33,18 @@ export function show(figure: Figure, height?: number): void {
   display().html(figureHtml(figure, height === undefined ? {} : { height }));
 }
 
+/** Display sentences as a bullet list (the computed prose of lib/analysis/prose). */
+export function showNotes(lines: readonly string[], heading?: string): void {
+  display().html(notesHtml(lines, heading));
+}
+
+/** An HTML bullet list of plain-text sentences (escaped), with an optional bold heading. */
+export function notesHtml(lines: readonly string[], heading?: string): string {
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const head = heading === undefined ? '' : `<p><b>${esc(heading)}</b></p>`;
+  return `${head}<ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`;
+}
+
 /** Display an HTML table from rows of objects (column order = keys of the first row). */
 export function showTable(rows: Record<string, unknown>[], caption?: string): void {
   display().html(tableHtml(rows, caption));

@@ -109,6 +109,12 @@ export function runWithoutSeed(run: string): string {
   return [(head as string).replace(SEED_SUFFIX, ''), ...tweak].join('_');
 }
 
+/** The tweak part of a run name (`muco-k7-seed1_train.steps=200` → `_train.steps=200`; '' for a stock run). */
+export function tweakSuffix(run: string): string {
+  const at = run.indexOf('_');
+  return at < 0 ? '' : run.slice(at);
+}
+
 /** The seed a run name says (`-seed<s>`), else null (the run's default seed, in its config). */
 export function seedOfRunName(run: string): number | null {
   const m = /-seed(\d+)$/.exec(run.split('_')[0] as string);

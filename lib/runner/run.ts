@@ -97,8 +97,13 @@ export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: n
  */
 const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.logEvery']);
 
-/** Leaf paths where two configs differ in what they compute (EXECUTION_ONLY settings are ignored). */
+/**
+ * Leaf paths where two configs differ in what they compute (EXECUTION_ONLY settings are ignored). A setting
+ * absent from one side and null on the other is no difference: settings added to the trainer later default to
+ * null (off, the earlier behaviour), so runs saved before them still resume and are still found equal.
+ */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
+  if ((a === undefined && b === null) || (a === null && b === undefined)) return [];
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) =>
