@@ -27,8 +27,10 @@ export interface FigureHtmlOptions {
 
 let nextId = 0;
 
-function plotlyPath(): string {
-  return require.resolve('plotly.js-dist/plotly.js');
+/** The minified library `npm run build` writes next to the compiled module (scripts/minify-plotly.js), else plotly.js-dist's own. */
+export function plotlyPath(): string {
+  const minified = path.join(__dirname, 'plotly.min.js');
+  return fs.existsSync(minified) ? minified : require.resolve('plotly.js-dist/plotly.js');
 }
 
 /**

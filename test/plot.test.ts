@@ -3,6 +3,7 @@
  * file, no script to fetch), ticks against loop twins, log axes labelled with whole values.
  */
 import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -98,5 +99,19 @@ describe('figures', () => {
     const heights = [...svg.matchAll(/<rect x="[^"]+" y="[^"]+" width="[^"]+" height="([^"]+)" fill="#1f77b4"><title>/g)].map((m) => Number(m[1]));
     assert.equal(heights.length, 3);
     assert.ok(Math.abs((heights[2] as number) - 2 * (heights[1] as number)) < 0.2 && (heights[0] as number) < 0.1, heights.join(','));
+  });
+});
+
+describe('plotly for notebooks', function () {
+  this.timeout(60_000);
+  it('npm run build writes a minified plotly.js that still compiles, about half the size', () => {
+    const out = path.join(__dirname, '..', 'dist', 'plotly.min.js');
+    fs.rmSync(out, { force: true });
+    execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'minify-plotly.js')]);
+    const code = fs.readFileSync(out, 'utf8');
+    const full = fs.statSync(require.resolve('plotly.js-dist/plotly.js')).size;
+    assert.ok(code.length < 0.6 * full, `${code.length} vs ${full}`);
+    assert.doesNotThrow(() => new Function(code), 'the minified library parses');
+    assert.match(code, /Plotly/);
   });
 });
