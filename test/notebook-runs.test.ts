@@ -1,12 +1,16 @@
 /**
  * Notebook experiment helpers without training: scale-dependent run selection, reuse of a finished run with
- * the same config (copied, renamed, marked), skip on the second call, checkpoint lookup, option errors.
+ * the same config (copied, renamed, marked), skip on the second call, tweaked runs reaching the verdict cells,
+ * checkpoint lookup, option errors.
  */
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { experimentRuns } from '../lib/runner/catalog';
+import { CLAIMS } from '../lib/analysis/claims';
+import { claimVerdicts } from '../lib/analysis/verdicts';
+import { writeOutcomes } from '../lib/eval/outcomes';
+import { experimentRuns, tweakSuffix } from '../lib/runner/catalog';
 import { RunConfig } from '../lib/runner/config';
 import { copyRun, ensureExperiment, findEquivalentRun, latestCheckpoint, NotebookContext, selectedRuns, setupNotebook } from '../lib/notebook/runs';
 import { readMetrics } from '../lib/results';
@@ -69,6 +73,24 @@ describe('notebook runs', () => {
     const second = await ensureExperiment(ctx, { experiment: 'logit-mask', only: ['mask-on'] });
     assert.equal(second.status[0]?.status, 'skipped');
     assert.throws(() => copyRun(path.join(ctx.resultsRoot, 'core', 'muco-k7'), cfg, ctx.resultsRoot), /exists already/);
+  });
+
+  it("tweaked runs flow to the verdict cells: the tweak suffix of the notebook's runs selects them", async () => {
+    const sets = ['train.steps=2'];
+    for (const cfg of experimentRuns('core', 'smoke', sets, ['single-turn', 'muco-k7'])) {
+      const dir = fakeFinishedRun(ctx.resultsRoot, cfg);
+      writeOutcomes(dir, { mmeb: { EmojiGroup: cfg.run.startsWith('muco') ? [1, 1, 1, 0, 1, 1] : [0, 0, 1, 0, 0, 1] } });
+    }
+    const res = await ensureExperiment(ctx, { experiment: 'core', smokeOnly: ['single-turn', 'muco-k7'], sets });
+    assert.deepEqual(
+      res.status.map((s) => s.status),
+      ['skipped', 'skipped'],
+    );
+    const c1 = CLAIMS.filter((c) => c.id === 'C1');
+    const [tweaked] = claimVerdicts(ctx.resultsRoot, c1, { suffix: tweakSuffix(res.runs[0] ?? ''), resamples: 200 });
+    assert.deepEqual(tweaked?.runs, { treatment: ['muco-k7_train.steps=2'], reference: ['single-turn_train.steps=2'] });
+    assert.notEqual(tweaked?.status, 'not run');
+    assert.equal(claimVerdicts(ctx.resultsRoot, c1)[0]?.status, 'not run', 'the stock runs were never run');
   });
 
   it('latestCheckpoint orders steps numerically and needs model.json and trainer.json', () => {
