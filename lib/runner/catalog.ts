@@ -64,9 +64,17 @@ export const EXPERIMENTS: Record<string, ExperimentDef> = {
     },
   },
   compounded: {
-    description: 'Compounded supervision: causal attention across turns vs isolated turns (each turn sees only the system prompt, the image and itself).',
+    description:
+      'Compounded supervision: causal attention across turns vs isolated turns (each turn sees only the system prompt, the image and itself), and isolated target turns only.',
     paper: 'Table 6',
-    runs: { causal: muco(7), isolated: { train: { packing: 'multi', turns: 7, maskKind: 'isolated' } } },
+    runs: {
+      causal: muco(7),
+      isolated: { train: { packing: 'multi', turns: 7, maskKind: 'isolated' } },
+      // Not in the paper: queries compound, targets do not (each target embeds as if alone, as candidates do at
+      // test time). Causal targets let a target read the same image's earlier targets (README "Making the
+      // models learn": MuCo's classification scores fall to chance with them at our scale).
+      'isolated-targets': { train: { packing: 'multi', turns: 7, targetMaskKind: 'isolated' } },
+    },
   },
   composition: {
     description: 'Data composition: turn kinds removed cumulatively (all → −CLS → −global VQA → −local VQA → retrieval only).',
