@@ -1,8 +1,8 @@
 /**
  * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
  *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
- *   quick  `npm run reproduce`: single-turn vs MuCo in ≤ 20 minutes on 2 CPU cores
- *   full   the committed results (the core experiment ≈ 2.5 hours on 2 cores; resumable)
+ *   quick  `npm run reproduce`: single-turn vs MuCo, ≈ 24 minutes on 2 CPU cores (target 20)
+ *   full   the committed results (single-turn ≈ 35 min, MuCo k = 7 ≈ 2 h, the core experiment ≈ 6 h on 2 cores; resumable)
  */
 import type { RunOverrides } from './config';
 
