@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { controlSentences, rankingSentence, verdictSentences } from '../lib/analysis/prose';
 import type { ClaimResult } from '../lib/analysis/verdicts';
-import { notesHtml } from '../lib/notebook/display';
+import { columnDecimals, notesHtml, tableHtml } from '../lib/notebook/display';
 
 function result(id: string, status: ClaimResult['status'], diff: [number, number, number] | null, margin = 0): ClaimResult {
   return {
@@ -79,5 +79,22 @@ describe('prose computed from the numbers', () => {
 
   it('notes render as an escaped list', () => {
     assert.equal(notesHtml(['a < b & c'], 'H'), '<p><b>H</b></p><ul><li>a &lt; b &amp; c</li></ul>');
+  });
+});
+
+describe('notebook tables', () => {
+  it('one number format per column: 42.8 beside 53.0, integers stay integers, text escaped', () => {
+    const html = tableHtml(
+      [
+        { run: 'a<b', score: 42.8, steps: 200, tiny: 0.0001234, big: 1234.56 },
+        { run: 'c', score: 53, steps: 300, tiny: 0.5, big: 100 },
+      ],
+      'cap & more',
+    );
+    assert.match(html, /<td>a&lt;b<\/td><td>42\.8<\/td><td>200<\/td><td>0\.000123<\/td><td>1234\.6<\/td>/);
+    assert.match(html, /<td>c<\/td><td>53\.0<\/td><td>300<\/td><td>0\.5<\/td><td>100\.0<\/td>/);
+    assert.match(html, /<caption>cap &amp; more<\/caption>/);
+    assert.equal(columnDecimals([1.23456, 2]), 3);
+    assert.equal(columnDecimals([null, 'x', 5]), 0);
   });
 });

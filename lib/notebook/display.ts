@@ -50,25 +50,36 @@ export function showTable(rows: Record<string, unknown>[], caption?: string): vo
   display().html(tableHtml(rows, caption));
 }
 
-/** HTML table from rows of objects; numbers are shown with up to 4 significant decimals. */
+/**
+ * Decimals for a numeric column: enough for its most precise value after rounding (3 decimals below 100, 1 from
+ * 100 on, very small magnitudes aside), the same for every value of the column so 42.8 never sits beside 53.
+ */
+export function columnDecimals(values: readonly unknown[]): number {
+  let decimals = 0;
+  for (const v of values) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || Number.isInteger(v)) continue;
+    const cap = Math.abs(v) >= 100 ? 1 : 3;
+    const text = v.toFixed(cap).replace(/0+$/, '');
+    decimals = Math.max(decimals, text.length - text.indexOf('.') - 1);
+  }
+  return decimals;
+}
+
+/** HTML table from rows of objects; each numeric column has one number format (`columnDecimals`). */
 export function tableHtml(rows: Record<string, unknown>[], caption?: string): string {
   const cols = rows.length > 0 ? Object.keys(rows[0] as object) : [];
-  const esc = (v: unknown): string => {
-    const s =
-      typeof v === 'number'
-        ? Number.isInteger(v)
-          ? String(v)
-          : Math.abs(v) >= 100
-            ? v.toFixed(1)
-            : Math.abs(v) >= 0.01
-              ? v.toFixed(3)
-              : v.toPrecision(3)
-        : String(v ?? '');
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const decimals = new Map(cols.map((c) => [c, columnDecimals(rows.map((r) => r[c]))]));
+  const escText = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const cell = (v: unknown, col: string): string => {
+    if (typeof v !== 'number') return escText(String(v ?? ''));
+    if (!Number.isFinite(v)) return String(v);
+    // Magnitudes too small for the column's decimals keep three significant digits.
+    if (v !== 0 && Math.abs(v) < 0.001) return v.toPrecision(3);
+    return v.toFixed(decimals.get(col) ?? 0);
   };
-  const head = cols.map((c) => `<th>${esc(c)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${esc(r[c])}</td>`).join('')}</tr>`).join('\n');
-  const cap = caption === undefined ? '' : `<caption>${esc(caption)}</caption>`;
+  const head = cols.map((c) => `<th>${escText(c)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${cell(r[c], c)}</td>`).join('')}</tr>`).join('\n');
+  const cap = caption === undefined ? '' : `<caption>${escText(caption)}</caption>`;
   return `<table>${cap}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
