@@ -14,6 +14,7 @@ import { writeOutcomes } from '../lib/eval/outcomes';
 import { EXPERIMENTS, tweakSuffix } from '../lib/runner/catalog';
 import { Rng } from '../lib/random';
 import { pairedBootstrap } from '../lib/stats';
+import { seededRuns, seedSummaryMarkdown } from '../lib/runner/seed-summary';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -129,6 +130,26 @@ describe('verdicts', function () {
       { resamples: 200, seed: 4 },
     );
     assert.ok(Math.abs(a.difference!.lo - 100 * direct.lo) < 1e-9 && Math.abs(a.difference!.hi - 100 * direct.hi) < 1e-9);
+  });
+
+  it("an experiment's summary shows each run over its seeds and its paired interval against the first run", () => {
+    const dir = path.join(scaleDir, 'core');
+    assert.deepEqual(seededRuns(dir, ['single-turn', 'muco-k7', 'single-turn-7x-images']), [
+      { run: 'single-turn', folders: ['single-turn', 'single-turn-seed1', 'single-turn-seed2'] },
+      { run: 'muco-k7', folders: ['muco-k7', 'muco-k7-seed1', 'muco-k7-seed2'] },
+    ]);
+    const md = seedSummaryMarkdown(dir, ['single-turn', 'muco-k7'], 200).split('\n');
+    assert.match(md[0]!, /^\| run \| seeds \| mini-MMEB overall \| Δ mini-MMEB overall vs single-turn \[95% CI\] \| val MRR \|/);
+    assert.match(md[2]!, /^\| single-turn \| 3 \| \d+\.\d ± \d+\.\d \| – \|/);
+    const mucoRow = md[3]!;
+    const c1 = claimVerdict(
+      scaleDir,
+      CLAIMS.find((c) => c.id === 'C1')!,
+      { resamples: 200, seed: 0 },
+    );
+    const sign = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(Math.round(x * 10) / 10).toFixed(1)}`;
+    assert.ok(mucoRow.includes(`${sign(c1.difference!.diff)} [${sign(c1.difference!.lo)}, ${sign(c1.difference!.hi)}]`), mucoRow);
+    assert.equal(seedSummaryMarkdown(path.join(scaleDir, 'compounded'), ['isolated']), '', 'no outcomes, no table');
   });
 
   it('npm run verdicts writes verdicts.json and verdicts.md for a scale, and refuses a missing one', () => {

@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Figure, bars, lines, writeFigureHtml } from '../plot';
 import { MetricValue, readMetrics, writeCsv, writeFileAtomic } from '../results';
-import { EXPERIMENTS } from './catalog';
+import { EXPERIMENTS, runWithoutSeed } from './catalog';
+import { seededRuns, seedSummaryMarkdown } from './seed-summary';
 
 export interface RunRow {
   run: string;
@@ -169,7 +170,10 @@ export function referenceRow(dir: string): RunRow | null {
  */
 export function writeExperimentSummary(dir: string, experiment: string, scale: string, order?: readonly string[]): string {
   const def = EXPERIMENTS[experiment];
-  const runs = order ?? (def === undefined ? undefined : Object.keys(def.runs));
+  const stock = order ?? (def === undefined ? undefined : Object.keys(def.runs));
+  // Each run with its seed variants (<run>-seed<s>), in seed order.
+  const runs = stock === undefined ? undefined : [...new Set(stock.flatMap((n) => seededRuns(dir, [n])[0]?.folders ?? [n]))];
+  const seedTable = seedSummaryMarkdown(dir, [...new Set((stock ?? finishedRuns(dir)).map(runWithoutSeed))]);
   const chance = chanceRow(dir, runs);
   const reference = path.basename(path.dirname(dir)) === 'baselines' ? null : referenceRow(dir);
   const rows = [...comparisonRows(dir, runs), ...(reference === null ? [] : [reference]), ...(chance === null ? [] : [chance])];
@@ -198,7 +202,11 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
     ...(reused.length === 0 ? [] : [`Same config, trained once: ${reused.join('; ')}.`]),
   ];
   const title = experiment.charAt(0).toUpperCase() + experiment.slice(1);
-  const md = `# ${title} (${scale} scale)\n\n${def?.description ?? ''}${def === undefined ? '' : ` Paper: ${def.paper}.`}\n\n${markdownTable(rows)}${notes.length === 0 ? '' : `\n${notes.join(' ')}\n`}`;
+  const seeds =
+    seedTable === ''
+      ? ''
+      : `\n## Over seeds, against the first run\n\nMean ± sd over each run's seeds; Δ is the difference from the first run on the same queries with its 95% paired-bootstrap interval (queries and seeds resampled; docs/statistics.md).\n\n${seedTable}`;
+  const md = `# ${title} (${scale} scale)\n\n${def?.description ?? ''}${def === undefined ? '' : ` Paper: ${def.paper}.`}\n\n${markdownTable(rows)}${notes.length === 0 ? '' : `\n${notes.join(' ')}\n`}${seeds}`;
   writeFileAtomic(path.join(dir, 'summary.md'), md, { overwrite: true });
   writeFigureHtml(path.join(dir, 'loss.html'), lossCurves(dir, finishedRuns(dir, runs), 10, true));
   const barsTitle = `${title} (${scale} scale): mini-MMEB hit@1 and mini-M-BEIR Recall@5 (%)${chance === null ? '' : ', beside what random embeddings score'}`;
