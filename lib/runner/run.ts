@@ -8,6 +8,7 @@
  *     checkpoints/       resumable training state (git-ignored)
  *     metrics.json       {metadata, metrics: {train, validation, mmeb, mbeir}}
  *     mmeb.csv, mbeir.csv, scores/  per-data-set scores
+ *     outcomes.json      per-query outcomes of every evaluation (lib/eval/outcomes; what verdicts compare)
  *
  * A run whose metrics.json exists is skipped (its metrics are returned); an interrupted run resumes from its
  * latest checkpoint. Nothing a finished run wrote is overwritten.
