@@ -3,7 +3,7 @@
  * every query's scores, including ties (which count against the query).
  */
 import { strict as assert } from 'assert';
-import { retrievalMetrics, validationMetrics, ValidationItem } from '../lib/runner/validate';
+import { classificationAccuracy, classificationMetrics, retrievalMetrics, validationMetrics, ValidationItem } from '../lib/runner/validate';
 import type { EmbedInput } from '../lib/model/embedder';
 import { Rng } from '../lib/random';
 
@@ -86,5 +86,33 @@ describe('validation retrieval metrics', () => {
     assert.deepEqual([one['mrr'], one['mrrOtherImage']], [1, null]);
     const empty = await validationMetrics(encoder('text'), n, []);
     assert.deepEqual([empty['mrr'], empty['mrrOtherImage'], empty['records']], [null, null, 0]);
+  });
+
+  it('classification accuracy matches an argmax twin (ties count against the query) and reads the image', async () => {
+    const rng = new Rng(8);
+    const [n, a, d] = [30, 5, 4];
+    const q = Float32Array.from({ length: n * d }, () => Math.round(rng.normal()));
+    const ans = Float32Array.from({ length: a * d }, () => Math.round(rng.normal()));
+    const labels = Array.from({ length: n }, () => rng.int(a));
+    let hits = 0;
+    for (let i = 0; i < n; i++) {
+      const scores = Array.from({ length: a }, (_, j) => q.slice(i * d, i * d + d).reduce((s, x, k) => s + x * ans[j * d + k]!, 0));
+      const best = Math.max(...scores);
+      if (scores[labels[i]!] === best && scores.filter((x) => x === best).length === 1) hits++;
+    }
+    assert.equal(classificationAccuracy(q, ans, d, labels), hits / n);
+    // An encoder whose query embedding is its image's answer (one-hot) is always right; one that ignores the
+    // image gives every query one vector and is right on no query (all answers tie or one wins for all).
+    const answers = ['red', 'blue', 'green'];
+    const items: ValidationItem[] = ['red', 'red', 'blue', 'green', 'red'].map((t, i) => ({ image: `img-${i}-${t}`, query: 'colour?', target: t }));
+    const oneHot = (t: string): number[] => answers.map((x) => (x === t ? 1 : 0));
+    const reads = async (inputs: EmbedInput[]): Promise<Float32Array> =>
+      Float32Array.from(inputs.flatMap((x) => oneHot(x.image === undefined ? (x.text ?? '') : (x.image as string).split('-')[2]!)));
+    const m = await classificationMetrics(reads, 3, items);
+    assert.deepEqual(m, { clsRecords: 5, clsClasses: 3, clsAccuracy: 1, clsMajority: 3 / 5 });
+    const blind = async (inputs: EmbedInput[]): Promise<Float32Array> =>
+      Float32Array.from(inputs.flatMap((x) => (x.image === undefined ? oneHot(x.text ?? '') : [1, 0, 0])));
+    assert.equal((await classificationMetrics(blind, 3, items))['clsAccuracy'], 3 / 5, 'a constant guess scores the majority');
+    assert.deepEqual(await classificationMetrics(reads, 3, []), { clsRecords: 0, clsClasses: null, clsAccuracy: null, clsMajority: null });
   });
 });

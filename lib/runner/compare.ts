@@ -64,6 +64,8 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
       // The image controls (lib/runner/validate): another record's image; the image without the query text.
       'val MRR other image': pct(get(m['validation'], 'mrrOtherImage')),
       'val MRR image only': pct(get(m['validation'], 'mrrImageOnly')),
+      // The classification check: hit@1 among the validation records' answers (majority in metrics.json).
+      'val CLS': pct(get(m['validation'], 'clsAccuracy')),
       'pairs/s': r1(get(m['train'], 'pairsPerSec')),
       'images/s': r1(get(m['train'], 'imagesPerSec')),
       'final loss': get(m['train'], 'finalLoss'),
@@ -144,6 +146,7 @@ export function chanceRow(dir: string, order?: readonly string[]): RunRow | null
       'val MRR': pct(get(m['validation'], 'chanceMrr')),
       'val MRR other image': pct(get(m['validation'], 'chanceMrr')),
       'val MRR image only': pct(get(m['validation'], 'chanceMrr')),
+      'val CLS': null,
       'pairs/s': null,
       'images/s': null,
       'final loss': null,
@@ -181,12 +184,20 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   const chanceMrr = finishedRuns(dir, runs)
     .map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'chanceMrr'))
     .find((x) => x !== null);
+  const clsMajority = finishedRuns(dir, runs)
+    .map((r) => get(readMetrics(path.join(dir, r)).metrics['validation'], 'clsMajority'))
+    .find((x) => x !== null);
   const reused = finishedRuns(dir, runs).flatMap((r) => {
     const from = readMetrics(path.join(dir, r)).metrics['reusedFrom'];
     return typeof from === 'string' ? [`${r} = ${from}`] : [];
   });
   const notes = [
     ...(chanceMrr === undefined || chanceMrr === null ? [] : [`val MRR at chance (random ranking): ${(100 * chanceMrr).toFixed(1)}.`]),
+    ...(clsMajority === undefined || clsMajority === null
+      ? []
+      : [
+          `val CLS (classification turns of the validation records, hit@1 among their answers): always giving the most common answer scores ${(100 * clsMajority).toFixed(1)}.`,
+        ]),
     ...(chance === null
       ? []
       : [

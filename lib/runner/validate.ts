@@ -25,19 +25,28 @@ export interface ValidationItem {
   target: string;
 }
 
-/** @param outcomes when given, receives each record's reciprocal rank (lib/eval/outcomes). */
+/**
+ * The retrieval check with its image controls, and the classification check, of an embedder.
+ * @param outcomes when given, receives each record's reciprocal rank (lib/eval/outcomes).
+ */
 export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes?: RunOutcomes): Promise<Record<string, MetricValue>> {
-  return validationMetrics((inputs) => model.embedInputs(inputs), model.dim, await validationItems(cfg.data.dir, cfg.eval.validationRecords), outcomes);
+  const embed = (inputs: EmbedInput[]): Promise<Float32Array> => model.embedInputs(inputs);
+  const n = cfg.eval.validationRecords;
+  return {
+    ...(await validationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n), outcomes)),
+    ...(await classificationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n, 'cls'))),
+  };
 }
 
 /**
- * The validation check's items: the first `n` validation records with an image and a retrieval turn, the
- * query's first phrasing and the turn's target. Every model (ours, the baselines) is validated on these.
+ * The validation check's items: the first `n` validation records with an image and a turn of `kind`
+ * (retrieval: the check every model, ours and the baselines, is validated on; cls: the classification check),
+ * the query's first phrasing and the turn's target.
  */
-export async function validationItems(dataDir: string, n: number): Promise<ValidationItem[]> {
+export async function validationItems(dataDir: string, n: number, kind: 'retrieval' | 'cls' = 'retrieval'): Promise<ValidationItem[]> {
   if (n <= 0) return [];
   const split = await readMiniM3t(dataDir, 'validation');
-  const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === 'retrieval');
+  const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === kind);
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
   return records.map((r) => ({ image: `${split.imageRoot}/${r.queryImagePath}`, query: first(turnOf(r)!.query), target: turnOf(r)!.target }));
@@ -110,4 +119,50 @@ export function ownRanks(queries: Float32Array, targets: Float32Array, d: number
     ranks.push(rank);
   }
   return ranks;
+}
+
+/**
+ * The classification check (MMEB's CLS, on validation records): each query (image + its classification
+ * question) against the distinct answers of all items. `clsAccuracy` is hit@1, `clsMajority` what always giving
+ * the most common answer scores. Unlike mini-MMEB's classification sets, these use the training data's own
+ * wording and languages (README "Making the models learn" compares the two).
+ */
+export async function classificationMetrics(
+  embed: (inputs: EmbedInput[]) => Promise<Float32Array>,
+  dim: number,
+  items: readonly ValidationItem[],
+): Promise<Record<string, MetricValue>> {
+  if (items.length === 0) return { clsRecords: 0, clsClasses: null, clsAccuracy: null, clsMajority: null };
+  const answers = [...new Set(items.map((it) => it.target))];
+  const labels = items.map((it) => answers.indexOf(it.target));
+  const answerEmbeddings = await embed(answers.map((t) => ({ text: t })));
+  const queries = await embed(items.map((it) => ({ text: it.query, image: it.image })));
+  const counts = answers.map((_, a) => labels.filter((l) => l === a).length);
+  return {
+    clsRecords: items.length,
+    clsClasses: answers.length,
+    clsAccuracy: classificationAccuracy(queries, answerEmbeddings, dim, labels),
+    clsMajority: Math.max(...counts) / items.length,
+  };
+}
+
+/**
+ * Hit@1 of queries [N, D] against answers [A, D] (row-major), query i's answer being `labels[i]`: the share of
+ * queries whose own answer scores strictly above every other answer (a tie counts against the query).
+ */
+export function classificationAccuracy(queries: Float32Array, answers: Float32Array, d: number, labels: readonly number[]): number {
+  const a = answers.length / d;
+  let hits = 0;
+  labels.forEach((label, i) => {
+    const score = (j: number): number => {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (answers[j * d + k] as number);
+      return s;
+    };
+    const own = score(label);
+    let beaten = false;
+    for (let j = 0; j < a && !beaten; j++) if (j !== label && score(j) >= own) beaten = true;
+    if (!beaten) hits++;
+  });
+  return labels.length === 0 ? 0 : hits / labels.length;
 }
