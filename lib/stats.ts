@@ -32,6 +32,22 @@ export function meanSd(values: readonly number[]): MeanSd {
   return { mean, sd: Math.sqrt(ss / (n - 1)), n };
 }
 
+/** A value in points to one decimal (`12.3`). */
+export function formatPoints(x: number): string {
+  return (Math.round(x * 10) / 10).toFixed(1);
+}
+
+/** A difference in points with its sign (`+1.2`, `−0.4`). */
+export function formatSigned(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${formatPoints(Math.abs(x))}`;
+}
+
+/** Mean ± sd in points (`12.3 ± 1.4`; the mean alone for one seed; `–` for none). */
+export function formatMeanSd(m: MeanSd | null): string {
+  if (m === null) return '–';
+  return m.sd === null ? formatPoints(m.mean) : `${formatPoints(m.mean)} ± ${formatPoints(m.sd)}`;
+}
+
 /** The benchmarks' aggregate: mean over groups of the group means. */
 export function macroMean(outcomes: Outcomes): number {
   const groups = Object.keys(outcomes).sort();

@@ -3,10 +3,11 @@
  * can never disagree with what it shows: the verdicts on the paper's claims, whether each run reads the image,
  * and the ordering of runs on a metric.
  */
+import { formatPoints, formatSigned } from '../stats';
 import type { ClaimResult } from './verdicts';
 
-const f1 = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
-const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${f1(Math.abs(x))}`;
+const f1 = formatPoints;
+const signed = formatSigned;
 const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** One sentence per outcome class of the verdicts, naming the claims in it with their numbers. */

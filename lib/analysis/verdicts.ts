@@ -3,14 +3,26 @@
  * finished runs of its treatment and reference (every seed), their per-query outcomes, the paired bootstrap of
  * the difference and the verdict. `npm run verdicts` writes them to results/<scale>/verdicts.{json,md}.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { OUTCOME_LABEL, readOutcomes } from '../eval/outcomes';
 import { writeFileAtomic, writeJson } from '../results';
 import type { Figure } from '../plot';
-import { runWithoutSeed, seedOfRunName } from '../runner/catalog';
-import type { RunConfig } from '../runner/config';
-import { BootstrapOptions, DifferenceInterval, macroMean, MeanSd, meanSd, Outcomes, pairedBootstrap, Verdict, verdictOf } from '../stats';
+import { runWithoutSeed } from '../runner/catalog';
+import { seededRuns } from '../runner/seed-summary';
+import {
+  BootstrapOptions,
+  DifferenceInterval,
+  formatMeanSd,
+  formatPoints,
+  formatSigned,
+  macroMean,
+  MeanSd,
+  meanSd,
+  Outcomes,
+  pairedBootstrap,
+  Verdict,
+  verdictOf,
+} from '../stats';
 import { Claim, CLAIMS, paperEffect } from './claims';
 
 export interface ClaimResult {
@@ -34,7 +46,6 @@ export interface ClaimResult {
 
 interface SideRun {
   run: string;
-  seed: number;
   outcomes: Outcomes;
 }
 
@@ -42,19 +53,13 @@ interface SideRun {
 function sideRuns(experimentDir: string, stock: string, metric: Claim['metric']): { found: SideRun[]; withoutOutcomes: string[] } {
   const found: SideRun[] = [];
   const withoutOutcomes: string[] = [];
-  if (!fs.existsSync(experimentDir)) return { found, withoutOutcomes };
-  for (const run of fs.readdirSync(experimentDir).sort()) {
-    const dir = path.join(experimentDir, run);
-    if (runWithoutSeed(run) !== stock || !fs.existsSync(path.join(dir, 'metrics.json'))) continue;
-    const o = readOutcomes(dir)?.[metric];
-    if (o === undefined) {
-      withoutOutcomes.push(run);
-      continue;
-    }
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as RunConfig;
-    found.push({ run, seed: seedOfRunName(run) ?? cfg.train.seed, outcomes: o });
+  // In seed order (lib/runner/seed-summary), so seed s of one side pairs with seed s of the other.
+  for (const run of seededRuns(experimentDir, [stock])[0]?.folders ?? []) {
+    const o = readOutcomes(path.join(experimentDir, run))?.[metric];
+    if (o === undefined) withoutOutcomes.push(run);
+    else found.push({ run, outcomes: o });
   }
-  return { found: found.sort((a, b) => a.seed - b.seed), withoutOutcomes };
+  return { found, withoutOutcomes };
 }
 
 function notRun(claim: Claim, reason: string, runs: ClaimResult['runs']): ClaimResult {
@@ -97,7 +102,6 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Ve
         : `run \`npm run experiment -- ${claim.experiment} --scale ${scale} --runs ${missing.map(runWithoutSeed).join(',')}\``;
     return notRun(claim, `no finished run of ${missing.join(' and ')} in ${expDir} (${hint}).`, runs);
   }
-  // Sorted by seed: with as many seeds on each side, seed s of one is paired with seed s of the other.
   const [a, b] = [t.found, r.found];
   const pointsOf = (xs: SideRun[]): MeanSd => meanSd(xs.map((x) => 100 * macroMean(x.outcomes)));
   const raw = pairedBootstrap(
@@ -121,12 +125,12 @@ export function claimVerdicts(scaleDir: string, claims: readonly Claim[] = CLAIM
   return claims.map((c) => claimVerdict(scaleDir, c, options));
 }
 
-const f1 = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
-const sign = (x: number): string => (x > 0 ? '+' : x < 0 ? '−' : '±') + f1(Math.abs(x));
+const f1 = formatPoints;
+// An exact zero reads ±0.0 in the verdict table: no direction at all.
+const sign = (x: number): string => (x === 0 ? `±${f1(0)}` : formatSigned(x));
 
 function side(m: MeanSd | null): string {
-  if (m === null) return '–';
-  return m.sd === null ? f1(m.mean) : `${f1(m.mean)} ± ${f1(m.sd)} (${m.n} seeds)`;
+  return m === null || m.sd === null ? formatMeanSd(m) : `${formatMeanSd(m)} (${m.n} seeds)`;
 }
 
 /** The verdict table (Markdown) with a line on how to read it. */

@@ -175,8 +175,9 @@ export function writeExperimentSummary(dir: string, experiment: string, scale: s
   const def = EXPERIMENTS[experiment];
   const stock = order ?? (def === undefined ? undefined : Object.keys(def.runs));
   // Each run with its seed variants (<run>-seed<s>), in seed order.
-  const runs = stock === undefined ? undefined : [...new Set(stock.flatMap((n) => seededRuns(dir, [n])[0]?.folders ?? [n]))];
-  const seedTable = seedSummaryMarkdown(dir, [...new Set((stock ?? finishedRuns(dir)).map(runWithoutSeed))]);
+  const names = [...new Set((stock ?? finishedRuns(dir)).map(runWithoutSeed))];
+  const runs = stock === undefined ? undefined : seededRuns(dir, names).flatMap((r) => r.folders);
+  const seedTable = seedSummaryMarkdown(dir, names);
   const chance = chanceRow(dir, runs);
   const reference = path.basename(path.dirname(dir)) === 'baselines' ? null : referenceRow(dir);
   const rows = [...comparisonRows(dir, runs), ...(reference === null ? [] : [reference]), ...(chance === null ? [] : [chance])];

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readOutcomes, type OutcomeMetric } from '../eval/outcomes';
-import { macroMean, meanSd, type MeanSd, type Outcomes, pairedBootstrap } from '../stats';
+import { formatMeanSd, formatSigned, macroMean, meanSd, type Outcomes, pairedBootstrap } from '../stats';
 import { runWithoutSeed, seedOfRunName } from './catalog';
 
 export interface SeededRun {
@@ -26,10 +26,6 @@ export function seededRuns(dir: string, runs: readonly string[]): SeededRun[] {
     }))
     .filter((r) => r.folders.length > 0);
 }
-
-const f1 = (x: number): string => (Math.round(x * 10) / 10).toFixed(1);
-const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${f1(Math.abs(x))}`;
-const side = (m: MeanSd | null): string => (m === null ? '–' : m.sd === null ? f1(m.mean) : `${f1(m.mean)} ± ${f1(m.sd)}`);
 
 /** Each seed's outcomes of `metric`, or null when a seed has none (it finished before outcomes were kept). */
 function outcomesOf(dir: string, r: SeededRun, metric: OutcomeMetric): Outcomes[] | null {
@@ -56,11 +52,11 @@ export function seedSummaryMarkdown(dir: string, runs: readonly string[], resamp
     for (const [m] of metrics) {
       const mine = outcomesOf(dir, r, m);
       const theirs = outcomesOf(dir, ref, m);
-      cells.push(mine === null ? '–' : side(meanSd(mine.map((o) => 100 * macroMean(o)))));
+      cells.push(mine === null ? '–' : formatMeanSd(meanSd(mine.map((o) => 100 * macroMean(o)))));
       if (mine === null || theirs === null || r === ref) cells.push('–');
       else {
         const iv = pairedBootstrap(mine, theirs, { resamples, seed: 0 });
-        cells.push(`${signed(100 * iv.diff)} [${signed(100 * iv.lo)}, ${signed(100 * iv.hi)}]`);
+        cells.push(`${formatSigned(100 * iv.diff)} [${formatSigned(100 * iv.lo)}, ${formatSigned(100 * iv.hi)}]`);
       }
     }
     lines.push(`| ${cells.join(' | ')} |`);
