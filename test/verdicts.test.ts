@@ -58,9 +58,16 @@ describe('claims', () => {
 
   it('name runs that exist in the catalogue', () => {
     for (const c of CLAIMS) {
-      const runs = Object.keys(EXPERIMENTS[c.experiment]?.runs ?? {});
-      assert.ok(runs.includes(c.treatment) && runs.includes(c.reference), `${c.id}: ${c.experiment}/${c.treatment} vs ${c.reference}`);
+      const runsOf = (e: string) => Object.keys(EXPERIMENTS[e]?.runs ?? {});
+      const ref = c.referenceExperiment ?? c.experiment;
+      assert.ok(
+        runsOf(c.experiment).includes(c.treatment) && runsOf(ref).includes(c.reference),
+        `${c.id}: ${c.experiment}/${c.treatment} vs ${ref}/${c.reference}`,
+      );
     }
+    // C1i carries C1's paper numbers: it is C1 with this project's target fix.
+    const byId = Object.fromEntries(CLAIMS.map((c) => [c.id, c]));
+    assert.deepEqual(byId['C1i']?.paper, byId['C1']?.paper);
   });
 });
 
@@ -109,6 +116,34 @@ describe('verdicts', function () {
     assert.match(byId['C4']!.reason!, /isolated finished without per-query outcomes: `npm run experiment -- compounded --scale smoke --outcomes`/);
     assert.equal(byId['C5a']?.status, 'not run');
     assert.equal(byId['C5a']?.difference, null);
+    // C1i: its treatment (compounded) is missing, its reference (core) is there; the reason names only the missing side.
+    const c1i = byId['C1i']!;
+    assert.equal(c1i.status, 'not run');
+    assert.equal(c1i.experiment, 'compounded vs core');
+    assert.deepEqual(c1i.runs.reference, ['single-turn', 'single-turn-seed1', 'single-turn-seed2']);
+    assert.match(c1i.reason!, /^no finished run of isolated-targets .*--runs isolated-targets`\)\.$/);
+  });
+
+  it('a claim across experiments pairs the treatment of one with the reference of another', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-verdicts-x-'));
+    try {
+      const sd = path.join(dir, 'smoke');
+      fakeRun(sd, 'compounded', 'isolated-targets', 0, 0.8);
+      fakeRun(sd, 'core', 'single-turn', 0, 0.2);
+      fakeRun(sd, 'compounded', 'single-turn', 0, 0.9); // the same name in the treatment's experiment is not the reference
+      const r = claimVerdict(
+        sd,
+        CLAIMS.find((c) => c.id === 'C1i')!,
+        { resamples: 200 },
+      );
+      assert.deepEqual(r.runs, { treatment: ['isolated-targets'], reference: ['single-turn'] });
+      assert.equal(r.status, 'supported');
+      const read = (e: string, run: string) => JSON.parse(fs.readFileSync(path.join(sd, e, run, 'outcomes.json'), 'utf8')).mmeb;
+      const direct = pairedBootstrap([read('compounded', 'isolated-targets')], [read('core', 'single-turn')], { resamples: 200 });
+      assert.ok(Math.abs(r.difference!.diff - 100 * direct.diff) < 1e-9);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a tweak's suffix selects the tweaked runs (a notebook's `sets`)", () => {

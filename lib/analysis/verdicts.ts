@@ -71,7 +71,7 @@ function head(claim: Claim): Pick<ClaimResult, 'id' | 'statement' | 'paper' | 'e
     id: claim.id,
     statement: claim.statement,
     paper: { ...claim.paper, effect: paperEffect(claim) },
-    experiment: claim.experiment,
+    experiment: claim.referenceExperiment === undefined ? claim.experiment : `${claim.experiment} vs ${claim.referenceExperiment}`,
     metric: OUTCOME_LABEL[claim.metric],
     margin: claim.margin,
   };
@@ -87,20 +87,24 @@ export interface VerdictOptions extends BootstrapOptions {
 
 /** The verdict of one claim from the runs under `scaleDir` (results/<scale>). */
 export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<VerdictOptions> = {}): ClaimResult {
-  const expDir = path.join(scaleDir, claim.experiment);
   const suffix = options.suffix ?? '';
-  const t = sideRuns(expDir, claim.treatment + suffix, claim.metric);
-  const r = sideRuns(expDir, claim.reference + suffix, claim.metric);
+  const scale = path.basename(scaleDir);
+  const sides = [
+    { experiment: claim.experiment, stock: claim.treatment },
+    { experiment: claim.referenceExperiment ?? claim.experiment, stock: claim.reference },
+  ].map((s) => ({ ...s, dir: path.join(scaleDir, s.experiment), ...sideRuns(path.join(scaleDir, s.experiment), s.stock + suffix, claim.metric) }));
+  const [t, r] = sides as [(typeof sides)[0], (typeof sides)[0]];
   const runs = { treatment: t.found.map((x) => x.run), reference: r.found.map((x) => x.run) };
-  const missing = [...(t.found.length === 0 ? [claim.treatment] : []), ...(r.found.length === 0 ? [claim.reference] : [])];
-  if (missing.length > 0) {
-    const scale = path.basename(scaleDir);
-    const stale = [...t.withoutOutcomes, ...r.withoutOutcomes];
-    const hint =
-      stale.length > 0
-        ? `${stale.join(', ')} finished without per-query outcomes: \`npm run experiment -- ${claim.experiment} --scale ${scale} --outcomes\` records them`
-        : `run \`npm run experiment -- ${claim.experiment} --scale ${scale} --runs ${missing.map(runWithoutSeed).join(',')}\``;
-    return notRun(claim, `no finished run of ${missing.join(' and ')} in ${expDir} (${hint}).`, runs);
+  const lacking = sides.filter((s) => s.found.length === 0);
+  if (lacking.length > 0) {
+    const reasons = lacking.map((s) => {
+      const hint =
+        s.withoutOutcomes.length > 0
+          ? `${s.withoutOutcomes.join(', ')} finished without per-query outcomes: \`npm run experiment -- ${s.experiment} --scale ${scale} --outcomes\` records them`
+          : `run \`npm run experiment -- ${s.experiment} --scale ${scale} --runs ${runWithoutSeed(s.stock)}\``;
+      return `no finished run of ${s.stock} in ${s.dir} (${hint})`;
+    });
+    return notRun(claim, `${reasons.join('; ')}.`, runs);
   }
   const [a, b] = [t.found, r.found];
   const pointsOf = (xs: SideRun[]): MeanSd => meanSd(xs.map((x) => 100 * macroMean(x.outcomes)));
