@@ -1,8 +1,8 @@
 /**
  * Scale presets: every experiment runs at one of these. Each holds overrides of the defaults only.
  *   smoke  seconds: the notebook check and the CLI test (tiny model, a few steps, a few queries)
- *   quick  `npm run reproduce`: single-turn vs MuCo, ≈ 24 minutes on 2 CPU cores (target 20)
- *   full   the committed results (single-turn ≈ 35 min, MuCo k = 7 ≈ 2 h, the core experiment ≈ 6 h on 2 cores; resumable)
+ *   quick  `npm run reproduce`: single-turn vs MuCo, ≈ 21 minutes on 2 CPU cores (target 20)
+ *   full   the committed results (single-turn 20–35 min, MuCo k = 7 ≈ 2 h, the core experiment ≈ 6 h on 2 cores; resumable)
  */
 import type { RunOverrides } from './config';
 
@@ -39,7 +39,7 @@ export const SCALES: Record<ScalePreset, RunOverrides> = {
   },
   full: {
     // From the base: 16 images per step, 1,000 steps, shifts of ±4 px, cosine decay to 1% of lr (README "Making
-    // the models learn": 200 steps decayed vs constant from the same weights, validation MRR +3.9 [0.4, 7.5]). Single-turn ≈ 35 min, MuCo k = 7 ≈ 2 h
+    // the models learn": 200 steps decayed vs constant from the same weights, validation MRR +3.9 [0.4, 7.5]). Single-turn 20–35 min, MuCo k = 7 ≈ 2 h
     // on 2 cores; the 7x-images control (112 images per step, GradCache chunks of 8 sequences) several hours by
     // design (7x the image compute). Resumable: run it in the background.
     preset: 'small',
