@@ -89,11 +89,13 @@ export interface VerdictOptions extends BootstrapOptions {
 export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<VerdictOptions> = {}): ClaimResult {
   const suffix = options.suffix ?? '';
   const scale = path.basename(scaleDir);
-  const sides = [
-    { experiment: claim.experiment, stock: claim.treatment },
-    { experiment: claim.referenceExperiment ?? claim.experiment, stock: claim.reference },
-  ].map((s) => ({ ...s, dir: path.join(scaleDir, s.experiment), ...sideRuns(path.join(scaleDir, s.experiment), s.stock + suffix, claim.metric) }));
-  const [t, r] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  const sideOf = (experiment: string, stock: string) => {
+    const dir = path.join(scaleDir, experiment);
+    return { experiment, stock, dir, ...sideRuns(dir, stock + suffix, claim.metric) };
+  };
+  const t = sideOf(claim.experiment, claim.treatment);
+  const r = sideOf(claim.referenceExperiment ?? claim.experiment, claim.reference);
+  const sides = [t, r];
   const runs = { treatment: t.found.map((x) => x.run), reference: r.found.map((x) => x.run) };
   const lacking = sides.filter((s) => s.found.length === 0);
   if (lacking.length > 0) {

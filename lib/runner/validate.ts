@@ -32,9 +32,10 @@ export interface ValidationItem {
 export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes?: RunOutcomes): Promise<Record<string, MetricValue>> {
   const embed = (inputs: EmbedInput[]): Promise<Float32Array> => model.embedInputs(inputs);
   const n = cfg.eval.validationRecords;
+  const split = n <= 0 ? null : await readMiniM3t(cfg.data.dir, 'validation');
   return {
-    ...(await validationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n), outcomes)),
-    ...(await classificationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n, 'cls'))),
+    ...(await validationMetrics(embed, model.dim, itemsOfKind(split, n, 'retrieval'), outcomes)),
+    ...(await classificationMetrics(embed, model.dim, itemsOfKind(split, n, 'cls'))),
   };
 }
 
@@ -44,8 +45,11 @@ export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes
  * the query's first phrasing and the turn's target.
  */
 export async function validationItems(dataDir: string, n: number, kind: 'retrieval' | 'cls' = 'retrieval'): Promise<ValidationItem[]> {
-  if (n <= 0) return [];
-  const split = await readMiniM3t(dataDir, 'validation');
+  return itemsOfKind(n <= 0 ? null : await readMiniM3t(dataDir, 'validation'), n, kind);
+}
+
+function itemsOfKind(split: Awaited<ReturnType<typeof readMiniM3t>> | null, n: number, kind: 'retrieval' | 'cls'): ValidationItem[] {
+  if (split === null || n <= 0) return [];
   const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === kind);
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
@@ -106,19 +110,31 @@ export function retrievalMetrics(queries: Float32Array, targets: Float32Array, d
 
 /** The rank of each query's own target among the N targets ([N, D] row-major each; ties count against it). */
 export function ownRanks(queries: Float32Array, targets: Float32Array, d: number, n: number): number[] {
-  const ranks: number[] = [];
-  for (let i = 0; i < n; i++) {
+  return labelRanks(
+    queries,
+    targets,
+    d,
+    Array.from({ length: n }, (_, i) => i),
+  );
+}
+
+/**
+ * The rank of query i's candidate `labels[i]` among all candidates (queries [N, D], candidates [A, D], row-major):
+ * 1 + the number of other candidates scoring at least as high (ties count against it).
+ */
+export function labelRanks(queries: Float32Array, candidates: Float32Array, d: number, labels: readonly number[]): number[] {
+  const a = candidates.length / d;
+  return labels.map((label, i) => {
     const score = (j: number): number => {
       let s = 0;
-      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (targets[j * d + k] as number);
+      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (candidates[j * d + k] as number);
       return s;
     };
-    const own = score(i);
+    const own = score(label);
     let rank = 1;
-    for (let j = 0; j < n; j++) if (j !== i && score(j) >= own) rank++;
-    ranks.push(rank);
-  }
-  return ranks;
+    for (let j = 0; j < a; j++) if (j !== label && score(j) >= own) rank++;
+    return rank;
+  });
 }
 
 /**
@@ -151,18 +167,5 @@ export async function classificationMetrics(
  * queries whose own answer scores strictly above every other answer (a tie counts against the query).
  */
 export function classificationAccuracy(queries: Float32Array, answers: Float32Array, d: number, labels: readonly number[]): number {
-  const a = answers.length / d;
-  let hits = 0;
-  labels.forEach((label, i) => {
-    const score = (j: number): number => {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += (queries[i * d + k] as number) * (answers[j * d + k] as number);
-      return s;
-    };
-    const own = score(label);
-    let beaten = false;
-    for (let j = 0; j < a && !beaten; j++) if (j !== label && score(j) >= own) beaten = true;
-    if (!beaten) hits++;
-  });
-  return labels.length === 0 ? 0 : hits / labels.length;
+  return labels.length === 0 ? 0 : labelRanks(queries, answers, d, labels).filter((r) => r === 1).length / labels.length;
 }
