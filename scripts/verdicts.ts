@@ -1,17 +1,18 @@
 /**
- * `npm run verdicts [-- --scale quick|full|smoke] [--results DIR] [--resamples N]`: the paper's claims tested on
- * the finished runs of one scale (lib/analysis/verdicts): writes results/<scale>/verdicts.{json,md} and prints
- * the table. A claim whose runs are missing is reported as not run, with the command that makes them.
+ * `npm run verdicts [-- --scale quick|full|smoke] [--results DIR] [--resamples N] [--readme]`: the paper's claims
+ * tested on the finished runs of one scale (lib/analysis/verdicts): writes results/<scale>/verdicts.{json,md} and
+ * prints the table. A claim whose runs are missing is reported as not run, with the command that makes them.
+ * `--readme` also rewrites the scale's verdict table in README.md (between its markers).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
+import { readmeVerdictTable, replaceReadmeVerdicts, writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
 import { readArgs } from '../lib/cli-args';
 import { SCALES } from '../lib/runner/scales';
 
 function main(): void {
-  const p = readArgs(process.argv.slice(2), { '--scale': 'value', '--results': 'value', '--resamples': 'value' } as const, {
-    unknown: (a) => `Unknown option ${a}; usage: npm run verdicts -- [--scale quick|full|smoke] [--results DIR] [--resamples N].`,
+  const p = readArgs(process.argv.slice(2), { '--scale': 'value', '--results': 'value', '--resamples': 'value', '--readme': 'flag' } as const, {
+    unknown: (a) => `Unknown option ${a}; usage: npm run verdicts -- [--scale quick|full|smoke] [--results DIR] [--resamples N] [--readme].`,
   });
   const scale = p.values.get('--scale') ?? 'quick';
   if (!(scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${scale}.`);
@@ -21,6 +22,11 @@ function main(): void {
   if (!fs.existsSync(dir)) throw new Error(`${dir} does not exist: run experiments at the ${scale} scale first (npm run reproduce -- --scale ${scale}).`);
   const results = writeVerdicts(dir, scale, { resamples });
   process.stdout.write(`${verdictsMarkdown(results, scale)}\nwrote ${dir}/verdicts.json and verdicts.md\n`);
+  if (p.flags.has('--readme')) {
+    if (resamples !== 1000 || p.values.has('--results')) throw new Error('--readme writes the committed results only: leave out --results and --resamples.');
+    fs.writeFileSync('README.md', replaceReadmeVerdicts(fs.readFileSync('README.md', 'utf8'), scale, readmeVerdictTable(results, scale)));
+    process.stdout.write(`rewrote the ${scale} scale's verdict table in README.md\n`);
+  }
 }
 
 try {

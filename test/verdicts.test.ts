@@ -8,7 +8,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CLAIMS, paperEffect } from '../lib/analysis/claims';
-import { claimVerdict, claimVerdicts, verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
+import {
+  claimVerdict,
+  claimVerdicts,
+  readmeMarkers,
+  readmeVerdictTable,
+  replaceReadmeVerdicts,
+  verdictsMarkdown,
+  writeVerdicts,
+} from '../lib/analysis/verdicts';
 import { loadPaperTable } from '../lib/analysis/paper';
 import { writeOutcomes } from '../lib/eval/outcomes';
 import { EXPERIMENTS, tweakSuffix } from '../lib/runner/catalog';
@@ -122,6 +130,42 @@ describe('verdicts', function () {
     assert.equal(c1i.experiment, 'compounded vs core');
     assert.deepEqual(c1i.runs.reference, ['single-turn', 'single-turn-seed1', 'single-turn-seed2']);
     assert.match(c1i.reason!, /^no finished run of isolated-targets .*--runs isolated-targets`\)\.$/);
+  });
+
+  it("the README's table holds the tested claims with their numbers and lists the rest", () => {
+    const results = claimVerdicts(scaleDir, CLAIMS, { resamples: 300 });
+    const table = readmeVerdictTable(results, 'smoke').split('\n');
+    const c1 = results.find((r) => r.id === 'C1')!;
+    const row = table.find((l) => l.startsWith('| C1 |'))!;
+    // Naive twin of the row's numbers: one decimal, signed, the minus sign typeset.
+    const signed = (x: number): string => (x > 0 ? '+' : x < 0 ? '−' : '±') + Math.abs(x).toFixed(1);
+    assert.ok(row.includes(`${signed(c1.difference!.diff)} [${signed(c1.difference!.lo)}, ${signed(c1.difference!.hi)}]`), row);
+    assert.ok(row.endsWith('| +1.1 | **supported** |'), row);
+    assert.equal(table.filter((l) => /^\| C\d/.test(l)).length, 2, 'C1 and C3a were tested');
+    assert.equal(table.at(-1), 'Not run at the smoke scale: C1i, C2, C3b, C4, C5a, C5b, C5c, C5d (`results/smoke/verdicts.md` says which runs each needs).');
+    const { start, end } = readmeMarkers('smoke');
+    const readme = `# x\n\n${start}\nold\n${end}\n\nafter\n`;
+    assert.equal(replaceReadmeVerdicts(readme, 'smoke', 'new'), `# x\n\n${start}\nnew\n${end}\n\nafter\n`);
+    assert.throws(() => replaceReadmeVerdicts('# x\n', 'smoke', 'new'), /README.md has no block for the smoke scale's verdicts/);
+  });
+
+  it("the README's verdict tables are what the committed results give", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    // A checkout whose results a user has re-run (npm run reproduce) differs from the committed tables by design.
+    const edited = (dir: string): boolean => {
+      try {
+        return execFileSync('git', ['status', '--porcelain', '--', dir], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+      } catch {
+        return false;
+      }
+    };
+    for (const scale of ['quick', 'full']) {
+      const { start, end } = readmeMarkers(scale);
+      if (!readme.includes(start) || edited(path.join('results', scale))) continue;
+      const block = readme.slice(readme.indexOf(start) + start.length + 1, readme.indexOf(end) - 1);
+      const generated = readmeVerdictTable(claimVerdicts(path.join(ROOT, 'results', scale)), scale);
+      assert.equal(block, generated, `README.md's ${scale} verdicts are stale: npm run verdicts -- --scale ${scale} --readme`);
+    }
   });
 
   it('a claim across experiments pairs the treatment of one with the reference of another', () => {

@@ -170,6 +170,39 @@ export function verdictsMarkdown(results: readonly ClaimResult[], scale: string)
   return lines.join('\n');
 }
 
+/** The README's markers around a scale's generated verdict table. */
+export function readmeMarkers(scale: string): { start: string; end: string } {
+  return { start: `<!-- verdicts:${scale} (npm run verdicts -- --scale ${scale} --readme) -->`, end: `<!-- /verdicts:${scale} -->` };
+}
+
+/**
+ * The README's compact verdict table of a scale: the claims that could be tested, each with the runs' means (and
+ * seeds), our difference with its interval beside the paper's, and the verdict; then the claims not run.
+ */
+export function readmeVerdictTable(results: readonly ClaimResult[], scale: string): string {
+  const tested = results.filter((r) => r.difference !== null);
+  const lines = ['| claim | metric: treatment vs reference | ours: difference [95% CI] | paper | verdict |', '|---|---|---|---|---|'];
+  for (const r of tested) {
+    const d = r.difference as DifferenceInterval;
+    lines.push(
+      `| ${r.id} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${sign(d.diff)} [${sign(d.lo)}, ${sign(d.hi)}]${r.margin > 0 ? ` (margin ${f1(r.margin)})` : ''} | ${sign(r.paper.effect)} | **${r.status}** |`,
+    );
+  }
+  if (tested.length === 0) lines.splice(0, 2, `No claim could be tested at the ${scale} scale yet.`);
+  const notRun = results.filter((r) => r.difference === null).map((r) => r.id);
+  if (notRun.length > 0) lines.push('', `Not run at the ${scale} scale: ${notRun.join(', ')} (\`results/${scale}/verdicts.md\` says which runs each needs).`);
+  return lines.join('\n');
+}
+
+/** `readme` with the block between the scale's markers replaced by `table`; an error if the markers are missing. */
+export function replaceReadmeVerdicts(readme: string, scale: string, table: string): string {
+  const { start, end } = readmeMarkers(scale);
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`README.md has no block for the ${scale} scale's verdicts: put the lines\n${start}\n${end}\nwhere the table belongs.`);
+  return `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`;
+}
+
 /** Write results/<scale>/verdicts.{json,md}; returns the results. */
 export function writeVerdicts(scaleDir: string, scale: string, options: Partial<VerdictOptions> = {}): ClaimResult[] {
   const results = claimVerdicts(scaleDir, CLAIMS, options);
