@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeBackend, initBackend } from '../lib/backend';
-import { readArgs } from '../lib/cli-args';
+import { parseSeeds, readArgs } from '../lib/cli-args';
 import { buildData } from '../lib/data/build';
 import { EXPERIMENTS, experimentRuns } from '../lib/runner/catalog';
 import { finishedRuns, writeExperimentSummary } from '../lib/runner/compare';
@@ -73,14 +73,6 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   };
   if (!(args.scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${args.scale}.`);
   return args;
-}
-
-function parseSeeds(text: string | undefined): number[] | null {
-  if (text === undefined) return null;
-  const seeds = text.split(',').map((t) => t.trim());
-  if (!seeds.every((t) => /^\d+$/.test(t)))
-    throw new Error(`--seeds takes a comma-separated list of non-negative integers, e.g. --seeds 0,1,2; got "${text}".`);
-  return seeds.map(Number);
 }
 
 /** Build the data if it is missing (idempotent: a built data/ is left alone). */

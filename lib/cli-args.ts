@@ -42,3 +42,12 @@ export function readArgs(
   }
   return out;
 }
+
+/** `--seeds 0,1,2` as numbers (spaces allowed); null when the option was not given. */
+export function parseSeeds(text: string | undefined): number[] | null {
+  if (text === undefined) return null;
+  const seeds = text.split(',').map((t) => t.trim());
+  if (!seeds.every((t) => /^\d+$/.test(t)))
+    throw new Error(`--seeds takes a comma-separated list of non-negative integers, e.g. --seeds 0,1,2; got "${text}".`);
+  return seeds.map(Number);
+}

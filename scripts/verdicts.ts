@@ -6,7 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readmeVerdictTable, replaceReadmeVerdicts, writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
+import { replaceReadmeVerdicts } from '../lib/analysis/readme-verdicts';
+import { readmeVerdictTable, writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
+import { DEFAULT_BOOTSTRAP } from '../lib/stats';
 import { readArgs } from '../lib/cli-args';
 import { SCALES } from '../lib/runner/scales';
 
@@ -18,12 +20,14 @@ function main(): void {
   if (!(scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${scale}.`);
   const resamples = Number(p.values.get('--resamples') ?? 1000);
   if (!(Number.isInteger(resamples) && resamples >= 100)) throw new Error(`--resamples must be an integer ≥ 100, got ${p.values.get('--resamples')}.`);
+  if (p.flags.has('--readme') && (resamples !== DEFAULT_BOOTSTRAP.resamples || p.values.has('--results'))) {
+    throw new Error("--readme puts the committed results' table in README.md: leave out --results and --resamples.");
+  }
   const dir = path.join(p.values.get('--results') ?? 'results', scale);
   if (!fs.existsSync(dir)) throw new Error(`${dir} does not exist: run experiments at the ${scale} scale first (npm run reproduce -- --scale ${scale}).`);
   const results = writeVerdicts(dir, scale, { resamples });
   process.stdout.write(`${verdictsMarkdown(results, scale)}\nwrote ${dir}/verdicts.json and verdicts.md\n`);
   if (p.flags.has('--readme')) {
-    if (resamples !== 1000 || p.values.has('--results')) throw new Error('--readme writes the committed results only: leave out --results and --resamples.');
     fs.writeFileSync('README.md', replaceReadmeVerdicts(fs.readFileSync('README.md', 'utf8'), scale, readmeVerdictTable(results, scale)));
     process.stdout.write(`rewrote the ${scale} scale's verdict table in README.md\n`);
   }

@@ -14,6 +14,7 @@ function result(id: string, status: ClaimResult['status'], diff: [number, number
     status,
     reason: status === 'not run' ? 'missing' : null,
     runs: { treatment: [], reference: [] },
+    unpaired: [],
     treatment: null,
     reference: null,
     difference: diff === null ? null : { diff: diff[0], lo: diff[1], hi: diff[2], level: 0.95, resamples: 100, seedsA: 1, seedsB: 1, queries: 10 },

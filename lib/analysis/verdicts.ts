@@ -7,7 +7,7 @@ import * as path from 'path';
 import { OUTCOME_LABEL, readOutcomes } from '../eval/outcomes';
 import { writeFileAtomic, writeJson } from '../results';
 import type { Figure } from '../plot';
-import { runWithoutSeed } from '../runner/catalog';
+import { runWithoutSeed, seedOfRunName } from '../runner/catalog';
 import { seededRuns } from '../runner/seed-summary';
 import {
   BootstrapOptions,
@@ -37,6 +37,8 @@ export interface ClaimResult {
   reason: string | null;
   /** Runs used, `<run>` folder names, by side. */
   runs: { treatment: string[]; reference: string[] };
+  /** Finished runs left out because the other side has no run of their seed (seeds are paired). */
+  unpaired: string[];
   /** Per-seed aggregates in percent, mean ± sd. */
   treatment: MeanSd | null;
   reference: MeanSd | null;
@@ -46,6 +48,8 @@ export interface ClaimResult {
 
 interface SideRun {
   run: string;
+  /** The training seed its name says (`-seed<s>`), 0 for the plain name (lib/runner/catalog). */
+  seed: number;
   outcomes: Outcomes;
 }
 
@@ -57,13 +61,13 @@ function sideRuns(experimentDir: string, stock: string, metric: Claim['metric'])
   for (const run of seededRuns(experimentDir, [stock])[0]?.folders ?? []) {
     const o = readOutcomes(path.join(experimentDir, run))?.[metric];
     if (o === undefined) withoutOutcomes.push(run);
-    else found.push({ run, outcomes: o });
+    else found.push({ run, seed: seedOfRunName(run) ?? 0, outcomes: o });
   }
   return { found, withoutOutcomes };
 }
 
-function notRun(claim: Claim, reason: string, runs: ClaimResult['runs']): ClaimResult {
-  return { ...head(claim), status: 'not run', reason, runs, treatment: null, reference: null, difference: null };
+function notRun(claim: Claim, reason: string, runs: ClaimResult['runs'], unpaired: string[] = []): ClaimResult {
+  return { ...head(claim), status: 'not run', reason, runs, unpaired, treatment: null, reference: null, difference: null };
 }
 
 function head(claim: Claim): Pick<ClaimResult, 'id' | 'statement' | 'paper' | 'experiment' | 'metric' | 'margin'> {
@@ -108,7 +112,20 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Ve
     });
     return notRun(claim, `${reasons.join('; ')}.`, runs);
   }
-  const [a, b] = [t.found, r.found];
+  // Seed s of one side pairs with seed s of the other (same data order and augmentation); a seed only one side
+  // has (e.g. a grid half-way through a seed) waits for its twin.
+  const common = (xs: SideRun[], ys: SideRun[]): SideRun[] => xs.filter((x) => ys.some((y) => y.seed === x.seed));
+  const [a, b] = [common(t.found, r.found), common(r.found, t.found)];
+  const unpaired = [...t.found, ...r.found].filter((x) => !a.includes(x) && !b.includes(x)).map((x) => x.run);
+  if (a.length === 0) {
+    return notRun(
+      claim,
+      `no seed in common: ${t.stock} has seeds ${t.found.map((x) => x.seed).join(', ')}, ${r.stock} ${r.found.map((x) => x.seed).join(', ')} (run the missing seeds with --seeds).`,
+      runs,
+      unpaired,
+    );
+  }
+  const used = { treatment: a.map((x) => x.run), reference: b.map((x) => x.run) };
   const pointsOf = (xs: SideRun[]): MeanSd => meanSd(xs.map((x) => 100 * macroMean(x.outcomes)));
   const raw = pairedBootstrap(
     a.map((x) => x.outcomes),
@@ -120,7 +137,8 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Ve
     ...head(claim),
     status: verdictOf(difference, claim.margin),
     reason: null,
-    runs,
+    runs: used,
+    unpaired,
     treatment: pointsOf(a),
     reference: pointsOf(b),
     difference,
@@ -139,6 +157,29 @@ function side(m: MeanSd | null): string {
   return m === null || m.sd === null ? formatMeanSd(m) : `${formatMeanSd(m)} (${m.n} seeds)`;
 }
 
+/** Our difference with its interval (and the margin of a "matches or beats" claim); '–' when not run. */
+function oursCell(r: ClaimResult): string {
+  const d = r.difference;
+  return d === null ? '–' : `${sign(d.diff)} [${sign(d.lo)}, ${sign(d.hi)}]${r.margin > 0 ? ` (margin ${f1(r.margin)})` : ''}`;
+}
+
+/**
+ * The README's compact verdict table of a scale (lib/analysis/readme-verdicts puts it in place): the claims that
+ * could be tested, each with the runs' means (and seeds), our difference with its interval, the paper's, and the
+ * verdict; then the claims not run.
+ */
+export function readmeVerdictTable(results: readonly ClaimResult[], scale: string): string {
+  const tested = results.filter((r) => r.difference !== null);
+  const lines = ['| claim | metric: treatment vs reference | ours: difference [95% CI] | paper | verdict |', '|---|---|---|---|---|'];
+  for (const r of tested) {
+    lines.push(`| ${r.id} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${oursCell(r)} | ${sign(r.paper.effect)} | **${r.status}** |`);
+  }
+  if (tested.length === 0) lines.splice(0, 2, `No claim could be tested at the ${scale} scale yet.`);
+  const notRun = results.filter((r) => r.difference === null).map((r) => r.id);
+  if (notRun.length > 0) lines.push('', `Not run at the ${scale} scale: ${notRun.join(', ')} (\`results/${scale}/verdicts.md\` says which runs each needs).`);
+  return lines.join('\n');
+}
+
 /** The verdict table (Markdown) with a line on how to read it. */
 export function verdictsMarkdown(results: readonly ClaimResult[], scale: string): string {
   const lines = [
@@ -154,12 +195,9 @@ export function verdictsMarkdown(results: readonly ClaimResult[], scale: string)
   ];
   for (const r of results) {
     const paper = `${r.paper.table}: ${f1(r.paper.treatmentValue)} vs ${f1(r.paper.referenceValue)} (${sign(r.paper.effect)})`;
-    const ours =
-      r.difference === null
-        ? '–'
-        : `${sign(r.difference.diff)} [${sign(r.difference.lo)}, ${sign(r.difference.hi)}]${r.margin > 0 ? ` (margin ${f1(r.margin)})` : ''}`;
-    const verdict = r.status === 'not run' ? `not run: ${r.reason ?? ''}` : `**${r.status}**`;
-    lines.push(`| ${r.id}: ${r.statement} | ${paper} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${ours} | ${verdict} |`);
+    const unpaired = r.unpaired.length > 0 ? ` (left out, no run of the same seed on the other side: ${r.unpaired.join(', ')})` : '';
+    const verdict = r.status === 'not run' ? `not run: ${r.reason ?? ''}` : `**${r.status}**${unpaired}`;
+    lines.push(`| ${r.id}: ${r.statement} | ${paper} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${oursCell(r)} | ${verdict} |`);
   }
   lines.push(
     '',
@@ -168,39 +206,6 @@ export function verdictsMarkdown(results: readonly ClaimResult[], scale: string)
     '',
   );
   return lines.join('\n');
-}
-
-/** The README's markers around a scale's generated verdict table. */
-export function readmeMarkers(scale: string): { start: string; end: string } {
-  return { start: `<!-- verdicts:${scale} (npm run verdicts -- --scale ${scale} --readme) -->`, end: `<!-- /verdicts:${scale} -->` };
-}
-
-/**
- * The README's compact verdict table of a scale: the claims that could be tested, each with the runs' means (and
- * seeds), our difference with its interval beside the paper's, and the verdict; then the claims not run.
- */
-export function readmeVerdictTable(results: readonly ClaimResult[], scale: string): string {
-  const tested = results.filter((r) => r.difference !== null);
-  const lines = ['| claim | metric: treatment vs reference | ours: difference [95% CI] | paper | verdict |', '|---|---|---|---|---|'];
-  for (const r of tested) {
-    const d = r.difference as DifferenceInterval;
-    lines.push(
-      `| ${r.id} | ${r.metric}: ${side(r.treatment)} vs ${side(r.reference)} | ${sign(d.diff)} [${sign(d.lo)}, ${sign(d.hi)}]${r.margin > 0 ? ` (margin ${f1(r.margin)})` : ''} | ${sign(r.paper.effect)} | **${r.status}** |`,
-    );
-  }
-  if (tested.length === 0) lines.splice(0, 2, `No claim could be tested at the ${scale} scale yet.`);
-  const notRun = results.filter((r) => r.difference === null).map((r) => r.id);
-  if (notRun.length > 0) lines.push('', `Not run at the ${scale} scale: ${notRun.join(', ')} (\`results/${scale}/verdicts.md\` says which runs each needs).`);
-  return lines.join('\n');
-}
-
-/** `readme` with the block between the scale's markers replaced by `table`; an error if the markers are missing. */
-export function replaceReadmeVerdicts(readme: string, scale: string, table: string): string {
-  const { start, end } = readmeMarkers(scale);
-  const a = readme.indexOf(start);
-  const b = readme.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`README.md has no block for the ${scale} scale's verdicts: put the lines\n${start}\n${end}\nwhere the table belongs.`);
-  return `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`;
 }
 
 /** Write results/<scale>/verdicts.{json,md}; returns the results. */

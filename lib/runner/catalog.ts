@@ -157,9 +157,7 @@ export function experimentRuns(
 ): RunConfig[] {
   const runs = stockRuns(name, scale, sets, only, extra);
   if (seeds === null) return runs;
-  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 32)) {
-    throw new Error(`seeds must be distinct non-negative integers, e.g. 0,1,2; got ${seeds.join(',') || 'none'}.`);
-  }
+  checkSeeds(seeds);
   return runs.flatMap((cfg) =>
     seeds.map((seed): RunConfig => {
       if (seed === cfg.train.seed) return cfg;
@@ -167,6 +165,13 @@ export function experimentRuns(
       return { ...cfg, run: [`${head as string}-seed${seed}`, ...tweak].join('_'), train: { ...cfg.train, seed } };
     }),
   );
+}
+
+/** Training seeds must be distinct integers in [0, 2³²): an error that says so otherwise. */
+export function checkSeeds(seeds: readonly number[]): void {
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 32)) {
+    throw new Error(`seeds must be distinct non-negative integers, e.g. 0,1,2; got ${seeds.join(',') || 'none'}.`);
+  }
 }
 
 function stockRuns(name: string, scale: ScalePreset, sets: readonly string[], only: readonly string[] | null, extra: RunOverrides | undefined): RunConfig[] {
