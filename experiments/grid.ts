@@ -11,7 +11,7 @@ import * as path from 'path';
 import { ClaimResult, verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
 import { parseSeeds, readArgs } from '../lib/cli-args';
 import { gridPlan, selectClaims } from '../lib/runner/grid';
-import { SCALES } from '../lib/runner/scales';
+import { parseScale } from '../lib/runner/scales';
 import { log } from '../lib/log';
 import { runCli } from './cli';
 
@@ -23,8 +23,7 @@ export async function runGrid(argv: readonly string[]): Promise<string> {
     { '--scale': 'value', '--seeds': 'value', '--claims': 'value', '--results': 'value', '--backend': 'value', '--plan': 'flag' } as const,
     { unknown: (a) => `Unknown option ${a}; ${USAGE}.` },
   );
-  const scale = p.values.get('--scale') ?? 'quick';
-  if (!(scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${scale}.`);
+  const scale = parseScale(p.values.get('--scale') ?? 'quick');
   const plan = gridPlan(selectClaims(p.values.get('--claims')?.split(',') ?? null), parseSeeds(p.values.get('--seeds') ?? '0,1,2') as number[]);
   const results = p.values.get('--results');
   const passed = [

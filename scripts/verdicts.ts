@@ -10,14 +10,13 @@ import { replaceReadmeVerdicts } from '../lib/analysis/readme-verdicts';
 import { readmeVerdictTable, writeVerdicts, verdictsMarkdown } from '../lib/analysis/verdicts';
 import { DEFAULT_BOOTSTRAP } from '../lib/stats';
 import { readArgs } from '../lib/cli-args';
-import { SCALES } from '../lib/runner/scales';
+import { parseScale } from '../lib/runner/scales';
 
 function main(): void {
   const p = readArgs(process.argv.slice(2), { '--scale': 'value', '--results': 'value', '--resamples': 'value', '--readme': 'flag' } as const, {
     unknown: (a) => `Unknown option ${a}; usage: npm run verdicts -- [--scale quick|full|smoke] [--results DIR] [--resamples N] [--readme].`,
   });
-  const scale = p.values.get('--scale') ?? 'quick';
-  if (!(scale in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${scale}.`);
+  const scale = parseScale(p.values.get('--scale') ?? 'quick');
   const resamples = Number(p.values.get('--resamples') ?? 1000);
   if (!(Number.isInteger(resamples) && resamples >= 100)) throw new Error(`--resamples must be an integer ≥ 100, got ${p.values.get('--resamples')}.`);
   if (p.flags.has('--readme') && (resamples !== DEFAULT_BOOTSTRAP.resamples || p.values.has('--results'))) {

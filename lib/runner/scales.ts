@@ -8,6 +8,12 @@ import type { RunOverrides } from './config';
 
 export type ScalePreset = 'smoke' | 'quick' | 'full';
 
+/** A `--scale` value as a preset; an error naming the presets otherwise. */
+export function parseScale(text: string): ScalePreset {
+  if (!(text in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}, got ${text}.`);
+  return text as ScalePreset;
+}
+
 export const SCALES: Record<ScalePreset, RunOverrides> = {
   smoke: {
     // No base model is committed for the tiny preset: smoke runs start from scratch.

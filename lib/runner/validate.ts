@@ -33,9 +33,10 @@ export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes
   const embed = (inputs: EmbedInput[]): Promise<Float32Array> => model.embedInputs(inputs);
   const n = cfg.eval.validationRecords;
   const split = n <= 0 ? null : await readMiniM3t(cfg.data.dir, 'validation');
+  const items = (kind: 'retrieval' | 'cls'): ValidationItem[] => (split === null ? [] : itemsOfKind(split, n, kind));
   return {
-    ...(await validationMetrics(embed, model.dim, itemsOfKind(split, n, 'retrieval'), outcomes)),
-    ...(await classificationMetrics(embed, model.dim, itemsOfKind(split, n, 'cls'))),
+    ...(await validationMetrics(embed, model.dim, items('retrieval'), outcomes)),
+    ...(await classificationMetrics(embed, model.dim, items('cls'))),
   };
 }
 
@@ -45,11 +46,10 @@ export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes
  * the query's first phrasing and the turn's target.
  */
 export async function validationItems(dataDir: string, n: number, kind: 'retrieval' | 'cls' = 'retrieval'): Promise<ValidationItem[]> {
-  return itemsOfKind(n <= 0 ? null : await readMiniM3t(dataDir, 'validation'), n, kind);
+  return n <= 0 ? [] : itemsOfKind(await readMiniM3t(dataDir, 'validation'), n, kind);
 }
 
-function itemsOfKind(split: Awaited<ReturnType<typeof readMiniM3t>> | null, n: number, kind: 'retrieval' | 'cls'): ValidationItem[] {
-  if (split === null || n <= 0) return [];
+function itemsOfKind(split: Awaited<ReturnType<typeof readMiniM3t>>, n: number, kind: 'retrieval' | 'cls'): ValidationItem[] {
   const turnOf = (r: (typeof split.records)[number]) => r.turns.find((t) => t.kind === kind);
   const records = split.records.filter((r) => r.queryImagePath !== '' && turnOf(r) !== undefined).slice(0, n);
   const first = (q: string | string[]): string => (typeof q === 'string' ? q : (q[0] ?? ''));
