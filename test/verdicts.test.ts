@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CLAIMS, paperEffect } from '../lib/analysis/claims';
 import { claimVerdict, claimVerdicts, readmeVerdictTable, verdictsMarkdown, writeVerdicts } from '../lib/analysis/verdicts';
-import { readmeMarkers, replaceReadmeVerdicts } from '../lib/analysis/readme-verdicts';
+import { readmeMarkers, readmeVerdictSources, replaceReadmeVerdicts } from '../lib/analysis/readme-verdicts';
 import { loadPaperTable } from '../lib/analysis/paper';
 import { readOutcomes, writeOutcomes } from '../lib/eval/outcomes';
 import { EXPERIMENTS, tweakSuffix } from '../lib/runner/catalog';
@@ -139,29 +139,52 @@ describe('verdicts', function () {
     const { start, end } = readmeMarkers('smoke');
     const readme = `# x\n\n${start}\nold\n${end}\n\nafter\n`;
     assert.equal(replaceReadmeVerdicts(readme, 'smoke', 'new'), `# x\n\n${start}\nnew\n${end}\n\nafter\n`);
-    assert.throws(() => replaceReadmeVerdicts('# x\n', 'smoke', 'new'), /README.md has no block for the smoke scale's verdicts/);
+    assert.throws(() => replaceReadmeVerdicts('# x\n', 'smoke', 'new'), /README.md has no block for the verdicts of results\/smoke/);
   });
 
-  it("the README's verdict table of each committed scale is what its results give", function () {
+  it("another results tree has its own README block, found again from the README's markers", () => {
+    const grid = readmeMarkers('quick', 'results/grid/');
+    assert.equal(grid.start, '<!-- verdicts:results/grid/quick (npm run verdicts -- --scale quick --results results/grid --readme) -->');
+    const full = readmeMarkers('full');
+    const readme = `# x\n${full.start}\na\n${full.end}\n${grid.start}\nb\n${grid.end}\n`;
+    assert.deepEqual(readmeVerdictSources(readme), [
+      { scale: 'full', results: 'results' },
+      { scale: 'quick', results: 'results/grid' },
+    ]);
+    const replaced = replaceReadmeVerdicts(readme, 'quick', 'new', 'results/grid');
+    assert.equal(replaced, `# x\n${full.start}\na\n${full.end}\n${grid.start}\nnew\n${grid.end}\n`);
+    assert.throws(() => replaceReadmeVerdicts(readme, 'quick', 'new'), /no block for the verdicts of results\/quick/, 'the default tree is another block');
+  });
+
+  it("the README's verdict table of each committed results tree is what its results give", function () {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-    let committed: string[];
-    try {
-      committed = ['quick', 'full'].filter((scale) => git('ls-files', '--', `results/${scale}/verdicts.json`).trim() !== '');
-    } catch {
-      this.skip(); // not a git checkout
-    }
-    assert.ok(committed.includes('full'), 'results/full is committed');
-    for (const scale of committed) {
+    const sources = readmeVerdictSources(readme);
+    assert.ok(
+      sources.some((s) => s.results === 'results' && s.scale === 'full'),
+      "README has the full scale's block",
+    );
+    let checked = 0;
+    for (const { scale, results } of sources) {
+      const dir = `${results}/${scale}`;
+      let committed: boolean;
+      try {
+        committed = git('ls-files', '--', `${dir}/verdicts.json`).trim() !== '';
+      } catch {
+        this.skip(); // not a git checkout
+      }
+      assert.ok(committed || results === 'results', `README has a verdict block for ${dir}, which is not committed`);
       // A user who re-ran the scale's experiments has other numbers than the README by design.
-      if (git('status', '--porcelain', '--', `results/${scale}`).trim() !== '') continue;
-      const generated = readmeVerdictTable(claimVerdicts(path.join(ROOT, 'results', scale)), scale);
+      if (!committed || git('status', '--porcelain', '--', dir).trim() !== '') continue;
+      const generated = readmeVerdictTable(claimVerdicts(path.join(ROOT, dir)), scale, dir);
       assert.equal(
-        replaceReadmeVerdicts(readme, scale, generated),
+        replaceReadmeVerdicts(readme, scale, generated, results),
         readme,
-        `README.md's ${scale} verdicts are stale: npm run verdicts -- --scale ${scale} --readme`,
+        `README.md's verdicts of ${dir} are stale: npm run verdicts -- --scale ${scale}${results === 'results' ? '' : ` --results ${results}`} --readme`,
       );
+      checked++;
     }
+    assert.ok(checked > 0 || git('status', '--porcelain', '--', 'results/full').trim() !== '', 'at least the full scale is checked');
   });
 
   it('a claim across experiments pairs the treatment of one with the reference of another', () => {

@@ -168,7 +168,7 @@ function oursCell(r: ClaimResult): string {
  * could be tested, each with the runs' means (and seeds), our difference with its interval, the paper's, and the
  * verdict; then the claims not run.
  */
-export function readmeVerdictTable(results: readonly ClaimResult[], scale: string): string {
+export function readmeVerdictTable(results: readonly ClaimResult[], scale: string, dir = `results/${scale}`): string {
   const tested = results.filter((r) => r.difference !== null);
   const lines = ['| claim | metric: treatment vs reference | ours: difference [95% CI] | paper | verdict |', '|---|---|---|---|---|'];
   for (const r of tested) {
@@ -176,7 +176,7 @@ export function readmeVerdictTable(results: readonly ClaimResult[], scale: strin
   }
   if (tested.length === 0) lines.splice(0, 2, `No claim could be tested at the ${scale} scale yet.`);
   const notRun = results.filter((r) => r.difference === null).map((r) => r.id);
-  if (notRun.length > 0) lines.push('', `Not run at the ${scale} scale: ${notRun.join(', ')} (\`results/${scale}/verdicts.md\` says which runs each needs).`);
+  if (notRun.length > 0) lines.push('', `Not run at the ${scale} scale: ${notRun.join(', ')} (\`${dir}/verdicts.md\` says which runs each needs).`);
   return lines.join('\n');
 }
 
