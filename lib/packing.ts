@@ -56,6 +56,12 @@ export interface PackingOptions {
    * stood alone, as candidates are embedded at test time (README "Making the models learn").
    */
   targetMaskKind: MaskKind | null;
+  /**
+   * The longest sequence the trainer collates (its `maxLen`); null: no limit. A fine-tuning sequence over it has
+   * its masked counterpart cut from the end until it fits, so both of its embeddings survive (collation would
+   * drop the subsequent turn, and with it the embedding the loss pairs by slot).
+   */
+  maxLen: number | null;
 }
 
 /** Defaults of the packing options; `imageTokens` has none (it must match the model's vision config). */
@@ -63,6 +69,7 @@ export const DEFAULT_PACKING_OPTIONS: Readonly<Omit<PackingOptions, 'imageTokens
   turns: null,
   maskKind: 'causal',
   targetMaskKind: null,
+  maxLen: null,
 });
 
 /** Packing options as callers give them: overrides plus the required `imageTokens`. */
@@ -109,10 +116,13 @@ function hasImage(image: unknown): boolean {
 }
 
 function resolveOptions(options: PackingInput): PackingOptions {
-  checkKeys(options, ['turns', 'imageTokens', 'maskKind', 'targetMaskKind'], 'packing');
+  checkKeys(options, ['turns', 'imageTokens', 'maskKind', 'targetMaskKind', 'maxLen'], 'packing');
   const opts = { ...DEFAULT_PACKING_OPTIONS, ...options };
   if (opts.turns !== null && !(Number.isInteger(opts.turns) && opts.turns >= 1)) {
     throw new Error(`PackingOptions.turns must be a positive integer or null (all pairs), got ${opts.turns}.`);
+  }
+  if (opts.maxLen !== null && !(Number.isInteger(opts.maxLen) && opts.maxLen >= 1)) {
+    throw new Error(`PackingOptions.maxLen must be a positive integer or null (no limit), got ${opts.maxLen}.`);
   }
   return opts;
 }
@@ -259,11 +269,62 @@ export function maskCounterpart(text: string, rng: Rng, options: Partial<Counter
   return parts;
 }
 
+/** The first `n` units of a counterpart: words (with their trailing spaces) and masks, in order. */
+function counterpartPrefix(parts: readonly ContentPart[], n: number): ContentPart[] {
+  const out: ContentPart[] = [];
+  let left = n;
+  for (const p of parts) {
+    if (left === 0) break;
+    if (p.type !== 'text') {
+      out.push(p);
+      left--;
+      continue;
+    }
+    const words = p.text.match(/\s*\S+\s*|\s+/g) ?? [];
+    const kept = words.slice(0, left);
+    left -= kept.length;
+    if (kept.length > 0) out.push({ type: 'text', text: kept.join('') });
+  }
+  return out;
+}
+
+function counterpartUnits(parts: readonly ContentPart[]): number {
+  return parts.reduce((n, p) => n + (p.type === 'text' ? (p.text.match(/\s*\S+\s*|\s+/g) ?? []).length : 1), 0);
+}
+
+/**
+ * Render a fine-tuning sequence within `maxLen` tokens: unchanged when it fits, else with the longest prefix of
+ * its masked counterpart (in words and masks) that fits, found by bisection (a few renders; longer prefixes
+ * never tokenize shorter). An error when even an empty counterpart does not fit (the turn itself is too long).
+ */
+export function renderWithinLength(
+  render: (counterpart: ContentPart[]) => RenderedSequence,
+  counterpart: readonly ContentPart[],
+  maxLen: number | null,
+): RenderedSequence {
+  const whole = render([...counterpart]);
+  if (maxLen === null || whole.ids.length <= maxLen) return whole;
+  let best = render([]);
+  if (best.ids.length > maxLen) {
+    throw new Error(`${best.id ?? 'A fine-tuning sequence'} has ${best.ids.length} tokens without its counterpart, over maxLen ${maxLen}; raise train.maxLen.`);
+  }
+  let lo = 0; // fits
+  let hi = counterpartUnits(counterpart); // does not fit
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const seq = render(counterpartPrefix(counterpart, mid));
+    if (seq.ids.length <= maxLen) [lo, best] = [mid, seq];
+    else hi = mid;
+  }
+  return best;
+}
+
 /**
  * Fine-tuning examples (§1.5): per pair, a `TEMPLATE_TRAIN` query sequence with the masked target as its
  * counterpart and a target sequence with the masked query. Each sequence carries two embeddings: slot 0
  * (initial, identical to the single-turn `TEMPLATE_BASE` embedding by the shared prefix) and slot 1
- * (subsequent). Draws per pair, in the official order: the target's counterpart mask, then the query's.
+ * (subsequent). Draws per pair, in the official order: the target's counterpart mask, then the query's. A
+ * sequence over `maxLen` keeps its turn and a shortened counterpart (`renderWithinLength`).
  */
 export function packReconstruction(
   pairs: readonly SinglePair[],
@@ -279,7 +340,12 @@ export function packReconstruction(
     const forQuery = maskCounterpart(counterpartText(pair.target, `pair "${pair.id}" target`), rng, maskOptions);
     const forTarget = maskCounterpart(counterpartText(pair.query, `pair "${pair.id}" query`), rng, maskOptions);
     const side = (s: PairSide, counterpart: ContentPart[], name: string): RenderedSequence =>
-      renderDialogue(TEMPLATE_TRAIN, { turns: [s.text], image: hasImage(s.image), counterpart }, tokenizer, { ...render, id: `${pair.id}/${name}` });
+      renderWithinLength(
+        (cut) =>
+          renderDialogue(TEMPLATE_TRAIN, { turns: [s.text], image: hasImage(s.image), counterpart: cut }, tokenizer, { ...render, id: `${pair.id}/${name}` }),
+        counterpart,
+        opts.maxLen,
+      );
     out.query.push(side(pair.query, forQuery, 'query'));
     out.target.push(side(pair.target, forTarget, 'target'));
     out.queryImages.push(hasImage(pair.query.image) ? pair.query.image : null);

@@ -78,6 +78,11 @@ export function batchLoss(q: tf.Tensor2D, t: tf.Tensor2D, packed: PackedBatch, o
     return mucoPretrainLoss(q, t, packed.groups, { temperature, logitMask: opts.loss.logitMask, symmetric: opts.loss.symmetric });
   }
   // Fine-tuning: rows alternate slot 0 (initial) and slot 1 (subsequent) per sequence.
+  if (q.shape[0] !== packed.slot.length || t.shape[0] !== packed.slot.length) {
+    throw new Error(
+      `Fine-tuning loss: ${q.shape[0]} query and ${t.shape[0]} target embeddings for ${packed.slot.length} slots; a sequence lost its subsequent turn to truncation (pack with PackingOptions.maxLen).`,
+    );
+  }
   const rows = (slot: number): Int32Array => Int32Array.from(packed.slot.flatMap((s, i) => (s === slot ? [i] : [])));
   const pick = (x: tf.Tensor2D, slot: number): tf.Tensor2D => tf.gather(x, tf.tensor1d(rows(slot), 'int32'));
   return mucoFinetuneLoss(pick(q, 0), pick(q, 1), pick(t, 0), pick(t, 1), { temperature, form: opts.loss.finetuneForm, maskTwin: opts.loss.maskTwin });
@@ -191,6 +196,15 @@ function rowsPerSequence(seqs: readonly { embPositions: number[] }[]): number[] 
 
 /** The step the options ask for (GradCache when chunkSize is set and smaller than the batch). */
 export function computeStep(model: Embedder, packed: PackedBatch, opts: StepOptions): Promise<StepResult> {
+  // Collation would drop the trailing turns of a longer sequence, and with them embeddings the loss pairs by row.
+  const over = [...packed.query, ...packed.target].find((s) => s.ids.length > opts.maxLen);
+  if (over !== undefined) {
+    return Promise.reject(
+      new Error(
+        `${over.id ?? 'A training sequence'} has ${over.ids.length} tokens, over maxLen ${opts.maxLen}: it would lose its subsequent turn to truncation, and the loss its embeddings. Pack with PackingOptions.maxLen (fine-tuning) or raise train.maxLen.`,
+      ),
+    );
+  }
   const biggest = Math.max(packed.query.length, packed.target.length);
   return opts.chunkSize !== null && opts.chunkSize < biggest ? gradCacheStep(model, packed, opts) : fullBatchStep(model, packed, opts);
 }

@@ -235,7 +235,7 @@ export function sameKindRecords(records: readonly TrainRecord[], seed: number, s
 export function packStep(model: Embedder, recordsIn: readonly TrainRecord[], c: TrainConfig, step: number): PackedBatch {
   const records = c.batchKinds === 'same' ? sameKindRecords(recordsIn, c.seed, step) : recordsIn;
   const rng = new Rng(deriveSeed(c.seed, `pack/${step}`));
-  const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind, targetMaskKind: c.targetMaskKind };
+  const opts = { turns: c.turns, imageTokens: model.imageTokens, maskKind: c.maskKind, targetMaskKind: c.targetMaskKind, maxLen: c.maxLen };
   if (c.loss.objective === 'finetune') {
     const pairs = records.map((r) => sampleSinglePair(r, rng));
     return packReconstruction(pairs, model.tokenizer, rng, { ...opts, turns: 1 }, c.counterpartMask);

@@ -8,6 +8,7 @@ import {
   packMultiTurn,
   packReconstruction,
   packSingleTurn,
+  renderWithinLength,
   sampleSinglePair,
   type ImageRecord,
   type SinglePair,
@@ -258,6 +259,60 @@ describe('packing: fine-tuning reconstruction', () => {
       packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }),
       packReconstruction(pairs, tok, new Rng(seed), { imageTokens: IMAGE_TOKENS }),
     );
+  });
+
+  it('cuts the counterpart of a sequence over maxLen from its end, keeping both embeddings', () => {
+    const long = 'the apple is red and round and shiny with a short brown stem and one green leaf on top of it '.repeat(4).trim();
+    const longPairs: SinglePair[] = [
+      { id: 'l0', query: { text: 'Describe it.', image: 'apple.png', caption: long }, target: { text: long } },
+      { id: 'l1', query: { text: 'Find the flag of Japan.' }, target: { text: 'A white flag with a red disc.' } },
+    ];
+    const free = packReconstruction(longPairs, tok, new Rng(5), { imageTokens: IMAGE_TOKENS }, { wordMaskRate: 0.3, wholeMaskRate: 0 });
+    const longest = Math.max(...free.query.concat(free.target).map((x) => x.ids.length));
+    const maxLen = Math.floor(longest * 0.8);
+    assert.ok(
+      free.target.some((x) => x.ids.length > maxLen),
+      'a sequence to cut',
+    );
+    const fitted = packReconstruction(longPairs, tok, new Rng(5), { imageTokens: IMAGE_TOKENS, maxLen }, { wordMaskRate: 0.3, wholeMaskRate: 0 });
+    fitted.query.concat(fitted.target).forEach((x, i) => {
+      assert.ok(x.ids.length <= maxLen, `sequence ${i}: ${x.ids.length} > ${maxLen}`);
+      assert.equal(x.embPositions.length, 2, `sequence ${i} keeps both embeddings`);
+    });
+    // What fitted unchanged stays identical; what was too long is the same sequence with a shorter counterpart.
+    free.query.concat(free.target).forEach((x, i) => {
+      const y = fitted.query.concat(fitted.target)[i] as typeof x;
+      if (x.ids.length <= maxLen) assert.deepEqual(y.ids, x.ids);
+      else assert.deepEqual(y.ids.slice(0, x.embPositions[0]), x.ids.slice(0, x.embPositions[0]), 'the turn and its first embedding are kept');
+    });
+    assert.deepEqual(fitted.slot, free.slot);
+  });
+
+  it('renderWithinLength keeps the longest prefix of the counterpart that fits (naive twin)', () => {
+    const counterpart: ContentPart[] = [
+      { type: 'text', text: 'one two ' },
+      { type: 'mask' },
+      { type: 'text', text: ' three four five six seven eight nine ten eleven twelve' },
+    ];
+    const render = (cut: ContentPart[]) => renderDialogue(TEMPLATE_TRAIN, { turns: ['Name it.'], counterpart: cut }, tok, { imageTokens: IMAGE_TOKENS });
+    const full = render(counterpart).ids.length;
+    const none = render([]).ids.length;
+    for (let maxLen = none; maxLen <= full; maxLen++) {
+      const seq = renderWithinLength(render, counterpart, maxLen);
+      assert.ok(seq.ids.length <= maxLen);
+      // Naive twin: every prefix of the counterpart by whole units, rendered; the longest that fits.
+      const units = ['one ', 'two ', '<|mask|>', ' three ', ...'four five six seven eight nine ten eleven'.split(' ').map((w) => `${w} `), 'twelve'];
+      let best = 0;
+      for (let n = 0; n <= units.length; n++) {
+        const text = units.slice(0, n).join('');
+        const parts: ContentPart[] = text
+          .split('<|mask|>')
+          .flatMap((t, i) => [...(i > 0 ? [{ type: 'mask' } as ContentPart] : []), ...(t === '' ? [] : [{ type: 'text', text: t } as ContentPart])]);
+        if (render(parts).ids.length <= maxLen) best = render(parts).ids.length;
+      }
+      assert.equal(seq.ids.length, best, `maxLen ${maxLen}: ours ${seq.ids.length} tokens, the longest fitting prefix ${best}`);
+    }
+    assert.throws(() => renderWithinLength(render, counterpart, none - 1), /tokens without its counterpart, over maxLen/);
   });
 
   it('samples a single pair from an M3T record with the record caption on the query side', () => {

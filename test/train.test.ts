@@ -216,6 +216,27 @@ describe('training', function () {
     model.dispose();
   });
 
+  it('fine-tuning objective: a sequence over maxLen keeps both embeddings (its counterpart is cut), else a clear error', async () => {
+    const model = Embedder.create(config, tokenizer, 5);
+    const loose = cfg({ loss: { objective: 'finetune', temperature: 0.1 } });
+    const free = packStep(model, records.slice(0, 4), loose, 0);
+    const maxLen = Math.max(...free.query.concat(free.target).map((x) => x.ids.length)) - 2;
+    const c = cfg({ maxLen, loss: { objective: 'finetune', temperature: 0.1 } });
+    const packed = packStep(model, records.slice(0, 4), c, 0);
+    packed.query.concat(packed.target).forEach((x) => assert.ok(x.ids.length <= maxLen && x.embPositions.length === 2));
+    const { values, grads } = await computeStep(model, packed, { loss: c.loss, chunkSize: null, maxLen, seed: 1 });
+    assert.ok(Number.isFinite(values.loss));
+    tf.dispose(Object.values(grads));
+    // Packed without the limit, collation would drop the longest sequence's subsequent turn: the step refuses it.
+    const before = tf.memory().numTensors;
+    await assert.rejects(
+      computeStep(model, free, { loss: c.loss, chunkSize: null, maxLen, seed: 1 }),
+      new RegExp(`has ${maxLen + 2} tokens, over maxLen ${maxLen}: it would lose its subsequent turn`),
+    );
+    assert.equal(tf.memory().numTensors, before, 'no tensors leak from the failed step');
+    model.dispose();
+  });
+
   for (const packing of ['multi', 'single'] as const) {
     it(`training the tiny model lowers the loss and raises in-batch accuracy (${packing})`, async () => {
       const model = Embedder.create(config, tokenizer, 11);
