@@ -105,5 +105,14 @@ describe('notebook runs', () => {
   it('setupNotebook rejects unknown options and a folder that is not the project root', async () => {
     await assert.rejects(setupNotebook({ scael: 'smoke' } as never), /unknown option "scael"/);
     await assert.rejects(setupNotebook({ root: tmp }), /is not the project root/);
+    const env = process.env['MUCO_RESULTS_DIR'];
+    const cwd = process.cwd();
+    delete process.env['MUCO_RESULTS_DIR'];
+    try {
+      await assert.rejects(setupNotebook({ scale: 'quick', results: 'results/no-such-tree' }), /results\/no-such-tree\/quick does not exist/);
+    } finally {
+      if (env !== undefined) process.env['MUCO_RESULTS_DIR'] = env;
+      process.chdir(cwd);
+    }
   });
 });

@@ -33,6 +33,11 @@ export interface NotebookSetupOptions {
   /** The built data folder the run configs name (relative to `root`). */
   dataDir: string;
   backend: BackendRequest | null;
+  /**
+   * The results root the scale's folder sits under (relative to `root`); null: `results`. `results/grid` with
+   * scale `quick` reads the committed three-seed grid. $MUCO_RESULTS_DIR (the headless check's own folder) wins.
+   */
+  results: string | null;
 }
 
 export const NOTEBOOK_SETUP_DEFAULTS: Readonly<NotebookSetupOptions> = Object.freeze({
@@ -40,12 +45,13 @@ export const NOTEBOOK_SETUP_DEFAULTS: Readonly<NotebookSetupOptions> = Object.fr
   root: path.resolve(__dirname, '..', '..'),
   dataDir: 'data',
   backend: null,
+  results: null,
 });
 
 export interface NotebookContext {
   root: string;
   scale: ScalePreset;
-  /** results/<scale>, relative to the root (or under $MUCO_RESULTS_DIR when set: the headless check's own folder). */
+  /** <results>/<scale>, relative to the root (under $MUCO_RESULTS_DIR when set: the headless check's own folder). */
   resultsRoot: string;
   backend: string;
   /** Whether this call built the data (≈45 s). */
@@ -69,6 +75,10 @@ export async function setupNotebook(options: Partial<NotebookSetupOptions> = {})
   const o = { ...NOTEBOOK_SETUP_DEFAULTS, ...options };
   if (!fs.existsSync(path.join(o.root, 'package.json'))) throw new Error(`setupNotebook: ${o.root} is not the project root (no package.json); pass root.`);
   process.chdir(o.root);
+  const scale = o.scale ?? (isSmoke() ? 'smoke' : 'full');
+  if (process.env['MUCO_RESULTS_DIR'] === undefined && o.results !== null && !fs.existsSync(path.join(o.results, scale))) {
+    throw new Error(`setupNotebook: ${path.join(o.results, scale)} does not exist; results: null reads results/${scale}.`);
+  }
   const report = await initBackend(o.backend === null ? {} : { backend: o.backend });
   let builtData = false;
   if (!hasExperimentData(o.dataDir)) {
@@ -76,10 +86,9 @@ export async function setupNotebook(options: Partial<NotebookSetupOptions> = {})
     await buildData({ root: o.root, outDir: o.dataDir });
     builtData = true;
   }
-  const scale = o.scale ?? (isSmoke() ? 'smoke' : 'full');
   // The headless notebook check (scripts/notebooks.ts) trains into a fresh folder of its own, so it neither
   // meets a user's earlier smoke runs (made with older settings) nor leaves runs behind in results/.
-  const results = process.env['MUCO_RESULTS_DIR'] ?? 'results';
+  const results = process.env['MUCO_RESULTS_DIR'] ?? o.results ?? 'results';
   return { root: o.root, scale, resultsRoot: path.join(results, scale), backend: describeBackend(report), builtData };
 }
 
