@@ -269,6 +269,11 @@ export function maskCounterpart(text: string, rng: Rng, options: Partial<Counter
   return parts;
 }
 
+/** A counterpart text's units: each word with the spaces around it (a run of spaces alone when there is no word). */
+function textUnits(text: string): string[] {
+  return text.match(/\s*\S+\s*|\s+/g) ?? [];
+}
+
 /** The first `n` units of a counterpart: words (with their trailing spaces) and masks, in order. */
 function counterpartPrefix(parts: readonly ContentPart[], n: number): ContentPart[] {
   const out: ContentPart[] = [];
@@ -280,8 +285,7 @@ function counterpartPrefix(parts: readonly ContentPart[], n: number): ContentPar
       left--;
       continue;
     }
-    const words = p.text.match(/\s*\S+\s*|\s+/g) ?? [];
-    const kept = words.slice(0, left);
+    const kept = textUnits(p.text).slice(0, left);
     left -= kept.length;
     if (kept.length > 0) out.push({ type: 'text', text: kept.join('') });
   }
@@ -289,7 +293,7 @@ function counterpartPrefix(parts: readonly ContentPart[], n: number): ContentPar
 }
 
 function counterpartUnits(parts: readonly ContentPart[]): number {
-  return parts.reduce((n, p) => n + (p.type === 'text' ? (p.text.match(/\s*\S+\s*|\s+/g) ?? []).length : 1), 0);
+  return parts.reduce((n, p) => n + (p.type === 'text' ? textUnits(p.text).length : 1), 0);
 }
 
 /**

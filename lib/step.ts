@@ -78,11 +78,6 @@ export function batchLoss(q: tf.Tensor2D, t: tf.Tensor2D, packed: PackedBatch, o
     return mucoPretrainLoss(q, t, packed.groups, { temperature, logitMask: opts.loss.logitMask, symmetric: opts.loss.symmetric });
   }
   // Fine-tuning: rows alternate slot 0 (initial) and slot 1 (subsequent) per sequence.
-  if (q.shape[0] !== packed.slot.length || t.shape[0] !== packed.slot.length) {
-    throw new Error(
-      `Fine-tuning loss: ${q.shape[0]} query and ${t.shape[0]} target embeddings for ${packed.slot.length} slots; a sequence lost its subsequent turn to truncation (pack with PackingOptions.maxLen).`,
-    );
-  }
   const rows = (slot: number): Int32Array => Int32Array.from(packed.slot.flatMap((s, i) => (s === slot ? [i] : [])));
   const pick = (x: tf.Tensor2D, slot: number): tf.Tensor2D => tf.gather(x, tf.tensor1d(rows(slot), 'int32'));
   return mucoFinetuneLoss(pick(q, 0), pick(q, 1), pick(t, 0), pick(t, 1), { temperature, form: opts.loss.finetuneForm, maskTwin: opts.loss.maskTwin });
