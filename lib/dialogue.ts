@@ -165,6 +165,31 @@ export const TEMPLATE_TRAIN = defineTemplate({
   ],
 });
 
+/** The templates our models render: the single-turn and k-turn embedding templates and the fine-tuning one. */
+export const CHAT_TEMPLATES: readonly Readonly<ChatTemplate>[] = [TEMPLATE_BASE, TEMPLATE_PRETRAIN, TEMPLATE_TRAIN];
+
+/**
+ * The fixed texts that rendering a template adds around the user's content, as the renderer encodes them
+ * (each text piece on its own): role headers (`user\n`), the message separator, the system prompt, and the
+ * text of fixed replies and tail prompts. A vocabulary for the chat models is built with them
+ * (lib/runner/run.ts `runTokenizer`): without them every header and prompt word falls back to one token per
+ * byte, and the template alone costs 40+ tokens per sequence (docs/model.md §"The vocabulary").
+ */
+export function templateTexts(templates: readonly Readonly<ChatTemplate>[] = CHAT_TEMPLATES): string[] {
+  const texts = new Set<string>();
+  const addParts = (parts: readonly TemplatePart[]): void => {
+    for (const p of parts) if (p.type === 'text' && p.text !== '') texts.add(p.text);
+  };
+  for (const t of templates) {
+    for (const role of ['system', 'user', 'assistant'] as const) texts.add(role + t.format.roleSuffix);
+    if (t.format.separator !== '') texts.add(t.format.separator);
+    if (t.systemPrompt !== null && t.systemPrompt !== '') texts.add(t.systemPrompt);
+    addParts(t.reply);
+    for (const m of t.tail) addParts(m.content);
+  }
+  return [...texts];
+}
+
 /** What fills a template. */
 export interface DialogueInput {
   /** One user text per dialogue turn (k ≥ 1). */

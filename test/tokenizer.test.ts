@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { BPE_OFFSET, BYTE_OFFSET, decodeWtf8, PAD_ID, SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer } from '../lib/tokenizer';
 import { FIXTURE_CORPUS, fixtureTokenizer } from './fixtures/dialogues/corpus';
+import type { TrainingRecord } from '../lib/data/m3t';
+import { DESCRIBE_PROMPT, RECONSTRUCT_PROMPT, renderDialogue, SYSTEM_PROMPT, TEMPLATE_BASE, templateTexts } from '../lib/dialogue';
+import { runTokenizer } from '../lib/runner/run';
 
 /* The naive twins read gpt-tokenizer directly (typed require: its .d.ts needs TypeScript ≥ 5.6). */
 const ranks = (require('gpt-tokenizer/cjs/bpeRanks/o200k_base') as { default: (string | number[])[] }).default;
@@ -149,5 +152,39 @@ describe('tokenizer', () => {
     assert.throws(() => Tokenizer.fromJSON({ ...json, bpeIds: [singleByte] }), /single byte/);
     assert.throws(() => tok.decode([tok.vocabSize]), /outside the vocabulary/);
     assert.throws(() => Tokenizer.fromCorpus([], { maxTokens: 3 } as never), /Unknown vocabulary option "maxTokens"/);
+  });
+});
+
+describe('the chat models vocabulary (runTokenizer)', () => {
+  const record = (i: number, query: string, target: string): TrainingRecord => ({
+    id: `r${i}`,
+    source: { file: 'fixture', row: i },
+    queryImagePath: '',
+    targetImagePath: '',
+    querySentence: '',
+    turns: [{ kind: 'retrieval', query, target, targetSentence: target }],
+    negatives: [],
+    group: `r${i}`,
+  });
+  const records = FIXTURE_CORPUS.map((text, i) => record(i, `What does picture ${i} show?`, text));
+
+  it('lists the fixed texts of every chat template, once each', () => {
+    const texts = templateTexts();
+    for (const t of ['system\n', 'user\n', 'assistant\n', SYSTEM_PROMPT, DESCRIBE_PROMPT, RECONSTRUCT_PROMPT]) assert.ok(texts.includes(t), JSON.stringify(t));
+    assert.equal(new Set(texts).size, texts.length);
+  });
+
+  it('encodes each template text in as many tokens as o200k_base does, even under a tight cap', () => {
+    const tok = runTokenizer(records, 64);
+    assert.ok(tok.bpeTokenCount <= 64);
+    for (const t of templateTexts()) assert.equal(tok.encode(t).length, o200k.encode(t, plain).length, JSON.stringify(t));
+  });
+
+  it('spells the template byte by byte without it (the dual encoder reads raw text)', () => {
+    const tok = runTokenizer(records, 64, { chatTemplate: false });
+    assert.equal(tok.encode('assistant\n').length, 'assistant\n'.length);
+    const withTemplate = runTokenizer(records, 64);
+    const rendered = (t: Tokenizer): number => renderDialogue(TEMPLATE_BASE, { turns: ['What does picture 1 show?'] }, t).ids.length;
+    assert.ok(rendered(withTemplate) + 30 < rendered(tok), `${rendered(withTemplate)} vs ${rendered(tok)}`);
   });
 });

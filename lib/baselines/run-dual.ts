@@ -182,7 +182,7 @@ export async function runDualEncoder(cfg: DualRunConfig, options: { resultsRoot?
   }
   const { records, data } = await dualTrainingData(cfg);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
-  const tokenizer = fs.existsSync(tokenizerFile) ? Tokenizer.load(tokenizerFile) : runTokenizer(records, cfg.data.maxBpeTokens);
+  const tokenizer = fs.existsSync(tokenizerFile) ? Tokenizer.load(tokenizerFile) : runTokenizer(records, cfg.data.maxBpeTokens, { chatTemplate: false });
   const resolved: DualRunConfig = { ...cfg, model: { ...cfg.model, vocabSize: tokenizer.vocabSize } };
   if (fs.existsSync(configFile)) checkSameConfig(configFile, resolved, 'an interrupted run resumes only with the same config');
   else {

@@ -5,7 +5,7 @@
  * Table 6 "w/o compounded supervision" for the `isolated` mask).
  */
 import { attentionMaskData, collate } from '../batch';
-import { DESCRIBE_PROMPT, RECONSTRUCT_PROMPT, SYSTEM_PROMPT, type RenderedSequence } from '../dialogue';
+import { templateTexts, type RenderedSequence } from '../dialogue';
 import type { ImageRecord } from '../packing';
 import { heatmap, type Figure } from '../plot';
 import { SPECIAL_IDS, SPECIAL_TOKENS, Tokenizer } from '../tokenizer';
@@ -58,7 +58,7 @@ export function partsRows(seqs: Readonly<Record<string, RenderedSequence>>): Rec
  * chat template's fixed texts, so token counts equal o200k_base counts instead of byte fallbacks.
  */
 export function tokenizerFor(records: readonly ImageRecord[]): Tokenizer {
-  const texts = ['system\n', 'user\n', 'assistant\n', '\n', SYSTEM_PROMPT, DESCRIBE_PROMPT, RECONSTRUCT_PROMPT];
+  const texts = templateTexts();
   for (const r of records) {
     if (r.caption !== undefined) texts.push(`Image description: ${r.caption}`);
     for (const p of r.pairs) texts.push(...(typeof p.query === 'string' ? [p.query] : p.query), p.target);

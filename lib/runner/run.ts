@@ -29,6 +29,7 @@ import { Embedder } from '../model/embedder';
 import { lockRun } from '../run-lock';
 import { createRun, CsvRow, gitSha, MetricsFile, MetricValue, readMetrics, runDir, writeCsv, writeJson, writeMetrics } from '../results';
 import { Tokenizer } from '../tokenizer';
+import { templateTexts } from '../dialogue';
 import { train, TrainData, TrainHooks } from '../train';
 import { RunConfig } from './config';
 import { baseTokenizer, initialModel, resolveInit } from './init';
@@ -85,10 +86,20 @@ export async function trainingData(cfg: RunConfig): Promise<{ records: TrainingR
   return { records, data };
 }
 
-/** The compact vocabulary of a run: BPE tokens of its training texts (queries and targets), capped. */
-export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: number): Tokenizer {
+/**
+ * The compact vocabulary of a run: BPE tokens of its training texts (queries and targets) and, for the chat
+ * models, of the chat template's fixed texts (`templateTexts`), capped. Every sequence renders the template
+ * once, so its texts count once per record: their tokens rank with the corpus's most frequent words. The
+ * dual encoder reads raw text and passes `chatTemplate: false`.
+ */
+export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: number, options: { chatTemplate?: boolean } = {}): Tokenizer {
   const texts = records.flatMap((r) => r.turns.flatMap((t) => [t.target, ...(typeof t.query === 'string' ? [t.query] : t.query)]));
-  return Tokenizer.fromCorpus(texts, { maxBpeTokens });
+  const fixed = options.chatTemplate === false ? [] : templateTexts();
+  function* corpus(): Generator<string> {
+    yield* texts;
+    for (let i = 0; i < records.length; i++) yield* fixed;
+  }
+  return Tokenizer.fromCorpus(corpus(), { maxBpeTokens });
 }
 
 /**
