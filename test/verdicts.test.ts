@@ -20,10 +20,11 @@ import { seededRuns, seedSummaryMarkdown } from '../lib/runner/seed-summary';
 const ROOT = path.resolve(__dirname, '..');
 
 /** A finished run folder with outcomes: `rate` of the MMEB rows right, per data set of 30 rows. */
-function fakeRun(scaleDir: string, experiment: string, run: string, seed: number, rate: number | null): void {
+function fakeRun(scaleDir: string, experiment: string, run: string, seed: number, rate: number | null, base?: string): void {
   const dir = path.join(scaleDir, experiment, run);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ experiment, run, train: { seed } }));
+  const init = base === undefined ? {} : { init: { from: 'base', dir: 'results/base/smoke/model', sha256: base } };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ experiment, run, train: { seed }, ...init }));
   fs.writeFileSync(path.join(dir, 'metrics.json'), JSON.stringify({ metadata: { experiment, run }, metrics: {} }));
   if (rate === null) return;
   const rng = new Rng(seed * 1000 + Math.round(rate * 100));
@@ -204,6 +205,24 @@ describe('verdicts', function () {
       const read = (e: string, run: string) => JSON.parse(fs.readFileSync(path.join(sd, e, run, 'outcomes.json'), 'utf8')).mmeb;
       const direct = pairedBootstrap([read('compounded', 'isolated-targets')], [read('core', 'single-turn')], { resamples: 200 });
       assert.ok(Math.abs(r.difference!.diff - 100 * direct.diff) < 1e-9);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives no verdict across runs from different base models, and names them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-verdicts-base-'));
+    try {
+      const sd = path.join(dir, 'smoke');
+      fakeRun(sd, 'core', 'muco-k7', 0, 0.9, 'a'.repeat(64));
+      fakeRun(sd, 'core', 'single-turn', 0, 0.1, 'b'.repeat(64));
+      const claim = CLAIMS.find((c) => c.id === 'C1')!;
+      const mixed = claimVerdict(sd, claim, { resamples: 200 });
+      assert.equal(mixed.status, 'not run');
+      assert.match(mixed.reason!, /different base models \(muco-k7 from aaaaaaaaaaaa…, single-turn from bbbbbbbbbbbb…\)/);
+      const config = path.join(sd, 'core', 'single-turn', 'config.json');
+      fs.writeFileSync(config, fs.readFileSync(config, 'utf8').replace('b'.repeat(64), 'a'.repeat(64)));
+      assert.equal(claimVerdict(sd, claim, { resamples: 200 }).status, 'supported');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

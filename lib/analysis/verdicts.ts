@@ -3,6 +3,7 @@
  * finished runs of its treatment and reference (every seed), their per-query outcomes, the paired bootstrap of
  * the difference and the verdict. `npm run verdicts` writes them to results/<scale>/verdicts.{json,md}.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { OUTCOME_LABEL, readOutcomes } from '../eval/outcomes';
 import { writeFileAtomic, writeJson } from '../results';
@@ -51,6 +52,16 @@ interface SideRun {
   /** The training seed its name says (`-seed<s>`), 0 for the plain name (lib/runner/catalog). */
   seed: number;
   outcomes: Outcomes;
+  /** SHA-256 of the base model's weights it started from (config.json `init.sha256`); null from scratch or unrecorded. */
+  base: string | null;
+}
+
+/** The base model a finished run started from, as its config.json records it (lib/runner/init). */
+function runBase(runDir: string): string | null {
+  const file = path.join(runDir, 'config.json');
+  if (!fs.existsSync(file)) return null;
+  const init = (JSON.parse(fs.readFileSync(file, 'utf8')) as { init?: { from?: string; sha256?: string | null } }).init;
+  return init?.from === 'base' && typeof init.sha256 === 'string' ? init.sha256 : null;
 }
 
 /** The finished runs named `stock` (a catalogue name, with its tweak suffix if any) of any seed in an experiment folder, with outcomes for `metric`. */
@@ -61,7 +72,7 @@ function sideRuns(experimentDir: string, stock: string, metric: Claim['metric'])
   for (const run of seededRuns(experimentDir, [stock])[0]?.folders ?? []) {
     const o = readOutcomes(path.join(experimentDir, run))?.[metric];
     if (o === undefined) withoutOutcomes.push(run);
-    else found.push({ run, seed: seedOfRunName(run) ?? 0, outcomes: o });
+    else found.push({ run, seed: seedOfRunName(run) ?? 0, outcomes: o, base: runBase(path.join(experimentDir, run)) });
   }
   return { found, withoutOutcomes };
 }
@@ -121,6 +132,17 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Ve
     return notRun(
       claim,
       `no seed in common: ${t.stock} has seeds ${t.found.map((x) => x.seed).join(', ')}, ${r.stock} ${r.found.map((x) => x.seed).join(', ')} (run the missing seeds with --seeds).`,
+      runs,
+      unpaired,
+    );
+  }
+  // Runs from different base models differ in more than the claim's setting: no verdict across them.
+  const bases = new Map([...a, ...b].filter((x) => x.base !== null).map((x) => [x.base as string, x.run]));
+  if (bases.size > 1) {
+    const named = [...a, ...b].map((x) => `${x.run} ${x.base === null ? 'from scratch' : `from ${x.base.slice(0, 12)}…`}`);
+    return notRun(
+      claim,
+      `the runs start from different base models (${named.join(', ')}): re-run the older ones from the current base (results/base/<preset>, their config.json's init.sha256 names the one they used).`,
       runs,
       unpaired,
     );
