@@ -19,16 +19,16 @@ import { Embedder } from '../lib/model/embedder';
 import { runTokenizer } from '../lib/runner/run';
 import type { Tokenizer } from '../lib/tokenizer';
 import { train, trainConfig, type TrainRecord } from '../lib/train';
+import { median } from './profile';
 
 const IMAGES = 16;
 const STEPS = 5; // the first is a warm-up; medians over the rest
 const MAX_BPE_TOKENS = 6000; // the scales' data.maxBpeTokens
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const firstQuery = (q: string | readonly string[]): string => (typeof q === 'string' ? q : (q[0] as string));
 
-/** Mean rendered lengths of the sequences a training step builds, over the first `n` records. */
+/** Mean rendered lengths of the sequences a training step builds from `records`. */
 function lengths(records: readonly TrainRecord[], tok: Tokenizer, tokensPerImage: number): Record<string, number> {
   const len = (template: typeof TEMPLATE_BASE, turns: string[], image: boolean): number =>
     renderDialogue(template, { turns, image }, tok, image ? { imageTokens: tokensPerImage } : {}).ids.length;

@@ -10,6 +10,7 @@ import { writeFileAtomic, writeJson } from '../results';
 import type { Figure } from '../plot';
 import { runWithoutSeed, seedOfRunName } from '../runner/catalog';
 import { seededRuns } from '../runner/seed-summary';
+import type { RunConfig } from '../runner/config';
 import {
   BootstrapOptions,
   DifferenceInterval,
@@ -60,7 +61,7 @@ interface SideRun {
 function runBase(runDir: string): string | null {
   const file = path.join(runDir, 'config.json');
   if (!fs.existsSync(file)) return null;
-  const init = (JSON.parse(fs.readFileSync(file, 'utf8')) as { init?: { from?: string; sha256?: string | null } }).init;
+  const init = (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<RunConfig>).init;
   return init?.from === 'base' && typeof init.sha256 === 'string' ? init.sha256 : null;
 }
 
@@ -137,7 +138,7 @@ export function claimVerdict(scaleDir: string, claim: Claim, options: Partial<Ve
     );
   }
   // Runs from different base models differ in more than the claim's setting: no verdict across them.
-  const bases = new Map([...a, ...b].filter((x) => x.base !== null).map((x) => [x.base as string, x.run]));
+  const bases = new Set([...a, ...b].map((x) => x.base).filter((x) => x !== null));
   if (bases.size > 1) {
     const named = [...a, ...b].map((x) => `${x.run} ${x.base === null ? 'from scratch' : `from ${x.base.slice(0, 12)}…`}`);
     return notRun(
