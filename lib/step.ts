@@ -26,6 +26,8 @@ export interface StepOptions {
   seed: number;
   /** A learnable temperature's current value (overrides loss.temperature) and its variable. */
   temperature?: { value: () => tf.Scalar; variable: tf.Variable };
+  /** The model's variables to differentiate (default: all of them; lib/freeze.ts picks a subset). */
+  variables?: tf.Variable[];
 }
 
 /** Scalars a step reports (host numbers: one sync per step, for the log and the non-finite guard). */
@@ -111,8 +113,12 @@ function disposeLoss(out: LossOutput): void {
   tf.dispose([out.total, ...Object.values(out.parts), ...Object.values(out.diagnostics)]);
 }
 
+function modelVariables(model: Embedder, opts: StepOptions): tf.Variable[] {
+  return opts.variables ?? model.variables();
+}
+
 function trainables(model: Embedder, opts: StepOptions): tf.Variable[] {
-  return opts.temperature === undefined ? model.variables() : [...model.variables(), opts.temperature.variable];
+  return opts.temperature === undefined ? modelVariables(model, opts) : [...modelVariables(model, opts), opts.temperature.variable];
 }
 
 /** Full-batch forward and backward. */
@@ -173,7 +179,7 @@ export async function gradCacheStep(model: Embedder, packed: PackedBatch, opts: 
     for (const [c, [a, b]] of (spans[k] ?? []).entries()) {
       const n = perSeq.slice(a, b).reduce((x, y) => x + y, 0);
       const g = tf.slice(embGrads[k] as tf.Tensor2D, [start, 0], [n, -1]);
-      accumulate(tf.variableGrads(() => tf.sum(tf.mul(embedSide(model, packed, s, a, b, opts, c), g)) as tf.Scalar, model.variables()));
+      accumulate(tf.variableGrads(() => tf.sum(tf.mul(embedSide(model, packed, s, a, b, opts, c), g)) as tf.Scalar, modelVariables(model, opts)));
       g.dispose();
       start += n;
     }

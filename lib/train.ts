@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { Overrides, resolveConfig } from './config';
 import { MASK_KINDS, type MaskKind } from './dialogue';
+import { FREEZE_KINDS, type FreezeKind, trainableParams } from './freeze';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
@@ -52,6 +53,8 @@ export interface TrainConfig {
    */
   batchKinds: 'mixed' | 'same';
   maskKind: MaskKind;
+  /** Parameters kept fixed: 'tower' (vision.*), 'vision' (tower and projector, as the paper), null = none (lib/freeze). */
+  freeze: FreezeKind | null;
   /** Attention mask of MuCo's target sequences; null = maskKind (lib/packing PackingOptions.targetMaskKind). */
   targetMaskKind: MaskKind | null;
   /**
@@ -86,6 +89,7 @@ export const DEFAULT_TRAIN: Readonly<TrainConfig> = Object.freeze({
   turns: 7,
   batchKinds: 'mixed',
   maskKind: 'causal',
+  freeze: null,
   targetMaskKind: null,
   augment: { maxShift: 0 },
   chunkSize: null,
@@ -126,6 +130,8 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   }
   if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0))
     throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
+  if (!(c.freeze === null || FREEZE_KINDS.includes(c.freeze)))
+    throw new Error(`train.freeze must be ${FREEZE_KINDS.map((k) => `'${k}'`).join(' or ')} or null, got '${String(c.freeze)}'.`);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   for (const [key, v, orNull] of [['maskKind', c.maskKind, false] as const, ['targetMaskKind', c.targetMaskKind, true] as const]) {
     if (!(MASK_KINDS.includes(v as MaskKind) || (orNull && v === null))) {
@@ -255,10 +261,9 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
   const runDir = options.runDir ?? null;
   if (runDir !== null) fs.mkdirSync(runDir, { recursive: true });
   const temp = c.learnTemperature ? new LearnableTemperature(c.loss.temperature) : null;
-  const opt = new AdamW(
-    [...model.params.entries()].map(([name, variable]) => ({ name, variable })).concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]),
-    c.optimizer,
-  );
+  const trained = trainableParams(model.params, c.freeze);
+  const opt = new AdamW(trained.concat(temp === null ? [] : [{ name: 'logTau', variable: temp.logTau }]), c.optimizer);
+  const variables = c.freeze === null ? undefined : trained.map((p) => p.variable);
   let start = 0;
   if (runDir !== null) cleanCheckpointLeftovers(runDir);
   if (runDir !== null && options.resume !== false) start = await resumeFromNewestIntact(runDir, model, opt, temp);
@@ -272,7 +277,7 @@ export async function train(model: Embedder, data: TrainData, c: TrainConfig, op
   const end = Math.min(c.steps, options.stopAfter ?? c.steps);
   try {
     for (let step = start; step < end; step++) {
-      const record = await trainOneStep(model, data, c, step, opt, temp);
+      const record = await trainOneStep(model, data, c, step, opt, temp, variables);
       const last = step === c.steps - 1;
       if (options.hooks?.evaluate !== undefined && (last || (c.evalEvery !== null && (step + 1) % c.evalEvery === 0))) {
         record.eval = await options.hooks.evaluate(step + 1, model);
@@ -314,6 +319,7 @@ async function trainOneStep(
   step: number,
   opt: AdamW,
   temp: LearnableTemperature | null,
+  variables: tf.Variable[] | undefined,
 ): Promise<StepRecord> {
   const t0 = Date.now();
   const lr = learningRate(c.schedule, step, c.steps);
@@ -330,6 +336,7 @@ async function trainOneStep(
     maxLen: c.maxLen,
     seed: deriveSeed(c.seed, `dropout/${step}`),
     ...(temp === null ? {} : { temperature: { value: () => temp.value(), variable: temp.logTau } }),
+    ...(variables === undefined ? {} : { variables }),
   });
   if (!Number.isFinite(values.loss)) {
     tf.dispose(Object.values(grads));
