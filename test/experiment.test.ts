@@ -227,6 +227,9 @@ describe('experiments', function () {
     assert.match(withReference[refLine] as string, /\| 42\.4 \|/);
     fs.rmSync(path.join(results, 'baselines'), { recursive: true });
     assert.match(markdownTable(rows), /\| muco-k7_/);
+    // Without an order the summary lists the catalogue's runs, then every other finished run (a --set tweak).
+    const byDefault = writeExperimentSummary(path.join(results, 'core'), 'core', 'smoke');
+    assert.ok(byDefault.includes(`| ${cfg.run} |`), `the tweaked run ${cfg.run} is listed:\n${byDefault}`);
     // The same work under another experiment's name is reused, not retrained; different work is not.
     const twin = { ...cfg, experiment: 'logit-mask', run: 'mask-on' };
     const reused = await runExperiment(twin, { resultsRoot: results, progress: 'none' });
