@@ -23,14 +23,19 @@ export function isFrozen(name: string, freeze: FreezeKind | null): boolean {
   return freeze !== null && FROZEN_PREFIXES[freeze].some((p) => name.startsWith(p));
 }
 
+/** @throws when `freeze` is neither null nor one of FREEZE_KINDS (e.g. a typo in `--set train.freeze=…`) */
+export function checkFreeze(freeze: unknown): asserts freeze is FreezeKind | null {
+  if (!(freeze === null || FREEZE_KINDS.includes(freeze as FreezeKind))) {
+    throw new Error(`train.freeze must be ${FREEZE_KINDS.map((k) => `'${k}'`).join(' or ')} or null, got '${String(freeze)}'.`);
+  }
+}
+
 /**
  * The parameters that train under `freeze`, in the model's order, with their names.
  * @throws when `freeze` would leave nothing to train, or names a kind that does not exist
  */
 export function trainableParams(params: ReadonlyMap<string, tf.Variable>, freeze: FreezeKind | null): { name: string; variable: tf.Variable }[] {
-  if (freeze !== null && !FREEZE_KINDS.includes(freeze)) {
-    throw new Error(`train.freeze must be ${FREEZE_KINDS.map((k) => `'${k}'`).join(' or ')} or null, got '${String(freeze)}'.`);
-  }
+  checkFreeze(freeze);
   const out = [...params.entries()].filter(([name]) => !isFrozen(name, freeze)).map(([name, variable]) => ({ name, variable }));
   if (out.length === 0) throw new Error(`train.freeze '${freeze}' leaves no parameter to train.`);
   return out;

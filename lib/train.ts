@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { Overrides, resolveConfig } from './config';
 import { MASK_KINDS, type MaskKind } from './dialogue';
-import { FREEZE_KINDS, type FreezeKind, trainableParams } from './freeze';
+import { checkFreeze, type FreezeKind, trainableParams } from './freeze';
 import { DEFAULT_LOSS, LearnableTemperature, LossConfig } from './loss';
 import type { Embedder } from './model/embedder';
 import { AdamW, AdamWConfig, applyGradients, DEFAULT_ADAMW } from './optim';
@@ -130,8 +130,7 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   }
   if (!(Number.isInteger(c.augment.maxShift) && c.augment.maxShift >= 0))
     throw new Error(`train.augment.maxShift must be a non-negative integer (pixels), got ${c.augment.maxShift}.`);
-  if (!(c.freeze === null || FREEZE_KINDS.includes(c.freeze)))
-    throw new Error(`train.freeze must be ${FREEZE_KINDS.map((k) => `'${k}'`).join(' or ')} or null, got '${String(c.freeze)}'.`);
+  checkFreeze(c.freeze);
   if (c.packing !== 'single' && c.packing !== 'multi') throw new Error(`train.packing must be 'single' or 'multi', got '${String(c.packing)}'.`);
   for (const [key, v, orNull] of [['maskKind', c.maskKind, false] as const, ['targetMaskKind', c.targetMaskKind, true] as const]) {
     if (!(MASK_KINDS.includes(v as MaskKind) || (orNull && v === null))) {

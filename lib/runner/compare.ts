@@ -173,15 +173,9 @@ export function referenceRow(dir: string): RunRow | null {
  */
 export function writeExperimentSummary(dir: string, experiment: string, scale: string, order?: readonly string[]): string {
   const def = EXPERIMENTS[experiment];
-  // The catalogue's runs in its order, then any other finished run (a `--set` tweak) by name: none is left out.
+  // The catalogue's runs in its order, then any other finished run (a `--set` tweak): none is left out.
   const catalogue = def === undefined ? undefined : Object.keys(def.runs);
-  const tweaks =
-    catalogue === undefined
-      ? []
-      : finishedRuns(dir)
-          .map(runWithoutSeed)
-          .filter((r) => !catalogue.includes(r));
-  const stock = order ?? (catalogue === undefined ? undefined : [...catalogue, ...new Set(tweaks)]);
+  const stock = order ?? (catalogue === undefined ? undefined : [...catalogue, ...finishedRuns(dir).filter((r) => !catalogue.includes(runWithoutSeed(r)))]);
   // Each run with its seed variants (<run>-seed<s>), in seed order.
   const names = [...new Set((stock ?? finishedRuns(dir)).map(runWithoutSeed))];
   const runs = stock === undefined ? undefined : seededRuns(dir, names).flatMap((r) => r.folders);
