@@ -117,7 +117,7 @@ interface ModelCase {
 
 function stepOptions(config: ModelConfig, temperature: number, logitMask: boolean): StepOptions {
   return {
-    loss: { objective: 'pretrain', temperature, logitMask, symmetric: false, finetuneForm: 'paper', maskTwin: true },
+    loss: { objective: 'pretrain', temperature, logitMask, maskDuplicateTargets: false, symmetric: false, finetuneForm: 'paper', maskTwin: true },
     chunkSize: null,
     maxLen: config.maxLen,
     seed: 0,

@@ -5,7 +5,8 @@
  *   infoNCE          Eq. 1: −log softmax(q·tᵀ/τ)[i, pos(i)], query→target (optionally + target→query),
  *                    with an optional additive logit mask and hard negatives appended to each denominator
  *   mucoPretrainLoss Eq. 4–5: Bk queries vs Bk targets; the other k−1 targets of the same image are masked
- *                    out of each query's denominator (switchable: paper Table 7)
+ *                    out of each query's denominator (switchable: paper Table 7); optionally, identical
+ *                    target texts too, so each distinct answer enters a denominator once (duplicateTargetMask)
  *   mucoFinetuneLoss Eq. 5–7 over (q,p), (q,p′), (q′,p), (q′,p′): the paper's single-denominator form, or the
  *                    official code's sum of four B×B terms
  *
@@ -21,6 +22,11 @@ export interface LossConfig {
   temperature: number;
   /** Pretraining: mask same-image targets (Table 7). */
   logitMask: boolean;
+  /**
+   * Pretraining: mask other images' targets whose text is the positive's, and repeats of a text, so each
+   * distinct target text enters each query's denominator once (our addition; docs/method.md §3).
+   */
+  maskDuplicateTargets: boolean;
   symmetric: boolean;
   /** Fine-tuning: the paper's single-denominator form or the official four-term sum. */
   finetuneForm: 'paper' | 'official';
@@ -32,6 +38,7 @@ export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({
   objective: 'pretrain',
   temperature: 0.02,
   logitMask: true,
+  maskDuplicateTargets: false,
   symmetric: false,
   finetuneForm: 'paper',
   maskTwin: true,
@@ -157,10 +164,36 @@ export function sameGroupMask(groups: readonly number[]): Float32Array {
   return mask;
 }
 
+/**
+ * Masks false negatives by their text: in row i (positive i), every other target whose text is target i's, and
+ * every repeat of a text already kept, so each distinct text enters the row's denominator once. Same-text
+ * targets of other images are false negatives (M3T repeats answers: "people & body", "yellow", "Emoji 4.0"),
+ * and a text's multiplicity in the batch would otherwise weigh it as a negative, pushing frequent answers
+ * away from every query. Entries already masked in `base` stay masked and do not count as kept.
+ * @param base an [N, N] mask to extend (e.g. sameGroupMask), or null
+ * @returns [N, N] row-major
+ */
+export function duplicateTargetMask(texts: readonly string[], base: Float32Array | null = null): Float32Array {
+  const n = texts.length;
+  if (base !== null && base.length !== n * n) throw new Error(`duplicateTargetMask: base mask has ${base.length} entries, expected ${n}·${n}.`);
+  const mask = base === null ? new Float32Array(n * n) : Float32Array.from(base);
+  for (let i = 0; i < n; i++) {
+    const kept = new Set([texts[i]]);
+    for (let j = 0; j < n; j++) {
+      if (j === i || mask[i * n + j] === MASKED_LOGIT) continue;
+      if (kept.has(texts[j])) mask[i * n + j] = MASKED_LOGIT;
+      else kept.add(texts[j]);
+    }
+  }
+  return mask;
+}
+
 export interface MucoPretrainOptions {
   temperature: number | tf.Scalar;
   /** Mask the other turns of the same image out of the denominators (paper default: on). */
   logitMask: boolean;
+  /** Each target's text: when given, identical texts are masked too (duplicateTargetMask). */
+  targetTexts?: readonly string[];
   symmetric?: boolean;
 }
 
@@ -174,7 +207,16 @@ export function mucoPretrainLoss(q: tf.Tensor2D, t: tf.Tensor2D, groups: readonl
     throw new Error(`mucoPretrainLoss: ${q.shape[0]} queries, ${t.shape[0]} targets and ${groups.length} group ids must agree.`);
   }
   const base = { temperature: options.temperature, symmetric: options.symmetric ?? false };
-  return infoNCE(q, t, options.logitMask ? { ...base, logitMask: sameGroupMask(groups) } : base);
+  let mask = options.logitMask ? sameGroupMask(groups) : null;
+  if (options.targetTexts !== undefined) {
+    if (options.targetTexts.length !== groups.length) {
+      throw new Error(`mucoPretrainLoss: ${options.targetTexts.length} target texts for ${groups.length} targets.`);
+    }
+    // The mask keeps each text once per query row; transposed it would not mean that for target rows.
+    if (base.symmetric) throw new Error('mucoPretrainLoss: masking duplicate targets is defined for the query→target direction; turn symmetric off.');
+    mask = duplicateTargetMask(options.targetTexts, mask);
+  }
+  return infoNCE(q, t, mask === null ? base : { ...base, logitMask: mask });
 }
 
 export type FinetunePair = 'qp' | 'qp_' | 'q_p' | 'q_p_';

@@ -109,6 +109,8 @@ export interface PackedBatch {
   pairIndex: number[];
   /** Per embedding: its `<|emb|>` slot within its sequence (turn order; fine-tuning: 0 initial, 1 subsequent). */
   slot: number[];
+  /** Per embedding: the text of its target turn (identical texts of other images are false negatives: lib/loss). */
+  targetText: string[];
 }
 
 function hasImage(image: unknown): boolean {
@@ -156,7 +158,7 @@ export function choosePairs(record: ImageRecord, turns: number | null, rng: Rng)
 }
 
 function emptyBatch(): PackedBatch {
-  return { query: [], target: [], queryImages: [], targetImages: [], groups: [], pairIndex: [], slot: [] };
+  return { query: [], target: [], queryImages: [], targetImages: [], groups: [], pairIndex: [], slot: [], targetText: [] };
 }
 
 /** Single-turn examples: each chosen pair of each record becomes its own query and target sequence. */
@@ -174,6 +176,7 @@ export function packSingleTurn(records: readonly ImageRecord[], tokenizer: Token
       out.groups.push(group);
       out.pairIndex.push(c.pairIndex);
       out.slot.push(0);
+      out.targetText.push(c.target);
     }
   });
   return out;
@@ -206,6 +209,7 @@ export function packMultiTurn(records: readonly ImageRecord[], tokenizer: Tokeni
       out.groups.push(group);
       out.pairIndex.push(c.pairIndex);
       out.slot.push(t);
+      out.targetText.push(c.target);
     });
   });
   return out;
@@ -358,6 +362,7 @@ export function packReconstruction(
       out.groups.push(group);
       out.pairIndex.push(0);
       out.slot.push(slot);
+      out.targetText.push(pair.target.text);
     }
   });
   return out;

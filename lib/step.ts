@@ -77,7 +77,12 @@ function chunks(n: number, size: number | null): [number, number][] {
 export function batchLoss(q: tf.Tensor2D, t: tf.Tensor2D, packed: PackedBatch, opts: StepOptions): LossOutput {
   const temperature = opts.temperature?.value() ?? opts.loss.temperature;
   if (opts.loss.objective === 'pretrain') {
-    return mucoPretrainLoss(q, t, packed.groups, { temperature, logitMask: opts.loss.logitMask, symmetric: opts.loss.symmetric });
+    return mucoPretrainLoss(q, t, packed.groups, {
+      temperature,
+      logitMask: opts.loss.logitMask,
+      symmetric: opts.loss.symmetric,
+      ...(opts.loss.maskDuplicateTargets ? { targetTexts: packed.targetText } : {}),
+    });
   }
   // Fine-tuning: rows alternate slot 0 (initial) and slot 1 (subsequent) per sequence.
   const rows = (slot: number): Int32Array => Int32Array.from(packed.slot.flatMap((s, i) => (s === slot ? [i] : [])));

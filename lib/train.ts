@@ -121,6 +121,11 @@ export function trainConfig(overrides?: Overrides<TrainConfig>): TrainConfig {
   positiveInt('turns', c.turns, true);
   if (!(c.schedule.lr > 0 && Number.isFinite(c.schedule.lr))) throw new Error(`train.schedule.lr must be a positive number, got ${c.schedule.lr}.`);
   if (!(c.loss.temperature > 0)) throw new Error(`train.loss.temperature must be > 0, got ${c.loss.temperature}.`);
+  if (c.loss.maskDuplicateTargets && (c.loss.objective !== 'pretrain' || c.loss.symmetric)) {
+    throw new Error(
+      "train.loss.maskDuplicateTargets applies to the 'pretrain' objective's query→target loss; set loss.objective 'pretrain' and loss.symmetric false, or turn it off.",
+    );
+  }
   if (c.batchKinds !== 'mixed' && c.batchKinds !== 'same') throw new Error(`train.batchKinds must be 'mixed' or 'same', got '${String(c.batchKinds)}'.`);
   if (c.batchKinds === 'same' && c.packing === 'multi' && c.turns !== 1) {
     // Each image has one pair per kind: a same-kind step would silently cut every dialogue to one turn.

@@ -5,7 +5,7 @@
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, tensorsLeftBy } from '../lib/backend';
-import { FinetunePair, infoNCE, LearnableTemperature, mucoFinetuneLoss, mucoPretrainLoss, sameGroupMask } from '../lib/loss';
+import { duplicateTargetMask, FinetunePair, infoNCE, LearnableTemperature, MASKED_LOGIT, mucoFinetuneLoss, mucoPretrainLoss, sameGroupMask } from '../lib/loss';
 import { Rng } from '../lib/random';
 
 type M = number[][];
@@ -147,6 +147,52 @@ describe('losses', () => {
       close(mucoPretrainLoss(T(q), T(t), [0, 0, 1, 1, 1], { temperature: 0.02, logitMask: false }).total.arraySync(), plain, 1e-6);
       close(mucoPretrainLoss(T(q), T(t), [0, 1, 2, 3, 4], { temperature: 0.02, logitMask: true }).total.arraySync(), plain, 1e-6);
     });
+  });
+
+  it('masking duplicate targets equals its twin: each distinct text once per denominator, with and without the image mask', () => {
+    const groups = [0, 0, 0, 1, 1, 2, 2, 2, 3, 4];
+    const texts = ['yellow', 'people & body', 'Emoji 1.0', 'yellow', 'red', 'people & body', 'yellow', 'Emoji 1.0', 'yellow', 'red'];
+    const q = randomUnit(groups.length, 12, rng);
+    const t = randomUnit(groups.length, 12, rng);
+    for (const mask of [true, false]) {
+      // Twin: row i keeps its positive, then the first column of each other text among the allowed columns.
+      let total = 0;
+      q.forEach((qi, i) => {
+        const seen = new Set([texts[i]]);
+        const logits = [dot(qi, t[i] as number[]) / 0.05];
+        t.forEach((tj, j) => {
+          if (j === i || (mask && groups[i] === groups[j]) || seen.has(texts[j])) return;
+          seen.add(texts[j]);
+          logits.push(dot(qi, tj) / 0.05);
+        });
+        total += nll(logits[0] as number, logits);
+      });
+      const got = tf.tidy(() => mucoPretrainLoss(T(q), T(t), groups, { temperature: 0.05, logitMask: mask, targetTexts: texts }).total.arraySync());
+      close(got, total / q.length, 1e-5, `mask=${mask}`);
+    }
+    // With every text distinct it is the MuCo loss.
+    const distinct = groups.map((_, i) => `answer ${i}`);
+    tf.tidy(() =>
+      close(
+        mucoPretrainLoss(T(q), T(t), groups, { temperature: 0.05, logitMask: true, targetTexts: distinct }).total.arraySync(),
+        naiveMuco(q, t, groups, 0.05, true),
+        1e-6,
+      ),
+    );
+  });
+
+  it('the duplicate mask keeps a text whose first copy is same-image masked, and rejects bad input', () => {
+    // Row 0: target 1 (same image, masked) and target 2 (another image) both say "b": target 2 is kept.
+    const m = duplicateTargetMask(['a', 'b', 'b', 'a'], sameGroupMask([0, 0, 1, 2]));
+    const blocked = Array.from(m, (v) => (v === MASKED_LOGIT ? 1 : 0));
+    assert.deepEqual(blocked, [0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0]);
+    assert.throws(() => duplicateTargetMask(['a', 'b'], new Float32Array(3)), /base mask has 3 entries, expected 2/);
+    const [q, t] = [randomUnit(2, 4, rng), randomUnit(2, 4, rng)];
+    assert.throws(() => mucoPretrainLoss(T(q), T(t), [0, 1], { temperature: 0.05, logitMask: true, targetTexts: ['a'] }), /1 target texts for 2 targets/);
+    assert.throws(
+      () => mucoPretrainLoss(T(q), T(t), [0, 1], { temperature: 0.05, logitMask: true, targetTexts: ['a', 'a'], symmetric: true }),
+      /turn symmetric off/,
+    );
   });
 
   it('the MuCo mask blanks same-image off-diagonal blocks only (Fig. 3)', () => {

@@ -59,6 +59,7 @@ describe('packing: turn sampling', () => {
       assert.deepEqual(packed.slot.slice(e, e + k), [...Array(k).keys()]);
       const queries = idx.map((i) => r.pairs[i]?.query as string);
       const targets = idx.map((i) => r.pairs[i]?.target as string);
+      assert.deepEqual(packed.targetText.slice(e, e + k), targets);
       const image = r.image !== null;
       assert.deepEqual(packed.query[g]?.ids, renderDialogue(TEMPLATE_PRETRAIN, { turns: queries, image }, tok, { imageTokens: IMAGE_TOKENS }).ids);
       assert.deepEqual(packed.target[g]?.ids, renderDialogue(TEMPLATE_PRETRAIN, { turns: targets }, tok).ids);
@@ -121,6 +122,7 @@ describe('packing: turn sampling', () => {
     const multi = packMultiTurn(records, tok, new Rng(77), { imageTokens: IMAGE_TOKENS, turns: 4 });
     assert.deepEqual(single.pairIndex, multi.pairIndex);
     assert.deepEqual(single.groups, multi.groups);
+    assert.deepEqual(single.targetText, multi.targetText);
     assert.equal(single.query.length, single.groups.length);
     assert.ok(single.query.every((s) => s.embPositions.length === 1));
     let e = 0;

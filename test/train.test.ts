@@ -204,6 +204,34 @@ describe('training', function () {
     });
   }
 
+  it('masking duplicate targets: the same step and GradCache, a lower loss when answers repeat, pretrain only', async () => {
+    const model = Embedder.create(config, tokenizer, 5);
+    // Records 0–2 share their answers with records 3–5: every target has a same-text false negative.
+    const twins = records.slice(0, 3).map((r, i) => ({ ...r, id: `twin${i}`, image: (records[i + 3] as TrainRecord).image }));
+    const batch = [...records.slice(0, 3), ...twins];
+    const c = cfg({ packing: 'multi', loss: { temperature: 0.1, maskDuplicateTargets: true } });
+    const packed = packStep(model, batch, c, 0);
+    const opts = { loss: c.loss, chunkSize: null, maxLen: c.maxLen, seed: 1 };
+    const full = await fullBatchStep(model, packed, opts);
+    const cached = await gradCacheStep(model, packed, { ...opts, chunkSize: 2 });
+    const plain = await fullBatchStep(model, packed, { ...opts, loss: { ...c.loss, maskDuplicateTargets: false } });
+    assert.ok(Math.abs(full.values.loss - cached.values.loss) < 1e-5);
+    assert.ok(full.values.loss < plain.values.loss - 1e-3, `masked ${full.values.loss} vs plain ${plain.values.loss}`);
+    const names = Object.keys(full.grads);
+    const rel = maxRelDiff(
+      names.map((n) => Float32Array.from(full.grads[n]!.dataSync())),
+      names.map((n) => Float32Array.from(cached.grads[n]!.dataSync())),
+    );
+    assert.ok(rel <= 1e-4, `relative difference ${rel}`);
+    tf.dispose([...Object.values(full.grads), ...Object.values(cached.grads), ...Object.values(plain.grads)]);
+    model.dispose();
+    assert.throws(
+      () => trainConfig({ loss: { objective: 'finetune', maskDuplicateTargets: true } }),
+      /maskDuplicateTargets applies to the 'pretrain' objective/,
+    );
+    assert.throws(() => trainConfig({ loss: { symmetric: true, maskDuplicateTargets: true } }), /loss.symmetric false/);
+  });
+
   it('fine-tuning objective: the reconstruction loss trains through the same step', async () => {
     const model = Embedder.create(config, tokenizer, 5);
     const c = cfg({ loss: { objective: 'finetune', temperature: 0.1 } });
