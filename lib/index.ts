@@ -105,9 +105,21 @@ export { pretrain, pretrainConfig, DEFAULT_PRETRAIN } from './pretrain/train';
 export type { PretrainConfig } from './pretrain/train';
 export { resolveInit, baseModelDir } from './runner/init';
 export * as notebookDiagnostics from './notebook/diagnostics';
-export { diagnoseModels, diagnosticRows, diagnosticFindings, probeAnswers, baseCurves, readBaseLog, baseModelFolder, baseRunDir } from './notebook/diagnostics';
-export type { DiagnosedModel, SkippedModel, DiagnoseModelsOptions, AnswerOptions, BaseLogLine } from './notebook/diagnostics';
+export {
+  diagnoseModels,
+  diagnosticRows,
+  diagnosticFindings,
+  probeAnswers,
+  baseCurves,
+  readBaseLog,
+  baseModelFolder,
+  baseRunDir,
+  instructionReadings,
+} from './notebook/diagnostics';
+export type { DiagnosedModel, SkippedModel, DiagnoseModelsOptions, AnswerOptions, BaseLogLine, InstructionReadingOptions } from './notebook/diagnostics';
 export { meanPairwiseCosine } from './diagnostics/cosine';
+export { neighbourLabelShares, m3tAnswerPool, readInstructions, formatShares } from './diagnostics/instruction-reading';
+export type { LabelledText, LabelShare } from './diagnostics/instruction-reading';
 export { linearProbe, fitLinearProbe, predictLinearProbe, majorityClass, LINEAR_PROBE_DEFAULTS } from './diagnostics/linear-probe';
 export type { LinearProbeOptions, LinearProbeModel, ProbeSet, ProbeResult, ProbeForm } from './diagnostics/linear-probe';
 export { probeLabels, dominantColour, emojiGroup, PROBE_TASKS } from './diagnostics/labels';

@@ -1,7 +1,8 @@
 /**
  * Notebook 09 ("Does the model see?"): the models to diagnose (an untrained one, the base model, the runs of an
  * experiment), the diagnostics table of lib/diagnostics/diagnose.ts with sentences computed from its numbers,
- * the base model's greedy answers to probe questions, and its training curves from results/base/<preset>/.
+ * the base model's greedy answers to probe questions, its training curves from results/base/<preset>/, and
+ * what each run reads mini-MMEB's instructions as (lib/diagnostics/instruction-reading.ts).
  *
  * A model that cannot be had (the base not trained yet, a run that fails to resolve) is skipped with the
  * reason, never silently.
@@ -10,7 +11,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readMiniM3t } from '../data/m3t';
 import { diagnoseEmbedder, DiagnoseOptions } from '../diagnostics/diagnose';
+import { formatShares, m3tAnswerPool, readInstructions } from '../diagnostics/instruction-reading';
 import { PROBE_TASKS } from '../diagnostics/labels';
+import { mmebRowItems, readMmebFile } from '../eval/mmeb-format';
 import type { RunConfig } from '../runner/config';
 import { runTokenizer } from '../runner/run';
 import { loadEncoder } from '../model/checkpoint';
@@ -283,4 +286,54 @@ export function baseCurves(logLines: readonly BaseLogLine[], window = 10): { los
   });
   generative.data.forEach((trace, i) => Object.assign(trace, i % 2 === 1 ? { mode: 'lines', line: { dash: 'dot' } } : {}));
   return { loss, generative };
+}
+
+export interface InstructionReadingOptions {
+  /** The runs whose models read the instructions (loaded as notebook 08 does). */
+  selection: RunSelection;
+  /** The built data (runCfg.data.dir): mini-mmeb/<set>.jsonl and m3t/train.jsonl. */
+  dataDir: string;
+  /** mini-MMEB data sets whose queries are read. */
+  datasets: readonly string[];
+  /** Queries per data set (the first rows). */
+  queries: number;
+  /** Training records whose distinct answers make the labelled pool. */
+  poolRecords: number;
+  /** Neighbours per query. */
+  k: number;
+}
+
+/**
+ * For each run and mini-MMEB data set: the instruction, and the facets of the training answers nearest its
+ * queries (image + instruction), e.g. "name@L 99%" for a classification instruction read as a name question.
+ */
+export async function instructionReadings(ctx: NotebookContext, o: InstructionReadingOptions): Promise<Record<string, string>[]> {
+  const pool = m3tAnswerPool(path.join(o.dataDir, 'm3t', 'train.jsonl'), o.poolRecords);
+  const mmebDir = path.join(o.dataDir, 'mini-mmeb');
+  const sets = await Promise.all(
+    o.datasets.map(async (name) => {
+      const file = path.join(mmebDir, `${name}.jsonl`);
+      if (!fs.existsSync(file)) throw new Error(`instructionReadings: ${file} does not exist; the mini-MMEB sets are listed in ${mmebDir}/manifest.json.`);
+      const rows = await readMmebFile(file, { limit: o.queries });
+      return { name, queries: rows.map((r) => mmebRowItems(r, { imageRoot: mmebDir, imageToken: '' }).query) };
+    }),
+  );
+  const out: Record<string, string>[] = [];
+  for (const cfg of selectedRuns(ctx, o.selection)) {
+    const { model } = await loadRunModel(cfg, ctx.resultsRoot);
+    try {
+      for (const set of sets) {
+        const shares = await readInstructions(model, set.queries, pool, o.k);
+        out.push({
+          model: `${cfg.experiment}/${cfg.run}`,
+          'data set': set.name,
+          instruction: set.queries[0]?.text.trim() ?? '',
+          'read as': formatShares(shares),
+        });
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  return out;
 }
