@@ -136,7 +136,10 @@ describe('verdicts', function () {
     assert.ok(row.includes(`${signed(c1.difference!.diff)} [${signed(c1.difference!.lo)}, ${signed(c1.difference!.hi)}]`), row);
     assert.ok(row.endsWith('| +1.1 | **supported** |'), row);
     assert.equal(table.filter((l) => /^\| C\d/.test(l)).length, 2, 'C1 and C3a were tested');
-    assert.equal(table.at(-1), 'Not run at the smoke scale: C1i, C2, C2i, C3b, C4, C5a, C5b, C5c, C5d (`results/smoke/verdicts.md` says which runs each needs).');
+    assert.equal(
+      table.at(-1),
+      'Not run at the smoke scale: C1i, C2, C2i, C3b, C4, C5a, C5b, C5c, C5d (`results/smoke/verdicts.md` says which runs each needs).',
+    );
     const { start, end } = readmeMarkers('smoke');
     const readme = `# x\n\n${start}\nold\n${end}\n\nafter\n`;
     assert.equal(replaceReadmeVerdicts(readme, 'smoke', 'new'), `# x\n\n${start}\nnew\n${end}\n\nafter\n`);
