@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import { facetFamily } from '../data/summary';
 import { EmbeddingCache, type EncodeItem, type Encoder } from '../eval/encoder';
+import { topK } from '../rank';
 
 /** A pool entry: an answer text and what its turn asked. */
 export interface LabelledText {
@@ -38,25 +39,13 @@ export function neighbourLabelShares(queries: Float32Array, pool: Float32Array, 
     throw new Error(`neighbourLabelShares: ${queries.length} query values are not a whole, non-empty number of rows of width ${dim}.`);
   }
   if (!(Number.isInteger(k) && k >= 1 && k <= m)) throw new Error(`neighbourLabelShares: k must be an integer in [1, ${m}] (the pool size), got ${k}.`);
-  const n = queries.length / dim;
+  const nearest = topK(queries, pool, dim, k);
   const counts = new Map<string, number>();
-  const scores = new Float64Array(m);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += (queries[i * dim + d] as number) * (pool[j * dim + d] as number);
-      scores[j] = s;
-    }
-    // The k best rows: a partial selection is enough, k is small.
-    const taken = new Uint8Array(m);
-    for (let r = 0; r < k; r++) {
-      let best = -1;
-      for (let j = 0; j < m; j++) if (taken[j] === 0 && (best < 0 || (scores[j] as number) > (scores[best] as number))) best = j;
-      taken[best] = 1;
-      const label = labels[best] as string;
-      counts.set(label, (counts.get(label) ?? 0) + 1);
-    }
+  for (const j of nearest.indices) {
+    const label = labels[j] as string;
+    counts.set(label, (counts.get(label) ?? 0) + 1);
   }
+  const n = nearest.numQueries;
   return [...counts]
     .map(([label, c]) => ({ label, share: c / (n * k) }))
     .sort((a, b) => b.share - a.share || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
@@ -90,16 +79,11 @@ export function m3tAnswerPool(file: string, records = Infinity): LabelledText[] 
 export async function readInstructions(encoder: Encoder, queries: readonly EncodeItem[], pool: readonly LabelledText[], k = 5): Promise<LabelShare[]> {
   if (queries.length === 0) throw new Error('readInstructions: no queries to read.');
   const cache = new EmbeddingCache(encoder);
-  const q = await cache.embedUnique(queries);
-  const p = await cache.embedUnique(pool.map((x) => ({ text: x.text })));
-  const rows = (u: { vectors: Float32Array; rows: Int32Array }): Float32Array => {
-    const out = new Float32Array(u.rows.length * encoder.dim);
-    u.rows.forEach((r, i) => out.set(u.vectors.subarray(r * encoder.dim, (r + 1) * encoder.dim), i * encoder.dim));
-    return out;
-  };
+  const q = await cache.embed(queries);
+  const p = await cache.embed(pool.map((x) => ({ text: x.text })));
   return neighbourLabelShares(
-    rows(q),
-    rows(p),
+    q,
+    p,
     pool.map((x) => x.label),
     encoder.dim,
     k,
