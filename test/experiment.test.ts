@@ -89,6 +89,11 @@ describe('experiments', function () {
     const { targetMaskKind: _added, ...before } = runs[1]!.train;
     assert.deepEqual(configDiff({ ...runs[1], train: before }, runs[1]), []);
     assert.deepEqual(configDiff({ ...runs[1], train: { ...before, targetMaskKind: 'isolated' } }, runs[1]), ['train.targetMaskKind: "isolated" vs null']);
+    // A switch added later (false = off) likewise, but not when it is on.
+    const { maskDuplicateTargets: _switch, ...lossBefore } = runs[1]!.train.loss;
+    assert.deepEqual(configDiff({ ...runs[1], train: { ...runs[1]!.train, loss: lossBefore } }, runs[1]), []);
+    const on = { ...runs[1]!, train: { ...runs[1]!.train, loss: { ...runs[1]!.train.loss, maskDuplicateTargets: true } } };
+    assert.deepEqual(configDiff({ ...runs[1], train: { ...runs[1]!.train, loss: lossBefore } }, on), ['train.loss.maskDuplicateTargets: undefined vs true']);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);

@@ -111,11 +111,13 @@ const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.log
 
 /**
  * Leaf paths where two configs differ in what they compute (EXECUTION_ONLY settings are ignored). A setting
- * absent from one side and null on the other is no difference: settings added to the trainer later default to
- * null (off, the earlier behaviour), so runs saved before them still resume and are still found equal.
+ * absent from one side and off on the other (null, or false for a switch) is no difference: settings added to
+ * the trainer later default to off (the earlier behaviour), so runs saved before them still resume and are
+ * still found equal.
  */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
-  if ((a === undefined && b === null) || (a === null && b === undefined)) return [];
+  const off = (v: unknown): boolean => v === null || v === false;
+  if ((a === undefined && off(b)) || (off(a) && b === undefined)) return [];
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) =>
