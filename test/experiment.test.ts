@@ -91,9 +91,10 @@ describe('experiments', function () {
     assert.deepEqual(configDiff({ ...runs[1], train: { ...before, targetMaskKind: 'isolated' } }, runs[1]), ['train.targetMaskKind: "isolated" vs null']);
     // A switch added later (false = off) likewise, but not when it is on.
     const { maskDuplicateTargets: _switch, ...lossBefore } = runs[1]!.train.loss;
-    assert.deepEqual(configDiff({ ...runs[1], train: { ...runs[1]!.train, loss: lossBefore } }, runs[1]), []);
+    const savedBefore = { ...runs[1], train: { ...runs[1]!.train, loss: lossBefore } };
+    assert.deepEqual(configDiff(savedBefore, runs[1]), []);
     const on = { ...runs[1]!, train: { ...runs[1]!.train, loss: { ...runs[1]!.train.loss, maskDuplicateTargets: true } } };
-    assert.deepEqual(configDiff({ ...runs[1], train: { ...runs[1]!.train, loss: lossBefore } }, on), ['train.loss.maskDuplicateTargets: undefined vs true']);
+    assert.deepEqual(configDiff(savedBefore, on), ['train.loss.maskDuplicateTargets: undefined vs true']);
     assert.throws(() => experimentRuns('nope', 'quick'), /Unknown experiment 'nope'/);
     assert.deepEqual(parseArgs(['core', '--scale', 'full', '--set', 'a=1']).sets, ['a=1']);
     assert.equal(parseArgs(['core', '--revalidate']).revalidate, true);

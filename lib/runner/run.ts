@@ -109,6 +109,9 @@ export function runTokenizer(records: readonly TrainingRecord[], maxBpeTokens: n
  */
 const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.logEvery']);
 
+/** A setting that is off: null, or false for a switch. */
+const isOff = (v: unknown): boolean => v === null || v === false;
+
 /**
  * Leaf paths where two configs differ in what they compute (EXECUTION_ONLY settings are ignored). A setting
  * absent from one side and off on the other (null, or false for a switch) is no difference: settings added to
@@ -116,8 +119,7 @@ const EXECUTION_ONLY = new Set(['model.vocabSize', 'train.chunkSize', 'train.log
  * still found equal.
  */
 export function configDiff(a: unknown, b: unknown, prefix = ''): string[] {
-  const off = (v: unknown): boolean => v === null || v === false;
-  if ((a === undefined && off(b)) || (off(a) && b === undefined)) return [];
+  if ((a === undefined && isOff(b)) || (isOff(a) && b === undefined)) return [];
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) =>
