@@ -5,15 +5,17 @@
  *           (bench/gpu-parity.ts) against the reference computed on the CPU, relative error ≤ 1e-3
  *   speed   matMul GFLOP/s (1024², 4096²) and training steps/s of `small` and `base`, single-turn and
  *           k = 7, at several batch sizes, next to the 2-core CPU figures of the reference
- *   train   the `base` preset trained from scratch for a few hundred steps on the benchmark's synthetic
- *           records (bench/fixture.ts), with its loss curve
+ *   replay  the committed run `core/muco-k7` (the paper's MuCo from the committed base model, on mini-M3T)
+ *           trained again here for up to a few hundred steps, with the validation check every 100 steps,
+ *           against the loss curve and checks it logged on the CPU (bench/gpu-run.ts)
  *
  * `--reference` runs parity and speed on this machine's backend (wasm on our CPUs) and writes
  * bench/gpu-reference.json, which travels to the GPU machine in the device bundle (scripts/device-bundle.ts).
  * Without it the check runs on the backend MUCO_BACKEND names (webgpu on the GPU machine) and writes
- * bench/results/gpu.json (or --out). Options: --reference-file F, --out F, --train-steps N (default 300),
- * --budget-s S (default 360: the speed and training parts stop adding rows past it), --smoke (one small row of
- * each part: checks the bundle on any adapter).
+ * bench/results/gpu.json (or --out). Options: --reference-file F, --out F, --run-dir D (the replayed run as
+ * the device bundle packs it; default: results/full/core/muco-k7 with the data build in data/), --train-steps N
+ * (default 300), --budget-s S (default 360: the speed part stops adding rows at 55% of it, the replay at all
+ * of it), --smoke (one small row of each part, two replay steps: checks the bundle on any adapter).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -27,6 +29,7 @@ import type { ModelPreset } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
 import { train, trainConfig } from '../lib/train';
 import { compareSignatures, fixtureSetup, paritySignatures, type ParityResult, type StepSignature } from './gpu-parity';
+import { bundledRun, REPO_RUN, replayRun, type ReplayResult } from './gpu-run';
 
 const TOLERANCE = 1e-3;
 
@@ -52,6 +55,8 @@ interface Reference {
   training: SpeedRow[];
 }
 
+const fmt = (x: number | undefined): string => (x === undefined ? '-' : (100 * x).toFixed(1));
+const seconds = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** GFLOP/s of an n×n×n float32 product, timed over `reps` after a warm-up (a 1-element read syncs). */
@@ -112,50 +117,6 @@ async function trainingSpeed(
   };
 }
 
-/** The `base` preset from scratch for `steps` steps (MuCo k = 7, `images` per step); the loss every step. */
-interface Curve {
-  steps: number;
-  seconds: number;
-  loss: number[];
-  accuracy: number[];
-}
-
-async function baseTrainingCurve(steps: number, images: number, deadline: number, progress: (partial: Curve) => void): Promise<Curve> {
-  const { records, tokenizer, config } = fixtureSetup('base', 1024);
-  const embedder = Embedder.create(config, tokenizer, 0);
-  const c = trainConfig({
-    steps,
-    imagesPerStep: images,
-    packing: 'multi',
-    turns: 7,
-    chunkSize: null,
-    maxLen: config.maxLen,
-    logEvery: 25,
-    schedule: { lr: 5e-4, warmupSteps: 20 },
-  });
-  const loss: number[] = [];
-  const accuracy: number[] = [];
-  const t0 = performance.now();
-  class Stop extends Error {}
-  try {
-    await train(embedder, { size: records.length, get: (i) => records[i]! }, c, {
-      progress: 'none',
-      hooks: {
-        onStep: (r) => {
-          loss.push(r.loss);
-          accuracy.push(r.accuracy);
-          if (loss.length % 25 === 0) progress({ steps: loss.length, seconds: (performance.now() - t0) / 1000, loss, accuracy });
-          if (performance.now() > deadline) throw new Stop('time budget spent');
-        },
-      },
-    });
-  } catch (err) {
-    if (!(err instanceof Stop)) throw err;
-  }
-  embedder.dispose();
-  return { steps: loss.length, seconds: (performance.now() - t0) / 1000, loss, accuracy };
-}
-
 function cpuName(): string {
   const cpus = os.cpus();
   return `${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} logical cores)`;
@@ -167,6 +128,7 @@ async function main(): Promise<void> {
     '--reference-file': 'value',
     '--out': 'value',
     '--train-steps': 'value',
+    '--run-dir': 'value',
     '--budget-s': 'value',
     '--smoke': 'flag',
   } as const;
@@ -259,7 +221,7 @@ async function main(): Promise<void> {
       ];
   for (const [model, images] of plan) {
     for (const variant of ['single-turn', 'muco-k7'] as const) {
-      if (performance.now() > started + budget * 0.6) break;
+      if (performance.now() > started + budget * 0.55) break;
       const row = await trainingSpeed(model, variant, images, 5);
       say(`${model} ${variant} ${images} images: ${row.stepSeconds.toFixed(3)} s/step, ${row.pairsPerSec.toFixed(0)} pairs/s`);
       training.push(row);
@@ -282,21 +244,22 @@ async function main(): Promise<void> {
         ];
   });
 
-  // train
-  const steps = smoke ? 2 : Number(args.values.get('--train-steps') ?? 300);
-  const trainImages = smoke ? 2 : 32;
-  const about = { imagesPerStep: trainImages, turns: 7, records: 1024, data: 'synthetic benchmark records (bench/fixture.ts)' };
+  // replay
   save({ speedupVsCpu: vsCpu });
-  const curve = await baseTrainingCurve(steps, trainImages, deadline, (partial) => save({ baseFromScratch: { ...about, ...partial } }));
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const runDir = args.values.get('--run-dir');
+  const source = runDir === undefined ? REPO_RUN : bundledRun(runDir);
+  const maxSteps = smoke ? 2 : Number(args.values.get('--train-steps') ?? 300);
+  const replay: ReplayResult = await replayRun(source, { maxSteps, deadline, progress: (partial) => save({ replay: partial }) });
   say(
-    `base from scratch: ${curve.steps} steps in ${curve.seconds.toFixed(0)} s, loss ${mean(curve.loss.slice(0, 10)).toFixed(3)} (first 10) → ${mean(curve.loss.slice(-10)).toFixed(3)} (last 10)`,
+    `replay of ${replay.run}: ${replay.steps} steps, ${seconds(replay.stepSeconds)} s/step (CPU ${seconds(replay.cpuStepSeconds)}); ` +
+      `step-0 loss ${replay.loss[0]?.toFixed(5)} vs CPU ${replay.cpuLoss[0]?.toFixed(5)} (relative error ${replay.firstLossRelError.toExponential(2)})`,
   );
-
-  save({
-    baseFromScratch: { ...about, ...curve },
-    complete: true,
-  });
+  for (const w of replay.windows) say(`  steps ${w.from}-${w.to - 1}: mean loss ${w.loss.toFixed(3)} (CPU ${w.cpuLoss.toFixed(3)})`);
+  for (const v of replay.validation)
+    say(
+      `  validation at step ${v.step}: MRR ${fmt(v.here.mrr)} (CPU ${fmt(v.cpu.mrr)}), another image ${fmt(v.here.mrrOtherImage)} (CPU ${fmt(v.cpu.mrrOtherImage)})`,
+    );
+  save({ replay, complete: true });
   say(`wrote ${out}; parity ${parityPass && webgpuErrors().length === 0 ? 'passes' : 'FAILS'}`);
   if (!(parityPass && webgpuErrors().length === 0)) process.exitCode = 1;
 }

@@ -1,10 +1,14 @@
 /**
- * `npm run device-bundle [-- --out DIR]`: everything the GPU check (bench/gpu.ts) needs on a linux-x64 GPU
- * machine that has neither internet nor Node, in one folder (default `device-bundle/`, git-ignored) of at
- * most 60 MiB:
+ * `npm run device-bundle [-- --out DIR] [--data DIR]`: everything the GPU check (bench/gpu.ts) needs on a
+ * linux-x64 GPU machine that has neither internet nor Node, in one folder (default `device-bundle/`,
+ * git-ignored) of at most 60 MiB. `--data` names the data build the replayed run's splits come from (default
+ * `data/`, made by `npm run data`).
  *
  *   gpu-check.js.xz      bench/gpu.ts and the library, bundled and minified by esbuild (tfjs included)
  *   gpu-reference.json   the CPU reference (`npm run bench:gpu -- --reference`)
+ *   run.tar.xz           the run the check replays (bench/gpu-run.ts): results/full/core/muco-k7's config and
+ *                        log, its base model, and the mini-M3T train and validation splits with only their
+ *                        images' pixels (lib/data/subset.ts)
  *   node.xz              this Node binary, stripped and compressed
  *   node_modules/webgpu  Dawn's `dawn.node` for linux-x64 (compressed) and its loader
  *   debs/                the Vulkan loader (libvulkan1), for machines whose image lacks it
@@ -15,7 +19,11 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { REPO_RUN } from '../bench/gpu-run';
 import { readArgs } from '../lib/cli-args';
+import { writeM3tSubset } from '../lib/data/subset';
+import { baseModelDir } from '../lib/runner/init';
+import type { RunConfig } from '../lib/runner/config';
 
 const LIMIT_MIB = 60;
 const ROOT = path.join(__dirname, '..');
@@ -30,6 +38,7 @@ D="$W/node_modules/webgpu/dist/linux-x64"
 mkdir -p "$D"
 [ -x "$W/node" ] || { xz -dc "$B/node.xz" > "$W/node"; chmod +x "$W/node"; }
 xz -dc "$B/gpu-check.js.xz" > "$W/gpu-check.js"
+rm -rf "$W/run" && tar -xJf "$B/run.tar.xz" -C "$W"
 cp "$B/node_modules/webgpu/index.js" "$B/node_modules/webgpu/package.json" "$W/node_modules/webgpu/"
 [ -f "$D/dawn.node" ] || xz -dc "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.node"
 if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
@@ -44,7 +53,7 @@ fi
 echo "Vulkan driver: \${VK_DRIVER_FILES:-none named (Dawn searches the default places)}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export MUCO_BACKEND=webgpu
-exec "$W/node" "$W/gpu-check.js" --reference-file "$B/gpu-reference.json" --out "\${OUT:-$B}/gpu.json" "$@"
+exec "$W/node" "$W/gpu-check.js" --reference-file "$B/gpu-reference.json" --run-dir "$W/run" --out "\${OUT:-$B}/gpu.json" "$@"
 `;
 
 function sh(cmd: string, args: string[], cwd = ROOT): Buffer {
@@ -60,8 +69,25 @@ function sizeOf(dir: string): number {
   return total;
 }
 
+/**
+ * The replayed run as one archive: `run/` with the run's config.json and log.jsonl, its base model (base/) and
+ * the part of the data build it trains and validates on (data/), packed with tar and xz.
+ */
+async function packRun(archive: string, dataDir: string): Promise<void> {
+  const cfg = JSON.parse(fs.readFileSync(path.join(ROOT, REPO_RUN.run, 'config.json'), 'utf8')) as RunConfig;
+  const stage = fs.mkdtempSync(path.join(path.dirname(archive), '.run-'));
+  const dir = path.join(stage, 'run');
+  fs.mkdirSync(path.join(dir, 'base'), { recursive: true });
+  for (const f of ['config.json', 'log.jsonl']) fs.copyFileSync(path.join(ROOT, REPO_RUN.run, f), path.join(dir, f));
+  const base = path.join(ROOT, baseModelDir(cfg));
+  for (const f of ['model.json', 'tokenizer.json', 'weights.bin']) fs.copyFileSync(path.join(base, f), path.join(dir, 'base', f));
+  await writeM3tSubset(dataDir, path.join(dir, 'data'), [cfg.data.split, 'validation'], cfg.model.imageSize);
+  sh('tar', ['-cJf', archive, '-C', stage, 'run']);
+  fs.rmSync(stage, { recursive: true });
+}
+
 async function main(): Promise<void> {
-  const args = readArgs(process.argv.slice(2), { '--out': 'value' } as const, {
+  const args = readArgs(process.argv.slice(2), { '--out': 'value', '--data': 'value' } as const, {
     unknown: (a) => `Unknown option ${a}; see the header of scripts/device-bundle.ts.`,
   });
   const out = path.resolve(args.values.get('--out') ?? path.join(ROOT, 'device-bundle'));
@@ -81,7 +107,8 @@ async function main(): Promise<void> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
+    // plotly is only resolved when a figure is written, which the check never does.
+    external: ['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'plotly.js-dist', 'plotly.js-dist/*', '*.node'],
     // The check decodes no image files: sharp (a native package) is replaced by a module that says so if called.
     plugins: [
       {
@@ -100,6 +127,7 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   fs.copyFileSync(reference, path.join(out, 'gpu-reference.json'));
+  await packRun(path.join(out, 'run.tar.xz'), path.resolve(args.values.get('--data') ?? path.join(ROOT, REPO_RUN.data)));
 
   // 2. Dawn
   const webgpu = path.dirname(require.resolve('webgpu/package.json'));

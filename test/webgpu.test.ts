@@ -2,8 +2,8 @@
  * The WebGPU backend (lib/backend/webgpu.ts). Everywhere: the kernels a training step runs all exist on WebGPU, the
  * gradient signatures of the GPU check agree with a naive twin, and asking for WebGPU without an adapter
  * fails saying why. Where Dawn finds an adapter (CI installs Mesa's software Vulkan driver, lavapipe), a
- * training step on WebGPU matches the wasm backend within the GPU check's tolerance, and `auto` never picks a
- * software adapter.
+ * training step on WebGPU matches the wasm backend within the GPU check's tolerance, so do the embeddings that
+ * evaluation ranks, and `auto` never picks a software adapter.
  */
 import { strict as assert } from 'assert';
 import * as tf from '@tensorflow/tfjs';
@@ -144,5 +144,38 @@ describe('webgpu backend', function () {
     const got = await losses('webgpu');
     assert.deepEqual(webgpuErrors(), []);
     got.forEach((l, i) => assert.ok(Math.abs(l - (ref[i] as number)) <= 1e-3 * Math.abs(ref[i] as number), `step ${i}: webgpu ${l} vs wasm ${ref[i]}`));
+  });
+
+  it('evaluation embeddings on WebGPU (text, image, image + text) match wasm, in batches that need padding, without leaks', async function () {
+    if (!(await webgpuAvailable())) this.skip();
+    const embed = async (backend: 'wasm' | 'webgpu'): Promise<Float32Array> => {
+      await initBackend({ backend });
+      const records = benchRecords(5, 16, 7);
+      const tokenizer = benchTokenizer(records);
+      const config = modelConfig('tiny', { vocabSize: Math.max(tokenizer.vocabSize, 256), imageSize: 16, patchSize: 4 });
+      const model = Embedder.create(config, tokenizer, 3);
+      model.inferenceBatchSize = 4; // two batches, the second partly filled
+      const rng = new Rng(4);
+      const image = (): Float32Array => Float32Array.from({ length: 16 * 16 * 3 }, () => rng.next());
+      const inputs = [
+        { text: 'a red square' },
+        { image: image() },
+        { text: 'what colour is it?', image: image() },
+        { text: 'the flag of a country with a long name' },
+        { text: 'which emoji is this?', image: image() },
+        { image: image() },
+      ];
+      await model.embedInputs(inputs.slice(0, 1)); // compiles the kernels before the leak count
+      const before = tf.memory().numTensors;
+      const out = await model.embedInputs(inputs);
+      assert.equal(tf.memory().numTensors, before, `${backend}: embedInputs leaked tensors`);
+      model.dispose();
+      return out;
+    };
+    const ref = await embed('wasm');
+    const got = await embed('webgpu');
+    assert.deepEqual(webgpuErrors(), []);
+    const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - (ref[i] as number))));
+    assert.ok(worst <= 1e-4, `largest difference ${worst} (embeddings are unit vectors)`);
   });
 });

@@ -1,0 +1,242 @@
+/**
+ * What carries the GPU check to a GPU machine (docs/gpu.md), tested on the CPU: the data subset the bundle
+ * packs, the replay of a run from it (bench/gpu-run.ts), the bundle itself (scripts/device-bundle.ts) and the
+ * way the checkout is made small enough to travel (scripts/device-travel.ts).
+ */
+import { strict as assert } from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { bundledRun, cachedValidation, replayConfig, replayRun } from '../bench/gpu-run';
+import { initBackend } from '../lib/backend';
+import { buildData } from '../lib/data/build';
+import { ImageCache } from '../lib/data/cache';
+import { readMiniM3t } from '../lib/data/m3t';
+import { writeM3tSubset } from '../lib/data/subset';
+import { LogLevel, logLevel, setLogLevel } from '../lib/log';
+import { saveCheckpoint } from '../lib/model/checkpoint';
+import { Embedder } from '../lib/model/embedder';
+import { experimentRuns } from '../lib/runner/catalog';
+import { runExperiment, runTokenizer } from '../lib/runner/run';
+import { validationRecall } from '../lib/runner/validate';
+import { isSlim, restore, slim, travellingBytes } from '../scripts/device-travel';
+
+const ROOT = path.join(__dirname, '..');
+
+describe('device: data subset and run replay', function () {
+  this.timeout(600_000);
+  let tmp: string;
+  let previous: LogLevel;
+
+  before(async () => {
+    previous = logLevel();
+    setLogLevel('warn');
+    await initBackend({ backend: 'wasm' });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-device-'));
+    await buildData({ root: ROOT, outDir: path.join(tmp, 'data'), limit: 24, miniMmeb: { maxQueries: 4, maxCandidates: 8 }, miniMbeir: { maxQueries: 4 } });
+  });
+  after(async () => {
+    setLogLevel(previous);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await initBackend({ backend: 'cpu' });
+  });
+
+  it('a subset holds the chosen splits byte for byte and exactly the pixels of the images they name', async () => {
+    const out = path.join(tmp, 'subset');
+    const summary = await writeM3tSubset(path.join(tmp, 'data'), out, ['train', 'validation'], 32);
+    const full = ImageCache.open(path.join(tmp, 'data', 'cache'), 32);
+    const part = ImageCache.open(path.join(out, 'cache'), 32);
+    let records = 0;
+    const named = new Set<string>();
+    for (const split of ['train', 'validation']) {
+      const a = await readMiniM3t(path.join(tmp, 'data'), split, 'both');
+      const b = await readMiniM3t(out, split, 'both');
+      assert.deepEqual(
+        b.records.map((r) => r.id),
+        a.records.map((r) => r.id),
+      );
+      records += a.records.length;
+      for (const r of a.records)
+        for (const p of [r.queryImagePath, r.targetImagePath, ...r.negatives.map((n) => n.imagePath)]) {
+          if (p === '') continue;
+          named.add(p);
+          assert.deepEqual(part.bytes(part.rowOf(p) as number), full.bytes(full.rowOf(p) as number), p);
+        }
+    }
+    assert.equal(summary.records, records);
+    assert.equal(summary.images, named.size);
+    assert.equal(part.count, named.size);
+    assert.ok(part.count < full.count, 'the test split and the benchmarks’ images are left out');
+    assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(path.join(out, 'm3t', 'manifest.json'), 'utf8')).splits), ['train', 'validation']);
+    await assert.rejects(writeM3tSubset(path.join(tmp, 'data'), out, ['train'], 32), /exists already/);
+    await assert.rejects(writeM3tSubset(path.join(tmp, 'data'), path.join(tmp, 'other'), ['dev'], 32), /no split "dev"; expected one of train, validation/);
+    await assert.rejects(writeM3tSubset(path.join(tmp, 'data'), path.join(tmp, 'other'), ['train'], 48), /not 48/);
+  });
+
+  it('a replay from the bundle layout repeats the run: the same losses, and the same validation from cached pixels', async () => {
+    // A finished run from a (freshly saved) base, as the committed runs are, on the limited build.
+    const [c] = experimentRuns('core', 'smoke', [], ['muco-k7'], {
+      data: { dir: path.join(tmp, 'data') },
+      train: { steps: 3, evalEvery: 2 },
+      eval: { benchmarks: [], validationRecords: 8 },
+    });
+    const { records } = { records: (await readMiniM3t(path.join(tmp, 'data'), 'train')).records };
+    const tokenizer = runTokenizer(records, 1000);
+    const cfg0 = { ...c!, model: { ...c!.model, vocabSize: tokenizer.vocabSize } };
+    const base = Embedder.create(cfg0.model, tokenizer, 5);
+    const baseDir = path.join(tmp, 'base');
+    await saveCheckpoint(baseDir, base.config, tokenizer, base.params, { step: 0, base: true });
+    base.dispose();
+    const cfg = { ...cfg0, init: { from: 'base' as const, dir: baseDir, sha256: null } };
+    const { dir } = await runExperiment(cfg, { resultsRoot: path.join(tmp, 'results'), progress: 'none' });
+    const logged = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss: number; eval?: Record<string, number> });
+
+    // Packed as scripts/device-bundle.ts packs it.
+    const packed = path.join(tmp, 'packed');
+    fs.mkdirSync(path.join(packed, 'base'), { recursive: true });
+    for (const f of ['config.json', 'log.jsonl']) fs.copyFileSync(path.join(dir, f), path.join(packed, f));
+    for (const f of ['model.json', 'tokenizer.json', 'weights.bin']) fs.copyFileSync(path.join(baseDir, f), path.join(packed, 'base', f));
+    await writeM3tSubset(path.join(tmp, 'data'), path.join(packed, 'data'), ['train', 'validation'], cfg.model.imageSize);
+
+    const before = tf.memory().numTensors;
+    const partials: number[] = [];
+    const replay = await replayRun(bundledRun(packed), { maxSteps: 3, deadline: Infinity, progress: (p) => partials.push(p.steps) });
+    assert.equal(tf.memory().numTensors, before, 'the replay disposes its model');
+    assert.equal(replay.run, `${cfg.experiment}/${cfg.run}`);
+    assert.equal(replay.steps, 3);
+    assert.deepEqual(
+      replay.loss,
+      logged.map((l) => l.loss),
+    );
+    assert.deepEqual(replay.cpuLoss, replay.loss);
+    assert.equal(replay.firstLossRelError, 0);
+    assert.deepEqual(partials, [2]);
+    assert.deepEqual(
+      replay.windows.map((w) => [w.from, w.to]),
+      [
+        [0, 2],
+        [2, 3],
+      ],
+    );
+    // Step 2 is an evalEvery step, step 3 the run's last: both are checked here and there, and agree exactly.
+    assert.deepEqual(
+      replay.validation.map((v) => v.step),
+      [2, 3],
+    );
+    for (const v of replay.validation) {
+      assert.ok(v.here.mrr !== undefined && v.here.clsAccuracy !== undefined);
+      assert.deepEqual(v.here, v.cpu, `validation at step ${v.step}`);
+    }
+
+    // The cached-pixel check equals the decoding one on any model.
+    const model = Embedder.create(cfg.model, tokenizer, 9);
+    const decoded = await validationRecall(model, { ...cfg, data: { ...cfg.data, dir: path.join(tmp, 'data') } });
+    const cached = await cachedValidation(model, replayConfig(bundledRun(packed)));
+    model.dispose();
+    assert.deepEqual(cached, decoded);
+
+    // A stop at the deadline keeps what was trained; a base with other weights than the run recorded is refused.
+    const stopped = await replayRun(bundledRun(packed), { maxSteps: 3, deadline: 0 });
+    assert.deepEqual(stopped.loss, replay.loss.slice(0, 1));
+    fs.writeFileSync(path.join(packed, 'base', 'weights.bin'), Buffer.alloc(fs.statSync(path.join(packed, 'base', 'weights.bin')).size));
+    assert.throws(() => replayConfig(bundledRun(packed)), /init\.sha256/);
+  });
+});
+
+describe('device: the bundle', function () {
+  this.timeout(600_000);
+
+  it('holds every file the GPU machine needs, under its size limit, and fits the device tool with results/ left out', async function () {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-bundle-'));
+    try {
+      await buildData({ root: ROOT, outDir: path.join(tmp, 'data'), limit: 12, miniMmeb: { maxQueries: 4, maxCandidates: 8 }, miniMbeir: { maxQueries: 4 } });
+      const out = path.join(tmp, 'bundle');
+      execFileSync('npx', ['tsx', 'scripts/device-bundle.ts', '--out', out, '--data', path.join(tmp, 'data')], { cwd: ROOT, stdio: 'pipe' });
+      const files = [
+        'run.sh',
+        'gpu-check.js.xz',
+        'gpu-reference.json',
+        'node.xz',
+        'run.tar.xz',
+        'node_modules/webgpu/index.js',
+        'node_modules/webgpu/dist/linux-x64/dawn.node.xz',
+      ];
+      for (const f of files) assert.ok(fs.existsSync(path.join(out, f)), f);
+      assert.ok(
+        fs.readdirSync(path.join(out, 'debs')).some((f) => /^libvulkan1_.*\.deb$/.test(f)),
+        'the Vulkan loader',
+      );
+      const listing = execFileSync('tar', ['-tJf', path.join(out, 'run.tar.xz')], { encoding: 'utf8' }).split('\n');
+      for (const f of ['run/config.json', 'run/log.jsonl', 'run/base/weights.bin', 'run/data/m3t/manifest.json', 'run/data/cache/images-32.u8'])
+        assert.ok(listing.includes(f), f);
+      const mib = (b: number): number => b / 2 ** 20;
+      const bundle = travellingBytes(ROOT, [path.relative(ROOT, out)]).carried;
+      assert.ok(mib(bundle) < 60, `bundle ${mib(bundle).toFixed(1)} MiB`);
+      // What travels without results/: the rest of the checkout is a few MiB.
+      const tree = travellingBytes(ROOT).tree;
+      const results = execFileSync('git', ['ls-files', '-z', 'results'], { cwd: ROOT, encoding: 'utf8' })
+        .split('\0')
+        .filter((f) => f !== '' && fs.existsSync(path.join(ROOT, f)))
+        .reduce((n, f) => n + fs.statSync(path.join(ROOT, f)).size, 0);
+      assert.ok(mib(tree - results + bundle) < 64, `${mib(tree - results + bundle).toFixed(1)} MiB would travel`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('device: travel size (slim and restore)', () => {
+  let repo: string;
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
+  beforeEach(() => {
+    repo = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-travel-'));
+    git('init', '-q');
+    git('config', 'user.email', 't@example.org');
+    git('config', 'user.name', 't');
+    fs.mkdirSync(path.join(repo, 'results', 'run'), { recursive: true });
+    fs.mkdirSync(path.join(repo, 'lib'));
+    fs.writeFileSync(path.join(repo, 'results', 'run', 'weights.bin'), Buffer.alloc(5000));
+    fs.writeFileSync(path.join(repo, 'lib', 'a.ts'), 'x'.repeat(100));
+    fs.writeFileSync(path.join(repo, '.gitignore'), 'bundle/\n');
+    git('add', '.');
+    git('commit', '-q', '-m', 'c');
+    fs.mkdirSync(path.join(repo, 'bundle'));
+    fs.writeFileSync(path.join(repo, 'bundle', 'node.xz'), Buffer.alloc(700));
+    fs.writeFileSync(path.join(repo, 'notes.md'), 'y'.repeat(10)); // untracked, not ignored: travels
+  });
+  afterEach(() => fs.rmSync(repo, { recursive: true, force: true }));
+
+  it('counts tracked and untracked-not-ignored files, plus what is carried', () => {
+    assert.deepEqual(travellingBytes(repo, ['bundle']), { tree: 5000 + 100 + 10 + 8, carried: 700 });
+  });
+
+  it('--slim leaves results/ out of what travels without touching files or commits; --restore undoes it exactly', () => {
+    fs.writeFileSync(path.join(repo, '.git', 'info', 'exclude'), '# mine\n*.tmp\n');
+    const head = git('rev-parse', 'HEAD');
+    slim(repo);
+    assert.ok(isSlim(repo));
+    assert.equal(travellingBytes(repo).tree, 100 + 10 + 8);
+    assert.ok(fs.existsSync(path.join(repo, 'results', 'run', 'weights.bin')));
+    slim(repo); // a second slim changes nothing
+    restore(repo);
+    assert.ok(!isSlim(repo));
+    assert.equal(git('status', '--porcelain'), '?? notes.md\n');
+    assert.equal(git('rev-parse', 'HEAD'), head);
+    assert.equal(fs.readFileSync(path.join(repo, '.git', 'info', 'exclude'), 'utf8'), '# mine\n*.tmp\n');
+    restore(repo); // and so does a second restore
+    assert.equal(git('status', '--porcelain'), '?? notes.md\n');
+  });
+
+  it('--slim refuses while results/ has staged changes', () => {
+    fs.writeFileSync(path.join(repo, 'results', 'run', 'new.json'), '{}');
+    git('add', 'results');
+    assert.throws(() => slim(repo), /Staged changes under results \(results\/run\/new\.json/);
+    assert.ok(!isSlim(repo));
+  });
+});
