@@ -63,6 +63,7 @@ export { decodeImage, writePng } from './image';
 export { buildData } from './data/build';
 export { readTrainingRecords, readMiniM3t } from './data/m3t';
 export { ImageCache } from './data/cache';
+export { writeM3tSubset } from './data/subset';
 
 // Evaluation and results.
 export { randomEncoder, EmbeddingCache } from './eval/encoder';

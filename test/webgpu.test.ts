@@ -1,7 +1,7 @@
 /**
  * The WebGPU backend (lib/backend/webgpu.ts). Everywhere: the kernels a training step runs all exist on WebGPU, the
  * gradient signatures of the GPU check agree with a naive twin, and asking for WebGPU without an adapter
- * fails saying why. Where Dawn finds an adapter (CI installs Mesa's software Vulkan driver, lavapipe), a
+ * fails saying why while `auto` falls through (a stand-in Dawn with no adapter, or only a software one). Where Dawn finds an adapter (CI installs Mesa's software Vulkan driver, lavapipe), a
  * training step on WebGPU matches the wasm backend within the GPU check's tolerance, so do the embeddings that
  * evaluation ranks, and `auto` never picks a software adapter.
  */
@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { modelConfig } from '../lib/model/config';
 import { Embedder } from '../lib/model/embedder';
-import { missingWebgpuKernels, registerWebgpu, webgpuErrors } from '../lib/backend/webgpu';
+import { missingWebgpuKernels, registerWebgpu, webgpuErrors, withDawn, type GpuAdapterLike } from '../lib/backend/webgpu';
 import { train, trainConfig } from '../lib/train';
 import { compareSignatures, gradSignature, parityCases, PROJECTIONS, stepSignature, type StepSignature } from '../bench/gpu-parity';
 import { benchRecords, benchTokenizer } from '../bench/fixture';
@@ -106,6 +106,39 @@ describe('webgpu backend', function () {
     await assert.rejects(initBackend({ backend: 'webgpu' }), /Vulkan|adapter|Dawn/);
     const report = await initBackend({ backend: 'auto' });
     assert.notEqual(report.backend, 'webgpu');
+  });
+
+  it('with a Dawn that finds no adapter, or only a software one: webgpu says why, auto falls through (any machine)', async () => {
+    const dawn = (adapter: GpuAdapterLike | null) => ({ create: () => ({ requestAdapter: async () => adapter }), globals: {} });
+    const none = withDawn(dawn(null));
+    try {
+      await assert.rejects(initBackend({ backend: 'webgpu' }), /No WebGPU adapter: Dawn found no Vulkan device.*VK_DRIVER_FILES.*MUCO_BACKEND=wasm/s);
+      const report = await initBackend({ backend: 'auto' });
+      assert.notEqual(report.backend, 'webgpu');
+      assert.ok(
+        report.skipped.some((s) => /^webgpu: No WebGPU adapter/.test(s)),
+        report.skipped.join(' | '),
+      );
+    } finally {
+      none();
+    }
+    const software: GpuAdapterLike = {
+      info: { vendor: 'mesa', description: 'llvmpipe (stand-in)', isFallbackAdapter: true },
+      features: new Set<string>(),
+      limits: {},
+      requestDevice: async () => assert.fail('auto must not open a device on a software adapter'),
+    };
+    const soft = withDawn(dawn(software));
+    try {
+      const report = await initBackend({ backend: 'auto' });
+      assert.notEqual(report.backend, 'webgpu');
+      assert.ok(
+        report.skipped.some((s) => /^webgpu: Only a software WebGPU adapter \(llvmpipe \(stand-in\)\)/.test(s)),
+        report.skipped.join(' | '),
+      );
+    } finally {
+      soft();
+    }
   });
 
   it('a training step on WebGPU matches wasm (loss and gradients within 1e-3)', async function () {

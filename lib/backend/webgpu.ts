@@ -32,14 +32,15 @@ export interface WebgpuAdapterReport {
   missingKernels: string[];
 }
 
-interface GpuAdapterLike {
+export interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
   features: { has(name: string): boolean };
   limits: Record<string, number>;
   requestDevice(descriptor: object): Promise<unknown>;
 }
 
-interface DawnModule {
+/** What we use of the `webgpu` package (Dawn). */
+export interface DawnModule {
   create(flags: string[]): { requestAdapter(options?: object): Promise<GpuAdapterLike | null> };
   globals: Record<string, unknown>;
 }
@@ -56,6 +57,8 @@ const LIMITS = [
 ] as const;
 
 let registered: WebgpuAdapterReport | null = null;
+/** A stand-in for the `webgpu` package (`withDawn`), or null for the package itself. */
+let dawnOverride: DawnModule | null = null;
 
 /** Validation and out-of-memory errors the device reported (Dawn prints them and tfjs carries on). */
 const deviceErrors: string[] = [];
@@ -153,11 +156,27 @@ export async function registerWebgpu(allowSoftware: boolean): Promise<WebgpuAdap
 
 let autoRefusal: Error | null = null;
 
+/**
+ * Use `module` instead of the `webgpu` package until the returned function is called: tests give it a Dawn
+ * without an adapter, or with only a software one, on any machine. An adapter registered earlier is set aside
+ * meanwhile (the stand-in is asked afresh) and is back afterwards.
+ */
+export function withDawn(module: DawnModule): () => void {
+  const saved = { dawnOverride, registered, autoRefusal };
+  dawnOverride = module;
+  registered = null;
+  autoRefusal = null;
+  return () => {
+    ({ dawnOverride, registered, autoRefusal } = saved);
+  };
+}
+
 async function findAndRegister(allowSoftware: boolean): Promise<WebgpuAdapterReport> {
-  if (!allowSoftware && !hasVulkanLoader()) {
+  // Without a loader the real Dawn can only fail; a stand-in needs none.
+  if (!allowSoftware && dawnOverride === null && !hasVulkanLoader()) {
     throw new Error('No Vulkan loader (libvulkan.so.1), so no WebGPU adapter: `apt-get install libvulkan1` on a machine with a GPU (docs/gpu.md).');
   }
-  const dawn = loadDawn();
+  const dawn = dawnOverride ?? loadDawn();
   // GPUBufferUsage, GPUMapMode, GPUShaderStage …: the constants tfjs reads as browser globals.
   for (const [name, value] of Object.entries(dawn.globals)) {
     if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
