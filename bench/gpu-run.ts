@@ -14,17 +14,15 @@
  * schedule is the full run's, so step s here is step s there). Step 0 sees the same weights and batch on both
  * machines, so its loss differs only by rounding; later steps drift apart as rounding compounds, so they are
  * compared as curves. The validation check runs every `evalEvery` steps, as in the run, reading the
- * validation images' pixels from the data's image cache (the GPU machine has no image decoder).
+ * validation images' pixels from the data's image cache (the GPU machine has no image decoder; the pixels and
+ * so the metrics are the same).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ImageCache } from '../lib/data/cache';
-import { readMiniM3t } from '../lib/data/m3t';
-import type { EmbedInput, Embedder } from '../lib/model/embedder';
 import { resolveRun, type RunConfig } from '../lib/runner/config';
 import { baseTokenizer, initialModel, resolveInit } from '../lib/runner/init';
 import { trainingData } from '../lib/runner/run';
-import { classificationMetrics, validationItems, validationMetrics } from '../lib/runner/validate';
+import { validationRecall } from '../lib/runner/validate';
 import { train } from '../lib/train';
 
 /** The validation figures compared between the machines. */
@@ -83,8 +81,15 @@ export function bundledRun(dir: string): ReplaySource {
 /** The run's config with its data and base model pointed at `src`; the base's weights hash must still match. */
 export function replayConfig(src: ReplaySource): RunConfig {
   const file = path.join(src.run, 'config.json');
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: a replay needs the run's config.json and log.jsonl.`);
+  if (!fs.existsSync(file))
+    throw new Error(
+      `${file} is missing: a replay needs a finished run's config.json and log.jsonl (rebuild the bundle with \`npm run device-bundle\`, or point --run-dir at such a folder).`,
+    );
   const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
+  if (saved.init?.from !== 'base')
+    throw new Error(
+      `${file}: the replay checks a run against its start, so it needs a run that starts from a base model (init.from = base), such as core/muco-k7.`,
+    );
   const init = saved.init.from === 'base' && src.base !== null ? { ...saved.init, dir: src.base } : saved.init;
   // Resolved again so that settings added since the run was saved take their defaults (all "off").
   return resolveInit(resolveRun(saved.experiment, saved.run, { ...saved, init, data: { ...saved.data, dir: src.data } }));
@@ -92,34 +97,18 @@ export function replayConfig(src: ReplaySource): RunConfig {
 
 function readLog(runDir: string): LogLine[] {
   const file = path.join(runDir, 'log.jsonl');
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the replay compares against the run's own log.`);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the replay compares against the run's own log (copy it from the run's results folder).`);
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as LogLine);
-}
-
-/**
- * The validation check with image paths read from the image cache: validationRecall's metrics, for a machine
- * that cannot decode image files.
- */
-export async function cachedValidation(model: Embedder, cfg: RunConfig): Promise<Record<string, unknown>> {
-  const split = await readMiniM3t(cfg.data.dir, 'validation');
-  const cache = ImageCache.open(split.cacheDir, cfg.model.imageSize);
-  const prefix = `${split.imageRoot}/`;
-  const pixelsOf = (image: string): Float32Array => {
-    const row = cache.rowOf(image.startsWith(prefix) ? image.slice(prefix.length) : image);
-    if (row === undefined) throw new Error(`Validation image ${image} is not in the image cache ${split.cacheDir}.`);
-    return cache.floats(row);
-  };
-  const embed = (inputs: EmbedInput[]): Promise<Float32Array> =>
-    model.embedInputs(inputs.map((x) => (typeof x.image === 'string' ? { ...x, image: pixelsOf(x.image) } : x)));
-  const n = cfg.eval.validationRecords;
-  return {
-    ...(await validationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n, 'retrieval'))),
-    ...(await classificationMetrics(embed, model.dim, await validationItems(cfg.data.dir, n, 'cls'))),
-  };
+    .flatMap((l, i) => {
+      if (l.trim() === '') return [];
+      try {
+        return [JSON.parse(l) as LogLine];
+      } catch (err) {
+        throw new Error(`${file}, line ${i + 1}: not JSON (${(err as Error).message}); restore the run's log.jsonl from git.`);
+      }
+    });
 }
 
 /**
@@ -131,44 +120,13 @@ export async function replayRun(
   src: ReplaySource,
   opts: { maxSteps: number; deadline: number; progress?: (partial: ReplayResult) => void },
 ): Promise<ReplayResult> {
+  if (!(Number.isInteger(opts.maxSteps) && opts.maxSteps >= 1)) throw new Error(`The replay's step count must be a whole number ≥ 1, got ${opts.maxSteps}.`);
   const cfg = replayConfig(src);
   const logged = readLog(src.run);
-  const cpu = new Map(logged.map((l) => [l.step, l]));
   const { data } = await trainingData(cfg);
-  const tokenizer = baseTokenizer(cfg);
-  if (tokenizer === null) throw new Error(`The replay needs a run that starts from a base model; ${src.run}/config.json has init.from = ${cfg.init.from}.`);
-  const model = await initialModel(cfg, tokenizer);
-  const loss: number[] = [];
-  const accuracy: number[] = [];
-  const seconds: number[] = [];
-  const checks = new Map<number, Check>();
+  const model = await initialModel(cfg, baseTokenizer(cfg)!);
+  const trace: Trace = { loss: [], accuracy: [], seconds: [], checks: new Map(), t0: performance.now() };
   const every = cfg.train.evalEvery ?? cfg.train.steps;
-  const t0 = performance.now();
-
-  const result = (): ReplayResult => {
-    const cpuLoss = loss.map((_, s) => cpu.get(s)?.loss ?? NaN);
-    const windows: ReplayResult['windows'] = [];
-    for (let from = 0; from < loss.length; from += every) {
-      const to = Math.min(loss.length, from + every);
-      windows.push({ from, to, loss: mean(loss.slice(from, to)), cpuLoss: mean(cpuLoss.slice(from, to)) });
-    }
-    return {
-      run: `${cfg.experiment}/${cfg.run}`,
-      steps: loss.length,
-      runSteps: cfg.train.steps,
-      seconds: (performance.now() - t0) / 1000,
-      // The first step of each process pays for compiling kernels: it is left out of both medians.
-      stepSeconds: median(seconds.slice(1)),
-      cpuStepSeconds: median(logged.slice(1, Math.max(2, loss.length)).map((l) => l.seconds)),
-      loss,
-      accuracy,
-      cpuLoss,
-      firstLossRelError: loss.length === 0 ? NaN : Math.abs((loss[0]! - cpuLoss[0]!) / cpuLoss[0]!),
-      windows,
-      validation: [...checks].map(([step, here]) => ({ step, here, cpu: pick(cpu.get(step - 1)?.eval ?? {}) })),
-    };
-  };
-
   class Stop extends Error {}
   try {
     await train(model, data, cfg.train, {
@@ -176,16 +134,17 @@ export async function replayRun(
       progress: 'none',
       stopAfter: opts.maxSteps,
       hooks: {
+        // A check due at a step that passes the deadline still runs: the overrun is one check.
         evaluate: async (step, m) => {
-          const check = pick(await cachedValidation(m, cfg));
-          checks.set(step, check);
+          const check = pick(await validationRecall(m, cfg, undefined, { imagesFromCache: true }));
+          trace.checks.set(step, check);
           return check as Record<string, number>;
         },
         onStep: (r) => {
-          loss.push(r.loss);
-          accuracy.push(r.accuracy);
-          seconds.push(r.seconds);
-          if (loss.length % every === 0) opts.progress?.(result());
+          trace.loss.push(r.loss);
+          trace.accuracy.push(r.accuracy);
+          trace.seconds.push(r.seconds);
+          if (trace.loss.length % every === 0) opts.progress?.(summarize(cfg, logged, trace));
           if (performance.now() > opts.deadline) throw new Stop('time budget spent');
         },
       },
@@ -195,5 +154,43 @@ export async function replayRun(
   } finally {
     model.dispose();
   }
-  return result();
+  return summarize(cfg, logged, trace);
+}
+
+/** What a replay has recorded so far. */
+interface Trace {
+  loss: number[];
+  accuracy: number[];
+  seconds: number[];
+  /** The validation check by 1-based step (as the trainer's evaluate hook numbers it). */
+  checks: Map<number, Check>;
+  t0: number;
+}
+
+/** The replay so far beside the run's log. */
+function summarize(cfg: RunConfig, logged: readonly LogLine[], t: Trace): ReplayResult {
+  const cpu = new Map(logged.map((l) => [l.step, l]));
+  const every = cfg.train.evalEvery ?? cfg.train.steps;
+  const cpuLoss = t.loss.map((_, s) => cpu.get(s)?.loss ?? NaN);
+  const windows: ReplayResult['windows'] = [];
+  for (let from = 0; from < t.loss.length; from += every) {
+    const to = Math.min(t.loss.length, from + every);
+    windows.push({ from, to, loss: mean(t.loss.slice(from, to)), cpuLoss: mean(cpuLoss.slice(from, to)) });
+  }
+  return {
+    run: `${cfg.experiment}/${cfg.run}`,
+    steps: t.loss.length,
+    runSteps: cfg.train.steps,
+    seconds: (performance.now() - t.t0) / 1000,
+    // The first step of each process pays for compiling kernels: it is left out of both medians.
+    stepSeconds: median(t.seconds.slice(1)),
+    cpuStepSeconds: median(logged.slice(1, Math.max(2, t.loss.length)).map((l) => l.seconds)),
+    loss: t.loss,
+    accuracy: t.accuracy,
+    cpuLoss,
+    firstLossRelError: t.loss.length === 0 ? NaN : Math.abs((t.loss[0]! - cpuLoss[0]!) / cpuLoss[0]!),
+    windows,
+    // The log holds a check on the record of 0-based step s, which the hook numbered s + 1.
+    validation: [...t.checks].map(([step, here]) => ({ step, here, cpu: pick(cpu.get(step - 1)?.eval ?? {}) })),
+  };
 }

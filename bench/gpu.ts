@@ -57,6 +57,14 @@ interface Reference {
 
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : (100 * x).toFixed(1));
 const seconds = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '-');
+/** A positive number option (a whole one where `whole`), or an error naming it. */
+function positive(option: string, text: string, whole: boolean): number {
+  const x = Number(text);
+  if (!(x > 0) || (whole && !Number.isInteger(x)) || text.trim() === '')
+    throw new Error(`${option} must be a positive ${whole ? 'whole ' : ''}number, got '${text}'.`);
+  return x;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** GFLOP/s of an n×n×n float32 product, timed over `reps` after a warm-up (a 1-element read syncs). */
@@ -135,7 +143,8 @@ async function main(): Promise<void> {
   const args = readArgs(process.argv.slice(2), spec, { unknown: (a) => `Unknown option ${a}; see the header of bench/gpu.ts.` });
   setLogLevel('warn');
   const started = performance.now();
-  const budget = Number(args.values.get('--budget-s') ?? 360) * 1000;
+  const budget = positive('--budget-s', args.values.get('--budget-s') ?? '360', false) * 1000;
+  const trainSteps = positive('--train-steps', args.values.get('--train-steps') ?? '300', true);
   const deadline = started + budget;
   const report = await initBackend();
   const say = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -248,7 +257,7 @@ async function main(): Promise<void> {
   save({ speedupVsCpu: vsCpu });
   const runDir = args.values.get('--run-dir');
   const source = runDir === undefined ? REPO_RUN : bundledRun(runDir);
-  const maxSteps = smoke ? 2 : Number(args.values.get('--train-steps') ?? 300);
+  const maxSteps = smoke ? 2 : trainSteps;
   const replay: ReplayResult = await replayRun(source, { maxSteps, deadline, progress: (partial) => save({ replay: partial }) });
   say(
     `replay of ${replay.run}: ${replay.steps} steps, ${seconds(replay.stepSeconds)} s/step (CPU ${seconds(replay.cpuStepSeconds)}); ` +

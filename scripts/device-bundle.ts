@@ -1,8 +1,9 @@
 /**
- * `npm run device-bundle [-- --out DIR] [--data DIR]`: everything the GPU check (bench/gpu.ts) needs on a
- * linux-x64 GPU machine that has neither internet nor Node, in one folder (default `device-bundle/`,
+ * `npm run device-bundle [-- --out DIR] [--data DIR] [--unchecked]`: everything the GPU check (bench/gpu.ts)
+ * needs on a linux-x64 GPU machine that has neither internet nor Node, in one folder (default `device-bundle/`,
  * git-ignored) of at most 60 MiB. `--data` names the data build the replayed run's splits come from (default
- * `data/`, made by `npm run data`).
+ * `data/`, made by `npm run data`); its first step is replayed here before anything else is packed, unless
+ * `--unchecked` (tests, on a limited build).
  *
  *   gpu-check.js.xz      bench/gpu.ts and the library, bundled and minified by esbuild (tfjs included)
  *   gpu-reference.json   the CPU reference (`npm run bench:gpu -- --reference`)
@@ -19,8 +20,10 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { REPO_RUN } from '../bench/gpu-run';
+import { bundledRun, REPO_RUN, replayRun } from '../bench/gpu-run';
+import { initBackend } from '../lib/backend';
 import { readArgs } from '../lib/cli-args';
+import { sizeOf } from './device-travel';
 import { writeM3tSubset } from '../lib/data/subset';
 import { baseModelDir } from '../lib/runner/init';
 import type { RunConfig } from '../lib/runner/config';
@@ -60,34 +63,42 @@ function sh(cmd: string, args: string[], cwd = ROOT): Buffer {
   return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
 }
 
-function sizeOf(dir: string): number {
-  let total = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    total += e.isDirectory() ? sizeOf(p) : fs.statSync(p).size;
-  }
-  return total;
-}
+/** The step-0 loss of a replay may differ from the run's log by rounding only (another CPU backend, say). */
+const STAGED_LOSS_TOLERANCE = 1e-4;
 
 /**
  * The replayed run as one archive: `run/` with the run's config.json and log.jsonl, its base model (base/) and
- * the part of the data build it trains and validates on (data/), packed with tar and xz.
+ * the part of the data build it trains and validates on (data/), packed with tar and xz. Unless `unchecked`,
+ * one step is replayed here first: a base that is not the run's, or a data build that is not the one the run
+ * trained on (other batches), fails now rather than on the GPU machine.
  */
-async function packRun(archive: string, dataDir: string): Promise<void> {
+async function packRun(archive: string, dataDir: string, unchecked: boolean): Promise<void> {
   const cfg = JSON.parse(fs.readFileSync(path.join(ROOT, REPO_RUN.run, 'config.json'), 'utf8')) as RunConfig;
   const stage = fs.mkdtempSync(path.join(path.dirname(archive), '.run-'));
-  const dir = path.join(stage, 'run');
-  fs.mkdirSync(path.join(dir, 'base'), { recursive: true });
-  for (const f of ['config.json', 'log.jsonl']) fs.copyFileSync(path.join(ROOT, REPO_RUN.run, f), path.join(dir, f));
-  const base = path.join(ROOT, baseModelDir(cfg));
-  for (const f of ['model.json', 'tokenizer.json', 'weights.bin']) fs.copyFileSync(path.join(base, f), path.join(dir, 'base', f));
-  await writeM3tSubset(dataDir, path.join(dir, 'data'), [cfg.data.split, 'validation'], cfg.model.imageSize);
-  sh('tar', ['-cJf', archive, '-C', stage, 'run']);
-  fs.rmSync(stage, { recursive: true });
+  try {
+    const dir = path.join(stage, 'run');
+    fs.mkdirSync(path.join(dir, 'base'), { recursive: true });
+    for (const f of ['config.json', 'log.jsonl']) fs.copyFileSync(path.join(ROOT, REPO_RUN.run, f), path.join(dir, f));
+    const base = path.join(ROOT, baseModelDir(cfg));
+    for (const f of ['model.json', 'tokenizer.json', 'weights.bin']) fs.copyFileSync(path.join(base, f), path.join(dir, 'base', f));
+    await writeM3tSubset(dataDir, path.join(dir, 'data'), [cfg.data.split, 'validation'], cfg.model.imageSize);
+    if (!unchecked) {
+      await initBackend();
+      const r = await replayRun(bundledRun(dir), { maxSteps: 1, deadline: Infinity });
+      if (!(r.firstLossRelError <= STAGED_LOSS_TOLERANCE))
+        throw new Error(
+          `Replaying step 0 of ${r.run} from ${dataDir} gives loss ${r.loss[0]}, but the run logged ${r.cpuLoss[0]}: that data build is not ` +
+            `the one the run trained on. Build it with \`npm run data\` (no --limit) and pass --data data, or pass --unchecked to pack it anyway.`,
+        );
+    }
+    sh('tar', ['-cJf', archive, '-C', stage, 'run']);
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
-  const args = readArgs(process.argv.slice(2), { '--out': 'value', '--data': 'value' } as const, {
+  const args = readArgs(process.argv.slice(2), { '--out': 'value', '--data': 'value', '--unchecked': 'flag' } as const, {
     unknown: (a) => `Unknown option ${a}; see the header of scripts/device-bundle.ts.`,
   });
   const out = path.resolve(args.values.get('--out') ?? path.join(ROOT, 'device-bundle'));
@@ -97,6 +108,10 @@ async function main(): Promise<void> {
     throw new Error(`The bundle carries this machine's Node binary, so it must be built on linux-x64 (this is ${process.platform}-${process.arch}).`);
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(path.join(out, 'debs'), { recursive: true });
+
+  // 0. the replayed run, checked first (the quickest part to fail)
+  const dataDir = path.resolve(args.values.get('--data') ?? path.join(ROOT, REPO_RUN.data));
+  await packRun(path.join(out, 'run.tar.xz'), dataDir, args.flags.has('--unchecked'));
 
   // 1. the check, bundled (Dawn ships beside it; the optional native packages are not used on the GPU path)
   const esbuild = require('esbuild') as typeof import('esbuild');
@@ -127,7 +142,6 @@ async function main(): Promise<void> {
     logLevel: 'warning',
   });
   fs.copyFileSync(reference, path.join(out, 'gpu-reference.json'));
-  await packRun(path.join(out, 'run.tar.xz'), path.resolve(args.values.get('--data') ?? path.join(ROOT, REPO_RUN.data)));
 
   // 2. Dawn
   const webgpu = path.dirname(require.resolve('webgpu/package.json'));

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { bundledRun, cachedValidation, replayConfig, replayRun } from '../bench/gpu-run';
+import { bundledRun, replayConfig, replayRun } from '../bench/gpu-run';
 import { initBackend } from '../lib/backend';
 import { buildData } from '../lib/data/build';
 import { ImageCache } from '../lib/data/cache';
@@ -137,15 +137,21 @@ describe('device: data subset and run replay', function () {
     // The cached-pixel check equals the decoding one on any model.
     const model = Embedder.create(cfg.model, tokenizer, 9);
     const decoded = await validationRecall(model, { ...cfg, data: { ...cfg.data, dir: path.join(tmp, 'data') } });
-    const cached = await cachedValidation(model, replayConfig(bundledRun(packed)));
+    const cached = await validationRecall(model, replayConfig(bundledRun(packed)), undefined, { imagesFromCache: true });
     model.dispose();
     assert.deepEqual(cached, decoded);
 
     // A stop at the deadline keeps what was trained; a base with other weights than the run recorded is refused.
     const stopped = await replayRun(bundledRun(packed), { maxSteps: 3, deadline: 0 });
     assert.deepEqual(stopped.loss, replay.loss.slice(0, 1));
+    await assert.rejects(replayRun(bundledRun(packed), { maxSteps: Number('abc'), deadline: Infinity }), /whole number ≥ 1, got NaN/);
     fs.writeFileSync(path.join(packed, 'base', 'weights.bin'), Buffer.alloc(fs.statSync(path.join(packed, 'base', 'weights.bin')).size));
     assert.throws(() => replayConfig(bundledRun(packed)), /init\.sha256/);
+    const scratch = path.join(tmp, 'scratch-run');
+    fs.mkdirSync(scratch);
+    fs.writeFileSync(path.join(scratch, 'config.json'), JSON.stringify({ ...cfg, init: { from: 'scratch', dir: null, sha256: null } }));
+    assert.throws(() => replayConfig(bundledRun(scratch)), /needs a run that starts from a base model/);
+    assert.throws(() => replayConfig(bundledRun(path.join(tmp, 'nowhere'))), /config\.json is missing.*npm run device-bundle/);
   });
 });
 
@@ -154,10 +160,24 @@ describe('device: the bundle', function () {
 
   it('holds every file the GPU machine needs, under its size limit, and fits the device tool with results/ left out', async function () {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'muco-bundle-'));
+    const previous = logLevel();
+    setLogLevel('warn');
     try {
       await buildData({ root: ROOT, outDir: path.join(tmp, 'data'), limit: 12, miniMmeb: { maxQueries: 4, maxCandidates: 8 }, miniMbeir: { maxQueries: 4 } });
       const out = path.join(tmp, 'bundle');
-      execFileSync('npx', ['tsx', 'scripts/device-bundle.ts', '--out', out, '--data', path.join(tmp, 'data')], { cwd: ROOT, stdio: 'pipe' });
+      const bundle = (...extra: string[]): Buffer =>
+        execFileSync('npx', ['tsx', 'scripts/device-bundle.ts', '--out', out, '--data', path.join(tmp, 'data'), ...extra], { cwd: ROOT, stdio: 'pipe' });
+      // A limited build is not the data the run trained on: its first step is replayed, and the bundle refused.
+      assert.throws(
+        () => bundle(),
+        (e: Error & { stderr?: Buffer }) => /Replaying step 0 of core\/muco-k7 .* is not the one the run trained on/.test(String(e.stderr)),
+      );
+      assert.deepEqual(
+        fs.readdirSync(out).filter((f) => f.startsWith('.run-')),
+        [],
+        'the staging folder is removed',
+      );
+      bundle('--unchecked');
       const files = [
         'run.sh',
         'gpu-check.js.xz',
@@ -176,16 +196,17 @@ describe('device: the bundle', function () {
       for (const f of ['run/config.json', 'run/log.jsonl', 'run/base/weights.bin', 'run/data/m3t/manifest.json', 'run/data/cache/images-32.u8'])
         assert.ok(listing.includes(f), f);
       const mib = (b: number): number => b / 2 ** 20;
-      const bundle = travellingBytes(ROOT, [path.relative(ROOT, out)]).carried;
-      assert.ok(mib(bundle) < 60, `bundle ${mib(bundle).toFixed(1)} MiB`);
+      const bundled = travellingBytes(ROOT, [path.relative(ROOT, out)]).carried;
+      assert.ok(mib(bundled) < 60, `bundle ${mib(bundled).toFixed(1)} MiB`);
       // What travels without results/: the rest of the checkout is a few MiB.
       const tree = travellingBytes(ROOT).tree;
       const results = execFileSync('git', ['ls-files', '-z', 'results'], { cwd: ROOT, encoding: 'utf8' })
         .split('\0')
         .filter((f) => f !== '' && fs.existsSync(path.join(ROOT, f)))
         .reduce((n, f) => n + fs.statSync(path.join(ROOT, f)).size, 0);
-      assert.ok(mib(tree - results + bundle) < 64, `${mib(tree - results + bundle).toFixed(1)} MiB would travel`);
+      assert.ok(mib(tree - results + bundled) < 64, `${mib(tree - results + bundled).toFixed(1)} MiB would travel`);
     } finally {
+      setLogLevel(previous);
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
@@ -231,6 +252,37 @@ describe('device: travel size (slim and restore)', () => {
     assert.equal(fs.readFileSync(path.join(repo, '.git', 'info', 'exclude'), 'utf8'), '# mine\n*.tmp\n');
     restore(repo); // and so does a second restore
     assert.equal(git('status', '--porcelain'), '?? notes.md\n');
+  });
+
+  it('--restore without a slim in effect leaves staged work alone; a slim undone by hand is redone', () => {
+    fs.writeFileSync(path.join(repo, 'results', 'run', 'weights.bin'), Buffer.alloc(4000));
+    fs.writeFileSync(path.join(repo, 'results', 'run', 'new.json'), '{}');
+    git('add', 'results');
+    restore(repo);
+    assert.equal(git('status', '--porcelain'), 'A  results/run/new.json\nM  results/run/weights.bin\n?? notes.md\n');
+    git('commit', '-q', '-m', 'd');
+    slim(repo);
+    git('reset', '-q', '--', 'results'); // put back by hand: the exclude lines remain
+    slim(repo);
+    assert.equal(travellingBytes(repo).tree, 100 + 10 + 8);
+    restore(repo);
+    assert.equal(git('status', '--porcelain'), '?? notes.md\n');
+  });
+
+  it('works in a linked worktree, whose exclude file lives in the main repository', () => {
+    const linked = `${repo}-linked`;
+    git('worktree', 'add', '-q', linked);
+    try {
+      slim(linked);
+      assert.ok(isSlim(linked));
+      assert.equal(travellingBytes(linked).tree, 100 + 8);
+      const status = execFileSync('git', ['status', '--porcelain'], { cwd: linked, encoding: 'utf8' });
+      assert.ok(!/^\?\? /m.test(status), `results/ is ignored, not untracked: ${status.slice(0, 200)}`);
+      restore(linked);
+      assert.equal(execFileSync('git', ['status', '--porcelain'], { cwd: linked, encoding: 'utf8' }), '');
+    } finally {
+      git('worktree', 'remove', '--force', linked);
+    }
   });
 
   it('--slim refuses while results/ has staged changes', () => {

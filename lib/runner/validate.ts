@@ -11,6 +11,7 @@
  * styles), and `mrrImageOnly`, the image without the query text. A model that answers from the text alone
  * scores `mrrOtherImage` = `mrr`; one that reads the image drops towards chance on it.
  */
+import { ImageCache } from '../data/cache';
 import { readMiniM3t } from '../data/m3t';
 import { meanPairwiseCosine } from '../diagnostics/cosine';
 import type { EmbedInput, Embedder } from '../model/embedder';
@@ -25,18 +26,45 @@ export interface ValidationItem {
   target: string;
 }
 
+export interface ValidationOptions {
+  /**
+   * Take the validation images' pixels from the data build's image cache instead of decoding their files: for
+   * machines without the image decoder or the image files (the GPU check, docs/gpu.md). The pixels are the
+   * same either way (lib/data/cache.ts), and so are the metrics.
+   */
+  imagesFromCache?: boolean;
+}
+
 /**
  * The retrieval check with its image controls, and the classification check, of an embedder.
  * @param outcomes when given, receives each record's reciprocal rank (lib/eval/outcomes).
  */
-export async function validationRecall(model: Embedder, cfg: RunConfig, outcomes?: RunOutcomes): Promise<Record<string, MetricValue>> {
-  const embed = (inputs: EmbedInput[]): Promise<Float32Array> => model.embedInputs(inputs);
+export async function validationRecall(
+  model: Embedder,
+  cfg: RunConfig,
+  outcomes?: RunOutcomes,
+  options: ValidationOptions = {},
+): Promise<Record<string, MetricValue>> {
   const n = cfg.eval.validationRecords;
   const split = n <= 0 ? null : await readMiniM3t(cfg.data.dir, 'validation');
+  const pixels = options.imagesFromCache === true && split !== null ? cachedPixels(split, cfg.model.imageSize) : null;
+  const embed = (inputs: EmbedInput[]): Promise<Float32Array> =>
+    model.embedInputs(pixels === null ? inputs : inputs.map((x) => (typeof x.image === 'string' ? { ...x, image: pixels(x.image) } : x)));
   const items = (kind: 'retrieval' | 'cls'): ValidationItem[] => (split === null ? [] : itemsOfKind(split, n, kind));
   return {
     ...(await validationMetrics(embed, model.dim, items('retrieval'), outcomes)),
     ...(await classificationMetrics(embed, model.dim, items('cls'))),
+  };
+}
+
+/** A split's image paths (as the validation items give them: under the split's imageRoot) to cached pixels. */
+function cachedPixels(split: Awaited<ReturnType<typeof readMiniM3t>>, size: number): (image: string) => Float32Array {
+  const cache = ImageCache.open(split.cacheDir, size);
+  const prefix = `${split.imageRoot}/`;
+  return (image) => {
+    const row = cache.rowOf(image.startsWith(prefix) ? image.slice(prefix.length) : image);
+    if (row === undefined) throw new Error(`Validation image ${image} is not in the image cache ${split.cacheDir}: rebuild the data with \`npm run data\`.`);
+    return cache.floats(row);
   };
 }
 
