@@ -143,12 +143,12 @@ async function main(): Promise<void> {
   });
   fs.copyFileSync(reference, path.join(out, 'gpu-reference.json'));
 
-  // 2. Dawn
+  // 2. Dawn. Binaries are packed at xz level 3: a third of level 6's time for 3 MiB more (Node: 10 s vs 31 s here).
   const webgpu = path.dirname(require.resolve('webgpu/package.json'));
   const dawnDir = path.join(out, 'node_modules', 'webgpu', 'dist', 'linux-x64');
   fs.mkdirSync(dawnDir, { recursive: true });
   for (const f of ['package.json', 'index.js']) fs.copyFileSync(path.join(webgpu, f), path.join(out, 'node_modules', 'webgpu', f));
-  fs.writeFileSync(path.join(dawnDir, 'dawn.node.xz'), sh('xz', ['-6', '-T0', '-c', path.join(webgpu, 'dist', 'linux-x64', 'dawn.node')]));
+  fs.writeFileSync(path.join(dawnDir, 'dawn.node.xz'), sh('xz', ['-3', '-T0', '-c', path.join(webgpu, 'dist', 'linux-x64', 'dawn.node')]));
 
   // 3. Node, stripped of its debug symbols, compressed
   const stripped = path.join(out, 'node');
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   } catch {
     // no binutils: ship it unstripped
   }
-  fs.writeFileSync(path.join(out, 'node.xz'), sh('xz', ['-6', '-T0', '-c', stripped]));
+  fs.writeFileSync(path.join(out, 'node.xz'), sh('xz', ['-3', '-T0', '-c', stripped]));
   fs.rmSync(stripped);
 
   // 4. the Vulkan loader
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     throw new Error(`apt-get download libvulkan1 failed (${(err as Error).message.split('\n')[0]}): run \`apt-get update\` first.`);
   }
 
-  fs.writeFileSync(path.join(out, 'gpu-check.js.xz'), sh('xz', ['-6', '-T0', '-c', path.join(out, 'gpu-check.js')]));
+  fs.writeFileSync(path.join(out, 'gpu-check.js.xz'), sh('xz', ['-3', '-T0', '-c', path.join(out, 'gpu-check.js')]));
   fs.rmSync(path.join(out, 'gpu-check.js'));
   fs.writeFileSync(path.join(out, 'run.sh'), RUN_SH, { mode: 0o755 });
   const mib = sizeOf(out) / 2 ** 20;
