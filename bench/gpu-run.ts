@@ -19,11 +19,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readLog } from '../lib/runner/compare';
 import { resolveRun, type RunConfig } from '../lib/runner/config';
 import { baseTokenizer, initialModel, resolveInit } from '../lib/runner/init';
 import { trainingData } from '../lib/runner/run';
 import { validationRecall } from '../lib/runner/validate';
 import { train } from '../lib/train';
+import { mean } from '../lib/metrics';
+import { median } from './profile';
 
 /** The validation figures compared between the machines. */
 const CHECK_KEYS = ['mrr', 'recallAt1', 'mrrOtherImage', 'mrrImageOnly', 'imageOnlyCosine', 'clsAccuracy'] as const;
@@ -57,8 +60,6 @@ interface LogLine {
   eval?: Record<string, number>;
 }
 
-const median = (xs: number[]): number => (xs.length === 0 ? NaN : ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number));
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const pick = (m: Record<string, unknown>): Check =>
   Object.fromEntries(CHECK_KEYS.filter((k) => typeof m[k] === 'number').map((k) => [k, m[k] as number])) as Check;
 
@@ -95,20 +96,11 @@ export function replayConfig(src: ReplaySource): RunConfig {
   return resolveInit(resolveRun(saved.experiment, saved.run, { ...saved, init, data: { ...saved.data, dir: src.data } }));
 }
 
-function readLog(runDir: string): LogLine[] {
-  const file = path.join(runDir, 'log.jsonl');
-  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the replay compares against the run's own log (copy it from the run's results folder).`);
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((l, i) => {
-      if (l.trim() === '') return [];
-      try {
-        return [JSON.parse(l) as LogLine];
-      } catch (err) {
-        throw new Error(`${file}, line ${i + 1}: not JSON (${(err as Error).message}); restore the run's log.jsonl from git.`);
-      }
-    });
+/** The run's log, which the replay is compared with. */
+function runLog(runDir: string): LogLine[] {
+  if (!fs.existsSync(path.join(runDir, 'log.jsonl')))
+    throw new Error(`${path.join(runDir, 'log.jsonl')} is missing: the replay compares against the run's own log (copy it from the run's results folder).`);
+  return readLog(runDir) as unknown as LogLine[];
 }
 
 /**
@@ -122,7 +114,7 @@ export async function replayRun(
 ): Promise<ReplayResult> {
   if (!(Number.isInteger(opts.maxSteps) && opts.maxSteps >= 1)) throw new Error(`The replay's step count must be a whole number ≥ 1, got ${opts.maxSteps}.`);
   const cfg = replayConfig(src);
-  const logged = readLog(src.run);
+  const logged = runLog(src.run);
   const { data } = await trainingData(cfg);
   const model = await initialModel(cfg, baseTokenizer(cfg)!);
   const trace: Trace = { loss: [], accuracy: [], seconds: [], checks: new Map(), t0: performance.now() };

@@ -73,15 +73,21 @@ export function comparisonRows(dir: string, order?: readonly string[]): RunRow[]
   });
 }
 
-/** Per-step records of a run's log.jsonl. */
+/** Per-step records of a run's log.jsonl (none when there is no log); a broken line is an error naming it. */
 export function readLog(runDir: string): Record<string, number>[] {
   const file = path.join(runDir, 'log.jsonl');
   if (!fs.existsSync(file)) return [];
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, number>);
+    .flatMap((l, i) => {
+      if (l.trim() === '') return [];
+      try {
+        return [JSON.parse(l) as Record<string, number>];
+      } catch (err) {
+        throw new Error(`${file}, line ${i + 1}: not JSON (${(err as Error).message}); restore the run's log.jsonl from git.`);
+      }
+    });
 }
 
 /**
