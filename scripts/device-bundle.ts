@@ -38,12 +38,20 @@ set -e
 B="$(cd "$(dirname "$0")" && pwd)"
 W="\${MUCO_DEVICE_DIR:-/tmp/muco-device}"
 D="$W/node_modules/webgpu/dist/linux-x64"
+# xz where the image has it, else Python's lzma (an image may ship python3 without xz-utils)
+unpack() {
+  if command -v xz >/dev/null 2>&1; then xz -dc "$1"
+  elif command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"
+  else echo "run.sh: neither xz nor python3 is here to unpack $1; install xz-utils" >&2; return 1
+  fi
+}
 mkdir -p "$D"
-[ -x "$W/node" ] || { xz -dc "$B/node.xz" > "$W/node"; chmod +x "$W/node"; }
-xz -dc "$B/gpu-check.js.xz" > "$W/gpu-check.js"
-rm -rf "$W/run" && tar -xJf "$B/run.tar.xz" -C "$W"
+[ -x "$W/node" ] || { unpack "$B/node.xz" > "$W/node.part" && chmod +x "$W/node.part" && mv "$W/node.part" "$W/node"; }
+unpack "$B/gpu-check.js.xz" > "$W/gpu-check.js"
+rm -rf "$W/run" && unpack "$B/run.tar.xz" > "$W/run.tar" && tar -xf "$W/run.tar" -C "$W" && rm "$W/run.tar"
 cp "$B/node_modules/webgpu/index.js" "$B/node_modules/webgpu/package.json" "$W/node_modules/webgpu/"
-[ -f "$D/dawn.node" ] || xz -dc "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.node"
+[ -f "$D/dawn.node" ] || { unpack "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.part" && mv "$D/dawn.part" "$D/dawn.node"; }
 if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
   for f in "$B"/debs/*.deb; do dpkg -x "$f" /; done
   ldconfig

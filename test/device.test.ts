@@ -155,6 +155,51 @@ describe('device: data subset and run replay', function () {
   });
 });
 
+/** A PATH with every program of this one except xz, as on a machine image without xz-utils. */
+function pathWithoutXz(dir: string): string {
+  fs.mkdirSync(dir);
+  for (const d of (process.env.PATH ?? '').split(':')) {
+    if (d === '' || !fs.existsSync(d)) continue;
+    for (const f of fs.readdirSync(d)) {
+      if (/^(xz|unxz|xzcat|lzma|unlzma)$/.test(f) || fs.existsSync(path.join(dir, f))) continue;
+      fs.symlinkSync(path.join(d, f), path.join(dir, f));
+    }
+  }
+  return dir;
+}
+
+/**
+ * run.sh on a machine without xz unpacks everything through python3's lzma, and the bundled Node runs the bundled
+ * check, which here stops at its argument check before any GPU work. Needs python3, and the Vulkan loader
+ * installed (else run.sh would unpack the bundled one into /).
+ */
+function runShUnpacksWithoutXz(bundle: string, tmp: string): void {
+  const hasLoader = execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }).includes('libvulkan.so.1');
+  let hasPython = true;
+  try {
+    execFileSync('python3', ['-c', 'import lzma'], { stdio: 'ignore' });
+  } catch {
+    hasPython = false;
+  }
+  if (!hasLoader || !hasPython) {
+    process.stdout.write('      (run.sh unpack check skipped: needs python3 and libvulkan1 installed)\n');
+    return;
+  }
+  const work = path.join(tmp, 'device');
+  const env = { ...process.env, PATH: pathWithoutXz(path.join(tmp, 'bin')), MUCO_DEVICE_DIR: work, OUT: tmp };
+  assert.throws(
+    () => execFileSync('sh', [path.join(bundle, 'run.sh'), '--budget-s', 'soon'], { env, stdio: 'pipe' }),
+    (e: Error & { stderr?: Buffer }) => /--budget-s must be a positive number, got 'soon'/.test(String(e.stderr)),
+  );
+  const xz = (f: string): Buffer => execFileSync('xz', ['-dc', path.join(bundle, f)], { maxBuffer: 1 << 30 });
+  assert.ok(xz('node.xz').equals(fs.readFileSync(path.join(work, 'node'))), 'node');
+  assert.ok(xz('gpu-check.js.xz').equals(fs.readFileSync(path.join(work, 'gpu-check.js'))), 'gpu-check.js');
+  const dawn = 'node_modules/webgpu/dist/linux-x64/dawn.node';
+  assert.ok(xz(`${dawn}.xz`).equals(fs.readFileSync(path.join(work, dawn))), 'dawn.node');
+  for (const f of ['config.json', 'log.jsonl', 'base/weights.bin', 'data/cache/images-32.u8']) assert.ok(fs.existsSync(path.join(work, 'run', f)), `run/${f}`);
+  assert.equal(fs.existsSync(path.join(work, 'run.tar')), false, 'the unpacked archive is removed');
+}
+
 describe('device: the bundle', function () {
   this.timeout(600_000);
 
@@ -205,6 +250,7 @@ describe('device: the bundle', function () {
         .filter((f) => f !== '' && fs.existsSync(path.join(ROOT, f)))
         .reduce((n, f) => n + fs.statSync(path.join(ROOT, f)).size, 0);
       assert.ok(mib(tree - results + bundled) < 64, `${mib(tree - results + bundled).toFixed(1)} MiB would travel`);
+      runShUnpacksWithoutXz(out, tmp);
     } finally {
       setLogLevel(previous);
       fs.rmSync(tmp, { recursive: true, force: true });
