@@ -12,7 +12,7 @@
  *                        images' pixels (lib/data/subset.ts)
  *   node.xz              this Node binary, stripped and compressed
  *   node_modules/webgpu  Dawn's `dawn.node` for linux-x64 (compressed) and its loader
- *   debs/                the Vulkan loader (libvulkan1), for machines whose image lacks it
+ *   debs/                the Vulkan loader and the GL dispatch libraries (LOADERS), unpacked where missing
  *   run.sh               unpacks (into /tmp), finds the NVIDIA Vulkan driver and runs the check: `sh run.sh`
  *
  * docs/gpu.md says how to run it.
@@ -30,6 +30,20 @@ import type { RunConfig } from '../lib/runner/config';
 
 const LIMIT_MIB = 60;
 const ROOT = path.join(__dirname, '..');
+
+/**
+ * The Vulkan loader and the GL dispatch libraries the NVIDIA Vulkan driver loads through, as Debian packages
+ * with the library that shows each is installed. The device tool's notes name this set for Vulkan on its images.
+ */
+const LOADERS: [pkg: string, soname: string][] = [
+  ['libvulkan1', 'libvulkan.so.1'],
+  ['libglvnd0', 'libGLdispatch.so.0'],
+  ['libegl1', 'libEGL.so.1'],
+  ['libgl1', 'libGL.so.1'],
+  ['libglx0', 'libGLX.so.0'],
+  ['libopengl0', 'libOpenGL.so.0'],
+  ['libgles2', 'libGLESv2.so.2'],
+];
 
 const RUN_SH = `#!/bin/sh
 # Unpack into $MUCO_DEVICE_DIR (default /tmp/muco-device) and run the GPU check (bench/gpu.ts); writes gpu.json
@@ -52,10 +66,20 @@ unpack "$B/gpu-check.js.xz" > "$W/gpu-check.js"
 rm -rf "$W/run" && unpack "$B/run.tar.xz" > "$W/run.tar" && tar -xf "$W/run.tar" -C "$W" && rm "$W/run.tar"
 cp "$B/node_modules/webgpu/index.js" "$B/node_modules/webgpu/package.json" "$W/node_modules/webgpu/"
 [ -f "$D/dawn.node" ] || { unpack "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.part" && mv "$D/dawn.part" "$D/dawn.node"; }
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
-  for f in "$B"/debs/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
+# Each bundled loader library that the image lacks goes into $W/sys, on the library path: nothing is written to /
+added=
+for p in ${LOADERS.map(([pkg, so]) => `${pkg}:${so}`).join(' ')}; do
+  ldconfig -p | awk -v so="\${p#*:}" '$1 == so { found = 1 } END { exit !found }' && continue
+  for f in "$B"/debs/"\${p%%:*}"_*.deb; do
+    [ -f "$f" ] || continue
+    dpkg -x "$f" "$W/sys"
+    added="$added \${p%%:*}"
+  done
+done
+L=
+[ -z "$added" ] || { echo "unpacked from the bundle:$added"; L="$W/sys/usr/lib/x86_64-linux-gnu"; }
+[ -d /usr/local/nvidia/lib64 ] && L="\${L:+$L:}/usr/local/nvidia/lib64"
+[ -z "$L" ] || export LD_LIBRARY_PATH="$L\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ -z "$VK_DRIVER_FILES" ]; then
   for f in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
     if [ -f "$f" ]; then export VK_DRIVER_FILES="$f"; break; fi
@@ -169,11 +193,12 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(out, 'node.xz'), sh('xz', ['-3', '-T0', '-c', stripped]));
   fs.rmSync(stripped);
 
-  // 4. the Vulkan loader
+  // 4. the Vulkan loader and the GL dispatch libraries
+  const pkgs = LOADERS.map(([pkg]) => pkg);
   try {
-    sh('apt-get', ['download', 'libvulkan1'], path.join(out, 'debs'));
+    sh('apt-get', ['download', ...pkgs], path.join(out, 'debs'));
   } catch (err) {
-    throw new Error(`apt-get download libvulkan1 failed (${(err as Error).message.split('\n')[0]}): run \`apt-get update\` first.`);
+    throw new Error(`apt-get download ${pkgs.join(' ')} failed (${(err as Error).message.split('\n')[0]}): run \`apt-get update\` first.`);
   }
 
   fs.writeFileSync(path.join(out, 'gpu-check.js.xz'), sh('xz', ['-3', '-T0', '-c', path.join(out, 'gpu-check.js')]));
