@@ -55,23 +55,35 @@ D="$W/node_modules/webgpu/dist/linux-x64"
 # xz where the image has it, else Python's lzma (an image may ship python3 without xz-utils)
 unpack() {
   if command -v xz >/dev/null 2>&1; then xz -dc "$1"
-  elif command -v python3 >/dev/null 2>&1; then
+  elif python3 -c 'import lzma' >/dev/null 2>&1; then
     python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"
-  else echo "run.sh: neither xz nor python3 is here to unpack $1; install xz-utils" >&2; return 1
+  else echo "run.sh: neither xz nor python3 with lzma is here to unpack $1; install xz-utils" >&2; return 1
   fi
 }
+# One command a line: set -e stops at any of them (it ignores a failure inside an && list). Binaries are
+# unpacked to .part and renamed, so a second run never takes a broken unpack for a finished one.
 mkdir -p "$D"
-[ -x "$W/node" ] || { unpack "$B/node.xz" > "$W/node.part" && chmod +x "$W/node.part" && mv "$W/node.part" "$W/node"; }
+if [ ! -x "$W/node" ]; then
+  unpack "$B/node.xz" > "$W/node.part"
+  chmod +x "$W/node.part"
+  mv "$W/node.part" "$W/node"
+fi
 unpack "$B/gpu-check.js.xz" > "$W/gpu-check.js"
-rm -rf "$W/run" && unpack "$B/run.tar.xz" > "$W/run.tar" && tar -xf "$W/run.tar" -C "$W" && rm "$W/run.tar"
+rm -rf "$W/run"
+unpack "$B/run.tar.xz" > "$W/run.tar"
+tar -xf "$W/run.tar" -C "$W"
+rm "$W/run.tar"
 cp "$B/node_modules/webgpu/index.js" "$B/node_modules/webgpu/package.json" "$W/node_modules/webgpu/"
-[ -f "$D/dawn.node" ] || { unpack "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.part" && mv "$D/dawn.part" "$D/dawn.node"; }
+if [ ! -f "$D/dawn.node" ]; then
+  unpack "$B/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$D/dawn.part"
+  mv "$D/dawn.part" "$D/dawn.node"
+fi
 # Each bundled loader library that the image lacks goes into $W/sys, on the library path: nothing is written to /
 added=
 for p in ${LOADERS.map(([pkg, so]) => `${pkg}:${so}`).join(' ')}; do
   ldconfig -p | awk -v so="\${p#*:}" '$1 == so { found = 1 } END { exit !found }' && continue
   for f in "$B"/debs/"\${p%%:*}"_*.deb; do
-    [ -f "$f" ] || continue
+    if [ ! -f "$f" ]; then echo "run.sh: \${p#*:} is not installed and the bundle has no \${p%%:*} package" >&2; continue; fi
     dpkg -x "$f" "$W/sys"
     added="$added \${p%%:*}"
   done

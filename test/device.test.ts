@@ -159,13 +159,15 @@ describe('device: data subset and run replay', function () {
  * A PATH with every program of this one except xz, as on a machine image without xz-utils, and with an
  * `ldconfig` whose cache is empty, as on an image without the Vulkan and GL loader libraries.
  */
-function bareImagePath(dir: string): string {
+function bareImagePath(dir: string, without: string[] = []): string {
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'ldconfig'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const taken = new Set(['ldconfig', 'xz', 'unxz', 'xzcat', 'lzma', 'unlzma', ...without]);
   for (const d of (process.env.PATH ?? '').split(':')) {
     if (d === '' || !fs.existsSync(d)) continue;
     for (const f of fs.readdirSync(d)) {
-      if (/^(xz|unxz|xzcat|lzma|unlzma)$/.test(f) || fs.existsSync(path.join(dir, f))) continue;
+      if (taken.has(f)) continue;
+      taken.add(f);
       fs.symlinkSync(path.join(d, f), path.join(dir, f));
     }
   }
@@ -203,6 +205,12 @@ function runShOnBareImage(bundle: string, tmp: string): void {
   assert.ok(xz(`${dawn}.xz`).equals(fs.readFileSync(path.join(work, dawn))), 'dawn.node');
   for (const f of ['config.json', 'log.jsonl', 'base/weights.bin', 'data/cache/images-32.u8']) assert.ok(fs.existsSync(path.join(work, 'run', f)), `run/${f}`);
   assert.equal(fs.existsSync(path.join(work, 'run.tar')), false, 'the unpacked archive is removed');
+  // With nothing to unpack with, it stops at the first unpack and says why, before the check runs.
+  const none = { ...env, PATH: bareImagePath(path.join(tmp, 'bin-no-python'), ['python3']) };
+  assert.throws(
+    () => execFileSync('sh', [path.join(bundle, 'run.sh'), '--budget-s', 'soon'], { env: none, stdio: 'pipe' }),
+    (e: Error & { stderr?: Buffer }) => /neither xz nor python3 with lzma is here/.test(String(e.stderr)) && !/--budget-s/.test(String(e.stderr)),
+  );
 }
 
 describe('device: the bundle', function () {
